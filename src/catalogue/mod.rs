@@ -1,0 +1,207 @@
+//! The runtime IR: what `compile/` produces and every later stage reads. Immutable once built, shared
+//! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::mapping::{OutputConfig, PaginationConfig};
+use crate::spec::HttpMethod;
+
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    pub server: ServerInfo,
+    pub upstreams: Vec<Arc<Upstream>>,
+    /// Sorted by nothing but the order of the user's files: upstreams in mapping order, operations in
+    /// spec order. Deterministic across runs.
+    pub tools: Vec<Arc<Tool>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Catalogue {
+    pub fn new(server: ServerInfo, upstreams: Vec<Arc<Upstream>>, tools: Vec<Arc<Tool>>) -> Self {
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(index, tool)| (tool.name.clone(), index))
+            .collect();
+        Catalogue {
+            server,
+            upstreams,
+            tools,
+            by_name,
+        }
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {
+        self.by_name.get(name).map(|&index| &self.tools[index])
+    }
+
+    /// The `tools/list` result, exactly as served.
+    pub fn tools_list_json(&self) -> Value {
+        json!({ "tools": self.tools.iter().map(|tool| tool.to_mcp_json()).collect::<Vec<_>>() })
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ServerInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: String,
+    /// Absolute base URL (operation paths are appended), or `None` when neither the mapping nor the
+    /// spec gives one (`check` warns; calls then fail as a configuration error).
+    pub base_url: Option<String>,
+    /// The spec as the user named it.
+    pub spec: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_response_bytes: u64,
+    /// Extra headers sent on every call (may hold secrets: never printed).
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Annotations {
+    #[serde(rename = "readOnlyHint", skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    #[serde(rename = "destructiveHint", skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<bool>,
+    #[serde(rename = "idempotentHint", skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<bool>,
+    #[serde(rename = "openWorldHint", skip_serializing_if = "Option::is_none")]
+    pub open_world: Option<bool>,
+}
+
+#[derive(Debug)]
+pub struct Tool {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: String,
+    /// JSON Schema 2020-12, `type: object`, every `$ref` inlined.
+    pub input_schema: Map<String, Value>,
+    pub output_schema: Option<Map<String, Value>>,
+    pub annotations: Annotations,
+    pub scopes: Vec<String>,
+    pub upstream: usize,
+    pub call: UpstreamCall,
+    pub pagination: Option<PaginationConfig>,
+    pub output: Option<OutputConfig>,
+    pub source: ToolSource,
+}
+
+impl Tool {
+    /// The tool object of `tools/list`.
+    pub fn to_mcp_json(&self) -> Value {
+        let mut tool = Map::new();
+        tool.insert("name".into(), Value::String(self.name.clone()));
+        if let Some(title) = &self.title {
+            tool.insert("title".into(), Value::String(title.clone()));
+        }
+        if !self.description.is_empty() {
+            tool.insert(
+                "description".into(),
+                Value::String(self.description.clone()),
+            );
+        }
+        tool.insert(
+            "inputSchema".into(),
+            Value::Object(self.input_schema.clone()),
+        );
+        if let Some(output_schema) = &self.output_schema {
+            tool.insert("outputSchema".into(), Value::Object(output_schema.clone()));
+        }
+        let annotations = serde_json::to_value(self.annotations).unwrap_or_default();
+        if annotations.as_object().is_some_and(|a| !a.is_empty()) {
+            tool.insert("annotations".into(), annotations);
+        }
+        Value::Object(tool)
+    }
+}
+
+/// Where a tool came from, for reports and diagnostics.
+#[derive(Debug, Clone)]
+pub struct ToolSource {
+    pub upstream: String,
+    pub operation_id: Option<String>,
+    pub method: HttpMethod,
+    pub path: String,
+}
+
+/// Everything needed to turn tool arguments back into the upstream HTTP request.
+#[derive(Debug, Clone)]
+pub struct UpstreamCall {
+    pub method: HttpMethod,
+    /// The path template with `{name}` placeholders holding wire names, e.g. `/pets/{petId}`.
+    pub path: String,
+    /// One entry per tool argument, in `inputSchema` order.
+    pub arguments: Vec<ArgumentBinding>,
+    pub body: Option<RequestBody>,
+    /// Media types the operation can answer with, preferred first (drives `Accept`).
+    pub accept: Vec<String>,
+}
+
+/// Where one tool argument goes in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgumentBinding {
+    /// The name in `inputSchema`.
+    pub argument: String,
+    pub location: ArgumentLocation,
+    /// The name on the wire (parameter name or body property name).
+    pub wire_name: String,
+    pub required: bool,
+    pub style: ParameterStyle,
+    pub explode: bool,
+    pub allow_reserved: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgumentLocation {
+    Path,
+    Query,
+    Header,
+    Cookie,
+    /// One property of an object request body (the body was flattened into the arguments).
+    BodyProperty,
+    /// The whole request body (it is not an object, or flattening was not possible).
+    Body,
+}
+
+impl ArgumentLocation {
+    pub fn label(self) -> &'static str {
+        match self {
+            ArgumentLocation::Path => "path",
+            ArgumentLocation::Query => "query",
+            ArgumentLocation::Header => "header",
+            ArgumentLocation::Cookie => "cookie",
+            ArgumentLocation::BodyProperty => "body",
+            ArgumentLocation::Body => "body",
+        }
+    }
+}
+
+/// OpenAPI serialization styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterStyle {
+    Simple,
+    Label,
+    Matrix,
+    Form,
+    SpaceDelimited,
+    PipeDelimited,
+    DeepObject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestBody {
+    /// The media type sent, chosen from the operation's (JSON first, then form, multipart, others).
+    pub content_type: String,
+    pub required: bool,
+}

@@ -1,0 +1,709 @@
+//! The compiler: (loaded specs, mapping) → [`Catalogue`]. Pure: no IO, no clock, no network, so it can
+//! neither hang nor fail differently from one run to the next. Its warnings (name collisions, cut
+//! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
+
+pub mod names;
+pub mod params;
+pub mod schema;
+pub mod select;
+pub mod text;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::catalogue::{
+    Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall,
+};
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::load::LoadedConfig;
+use crate::mapping::{MappingFile, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
+use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
+use schema::{Mode, SchemaCompiler, SchemaOptions};
+use select::{CompiledSelector, Selection};
+
+pub const DEFAULT_MAX_NAME_LENGTH: usize = 64;
+pub const DEFAULT_DESCRIPTION_WORDS: usize = 50;
+pub const DEFAULT_PARAMETER_DESCRIPTION_WORDS: usize = 20;
+pub const DEFAULT_OUTPUT_SCHEMA_MAX_BYTES: usize = 400;
+/// Nesting kept in input schemas; deeper levels keep only their type.
+const INPUT_MAX_DEPTH: usize = 8;
+/// Nesting kept in output schemas, which only sketch the response.
+const OUTPUT_MAX_DEPTH: usize = 3;
+
+/// Settings after the defaults chain: tool entry → upstream `defaults` → file `defaults` → built-in.
+#[derive(Debug, Clone)]
+struct Effective {
+    max_name_length: usize,
+    description_words: usize,
+    parameter_description_words: usize,
+    output_schema: OutputSchemaMode,
+    output_schema_max_bytes: usize,
+    include_deprecated: bool,
+    scopes: Vec<String>,
+}
+
+impl Effective {
+    fn of(mapping: &MappingFile, upstream: &UpstreamConfig) -> Self {
+        let layers: [&ToolDefaults; 2] = [&upstream.defaults, &mapping.defaults];
+        macro_rules! pick {
+            ($field:ident, $default:expr) => {
+                layers
+                    .iter()
+                    .find_map(|layer| layer.$field.clone())
+                    .unwrap_or($default)
+            };
+        }
+        Effective {
+            max_name_length: pick!(max_name_length, DEFAULT_MAX_NAME_LENGTH),
+            description_words: pick!(description_words, DEFAULT_DESCRIPTION_WORDS),
+            parameter_description_words: pick!(
+                parameter_description_words,
+                DEFAULT_PARAMETER_DESCRIPTION_WORDS
+            ),
+            output_schema: pick!(output_schema, OutputSchemaMode::Auto),
+            output_schema_max_bytes: pick!(
+                output_schema_max_bytes,
+                DEFAULT_OUTPUT_SCHEMA_MAX_BYTES
+            ),
+            include_deprecated: pick!(include_deprecated, false),
+            scopes: pick!(scopes, Vec::new()),
+        }
+    }
+}
+
+/// A counted summary of what was left out, for `check`.
+#[derive(Debug, Default, Clone)]
+pub struct SelectionReport {
+    pub operations: usize,
+    pub not_included: usize,
+    pub excluded: usize,
+    pub disabled: usize,
+    pub deprecated: usize,
+}
+
+pub struct Compiled {
+    pub catalogue: Catalogue,
+    pub selection: SelectionReport,
+}
+
+/// One selected operation on its way to becoming a tool.
+struct Pending<'a> {
+    upstream_index: usize,
+    operation: Operation<'a>,
+    entry: Option<(&'a String, &'a ToolConfig)>,
+    /// An explicit `name:` from the mapping.
+    explicit_name: Option<String>,
+    base_name: String,
+}
+
+pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled {
+    let mapping = &loaded.mapping;
+    let mut upstreams = Vec::new();
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut report = SelectionReport::default();
+    let mut effective_by_upstream = Vec::new();
+    let mut spec_by_upstream = Vec::new();
+
+    for (name, upstream_config) in &mapping.upstreams {
+        let Some(spec) = loaded.specs.get(name) else {
+            continue;
+        };
+        let effective = Effective::of(mapping, upstream_config);
+        let upstream_index = upstreams.len();
+        upstreams.push(Arc::new(build_upstream(
+            name,
+            upstream_config,
+            spec,
+            diagnostics,
+        )));
+        let (operations, problems) = spec.operations();
+        for problem in problems {
+            diagnostics.push(
+                Diagnostic::error(
+                    "spec/unresolved-ref",
+                    format!(
+                        "{}: {}",
+                        crate::spec::readable_pointer(&problem.pointer),
+                        problem.error
+                    ),
+                )
+                .at(Some(Location::file_only(
+                    &spec.doc(crate::spec::ROOT).display,
+                ))),
+            );
+        }
+        let includes: Vec<CompiledSelector<'_>> = upstream_config
+            .include
+            .iter()
+            .map(CompiledSelector::new)
+            .collect();
+        let excludes: Vec<CompiledSelector<'_>> = upstream_config
+            .exclude
+            .iter()
+            .map(CompiledSelector::new)
+            .collect();
+        for operation in operations {
+            report.operations += 1;
+            match select::select(
+                upstream_config,
+                &includes,
+                &excludes,
+                effective.include_deprecated,
+                &operation,
+            ) {
+                Selection::Excluded(reason) => match reason {
+                    select::ExclusionReason::NotIncluded => report.not_included += 1,
+                    select::ExclusionReason::Excluded => report.excluded += 1,
+                    select::ExclusionReason::Disabled => report.disabled += 1,
+                    select::ExclusionReason::Deprecated => report.deprecated += 1,
+                },
+                Selection::Included(entry) => {
+                    let explicit_name = entry.and_then(|(_, tool)| tool.name.clone());
+                    let generated = match operation.operation_id() {
+                        Some(id) => names::snake_case(id),
+                        None => {
+                            names::from_method_and_path(operation.method.upper(), operation.path)
+                        }
+                    };
+                    let generated = if generated.is_empty() {
+                        "operation".to_string()
+                    } else {
+                        generated
+                    };
+                    let prefix = upstream_config.tool_prefix.as_deref().unwrap_or("");
+                    pending.push(Pending {
+                        upstream_index,
+                        operation,
+                        entry,
+                        explicit_name,
+                        base_name: format!("{prefix}{generated}"),
+                    });
+                }
+            }
+        }
+        effective_by_upstream.push(effective);
+        spec_by_upstream.push((name, upstream_config, spec));
+    }
+
+    let tool_names = assign_names(
+        &pending,
+        &effective_by_upstream,
+        &spec_by_upstream,
+        diagnostics,
+    );
+    let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
+    let mut tools = Vec::with_capacity(pending.len());
+    for (item, name) in pending.iter().zip(tool_names) {
+        let (upstream_name, upstream_config, spec) = spec_by_upstream[item.upstream_index];
+        let effective = &effective_by_upstream[item.upstream_index];
+        let tool = build_tool(
+            name,
+            item,
+            upstream_name,
+            upstream_config,
+            spec,
+            effective,
+            diagnostics,
+            &mut unresolved,
+        );
+        tools.push(Arc::new(tool));
+    }
+    let mut unresolved: Vec<_> = unresolved.into_iter().collect();
+    unresolved.sort_by(|a, b| (a.0.0, a.0.1, &a.0.2).cmp(&(b.0.0, b.0.1, &b.0.2)));
+    for ((doc, upstream_index, message), (first_use, uses)) in unresolved {
+        let (_, _, spec) = spec_by_upstream[upstream_index];
+        let reference = message.split('\'').nth(1).unwrap_or_default().to_string();
+        let also = if uses > 1 {
+            format!(" and {} more operations", uses - 1)
+        } else {
+            String::new()
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                "spec/unresolved-ref",
+                format!("{message}; used by {first_use}{also}"),
+            )
+            .at(Some(spec.locate_text(doc, &reference))),
+        );
+    }
+
+    let server = ServerInfo {
+        name: mapping
+            .server
+            .name
+            .clone()
+            .unwrap_or_else(|| "api2mcp".to_string()),
+        title: mapping.server.title.clone(),
+        description: mapping.server.description.clone(),
+        instructions: mapping.server.instructions.clone(),
+    };
+    Compiled {
+        catalogue: Catalogue::new(server, upstreams, tools),
+        selection: report,
+    }
+}
+
+fn build_upstream(
+    name: &str,
+    config: &UpstreamConfig,
+    spec: &Spec,
+    diagnostics: &mut Diagnostics,
+) -> Upstream {
+    let base_url = config
+        .base_url
+        .clone()
+        .or_else(|| spec_base_url(spec, config));
+    if base_url.is_none() {
+        diagnostics.push(
+            Diagnostic::warning(
+                "upstream/no-base-url",
+                format!("upstream '{name}' has no base URL: its spec names no absolute server URL"),
+            )
+            .at(Some(Location::file_only(
+                &spec.doc(crate::spec::ROOT).display,
+            )))
+            .with_help("set `base_url` in the mapping file, or pass --base-url"),
+        );
+    }
+    let settings = &config.settings;
+    Upstream {
+        name: name.to_string(),
+        base_url,
+        spec: config.spec.clone(),
+        timeout: settings.timeout.map_or(Duration::from_secs(30), |d| d.0),
+        connect_timeout: settings
+            .connect_timeout
+            .map_or(Duration::from_secs(5), |d| d.0),
+        max_response_bytes: settings.max_response_bytes.unwrap_or(10 * 1024 * 1024),
+        headers: settings
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// The spec's first server URL with its variables resolved (mapping values first, then defaults),
+/// made absolute against the spec's own URL when it is relative and the spec came from http(s).
+pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
+    let server = spec.root().get("servers")?.as_array()?.first()?;
+    let mut url = server.get("url")?.as_str()?.to_string();
+    if let Some(variables) = server.get("variables").and_then(Value::as_object) {
+        for (variable, definition) in variables {
+            let value = config
+                .server_variables
+                .get(variable)
+                .cloned()
+                .or_else(|| {
+                    definition
+                        .get("default")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_default();
+            url = url.replace(&format!("{{{variable}}}"), &value);
+        }
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Some(url.trim_end_matches('/').to_string());
+    }
+    let root_url = &spec.doc(crate::spec::ROOT).url;
+    if matches!(root_url.scheme(), "http" | "https") {
+        return root_url
+            .join(&url)
+            .ok()
+            .map(|u| u.to_string().trim_end_matches('/').to_string());
+    }
+    None
+}
+
+/// Names in two passes: explicit names from the mapping are reserved first; generated names are then
+/// fitted to the length limit and, on collision, suffixed `_2`, `_3`, ... in spec order, with a warning.
+fn assign_names(
+    pending: &[Pending<'_>],
+    effective: &[Effective],
+    specs: &[(&String, &UpstreamConfig, &Spec)],
+    diagnostics: &mut Diagnostics,
+) -> Vec<String> {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (index, item) in pending.iter().enumerate() {
+        if let Some(name) = &item.explicit_name
+            && let Some(&other) = taken.get(name)
+        {
+            diagnostics.push(Diagnostic::error(
+                "mapping/duplicate-tool-name",
+                format!(
+                    "tool name '{name}' is given to both {} and {}",
+                    describe(&pending[other], specs),
+                    describe(item, specs)
+                ),
+            ));
+        } else if let Some(name) = &item.explicit_name {
+            taken.insert(name.clone(), index);
+        }
+    }
+    let mut names = Vec::with_capacity(pending.len());
+    for (index, item) in pending.iter().enumerate() {
+        if let Some(name) = &item.explicit_name {
+            names.push(name.clone());
+            continue;
+        }
+        let max = effective[item.upstream_index].max_name_length;
+        let fitted = names::fit(&item.base_name, max);
+        if fitted != item.base_name {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "tool/name-shortened",
+                    format!("tool name '{}' of {} is longer than {max} characters; shortened to '{fitted}'", item.base_name, describe(item, specs)),
+                )
+                .with_help("set `name:` for this operation in the mapping file"),
+            );
+        }
+        let mut name = fitted.clone();
+        let mut counter = 2;
+        while taken.contains_key(&name) {
+            let suffix = format!("_{counter}");
+            name = format!(
+                "{}{suffix}",
+                names::fit(&item.base_name, max.saturating_sub(suffix.len()))
+            );
+            counter += 1;
+        }
+        if name != fitted {
+            let other = taken[&fitted];
+            diagnostics.push(
+                Diagnostic::warning(
+                    "tool/name-collision",
+                    format!("{} and {} both want the tool name '{fitted}'; the second is named '{name}'", describe(&pending[other], specs), describe(item, specs)),
+                )
+                .with_help("set `name:` for one of them in the mapping file, or a `tool_prefix` per upstream"),
+            );
+        }
+        taken.insert(name.clone(), index);
+        names.push(name);
+    }
+    names
+}
+
+fn describe(item: &Pending<'_>, specs: &[(&String, &UpstreamConfig, &Spec)]) -> String {
+    let upstream = specs[item.upstream_index].0;
+    let what = match item.operation.operation_id() {
+        Some(id) => format!("'{id}' ({})", item.operation.method_and_path()),
+        None => item.operation.method_and_path(),
+    };
+    if specs.len() > 1 {
+        format!("{what} of upstream '{upstream}'")
+    } else {
+        what
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_tool(
+    name: String,
+    item: &Pending<'_>,
+    upstream_name: &str,
+    upstream: &UpstreamConfig,
+    spec: &Spec,
+    effective: &Effective,
+    diagnostics: &mut Diagnostics,
+    unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
+) -> Tool {
+    let operation = &item.operation;
+    let tool_config = item.entry.map(|(_, config)| config);
+    let spec_display = &spec.doc(crate::spec::ROOT).display;
+    let who = || match operation.operation_id() {
+        Some(id) => format!("operation '{id}' ({})", operation.method_and_path()),
+        None => format!("operation {}", operation.method_and_path()),
+    };
+
+    let mut findings = Vec::new();
+    let description = match tool_config.and_then(|t| t.description.clone()) {
+        Some(description) => description,
+        None => {
+            let words = tool_config
+                .and_then(|t| t.description_words)
+                .unwrap_or(effective.description_words);
+            let cleaned =
+                text::describe_operation(operation.summary(), operation.description(), words);
+            findings.extend(cleaned.findings);
+            cleaned.text
+        }
+    };
+
+    let mut input_compiler = SchemaCompiler::new(
+        spec,
+        SchemaOptions {
+            mode: Mode::Input,
+            description_words: effective.parameter_description_words,
+            max_depth: INPUT_MAX_DEPTH,
+            max_bytes: None,
+        },
+    );
+    let input = params::build_input(
+        spec,
+        operation,
+        &mut input_compiler,
+        effective.parameter_description_words,
+    );
+    findings.append(&mut input_compiler.findings);
+    for problem in &input.problems {
+        diagnostics.push(
+            Diagnostic::warning("spec/skipped", format!("{}: {problem}", who()))
+                .at(Some(Location::file_only(spec_display))),
+        );
+    }
+
+    let output_mode = tool_config
+        .and_then(|t| t.output_schema)
+        .unwrap_or(effective.output_schema);
+    let (output_schema, accept, output_unresolved) = output_schema(
+        spec,
+        operation,
+        output_mode,
+        effective.output_schema_max_bytes,
+    );
+
+    for (doc, error) in input_compiler
+        .unresolved
+        .into_iter()
+        .chain(output_unresolved)
+    {
+        let entry = unresolved
+            .entry((doc, item.upstream_index, error.to_string()))
+            .or_insert_with(|| (who(), 0));
+        entry.1 += 1;
+    }
+    report_findings(&findings, &who(), spec_display, diagnostics);
+
+    let annotations = annotations(operation.method, tool_config);
+    let scopes = scopes(spec, operation, tool_config, &effective.scopes);
+    Tool {
+        name,
+        title: tool_config.and_then(|t| t.title.clone()),
+        description,
+        input_schema: input.schema,
+        output_schema,
+        annotations,
+        scopes,
+        upstream: item.upstream_index,
+        call: UpstreamCall {
+            method: operation.method,
+            path: operation.path.to_string(),
+            arguments: input.bindings,
+            body: input.body,
+            accept,
+        },
+        pagination: tool_config.and_then(|t| t.pagination.clone()),
+        output: tool_config
+            .and_then(|t| t.output.clone())
+            .or_else(|| upstream.defaults.output.clone()),
+        source: ToolSource {
+            upstream: upstream_name.to_string(),
+            operation_id: operation.operation_id().map(str::to_string),
+            method: operation.method,
+            path: operation.path.to_string(),
+        },
+    }
+}
+
+fn report_findings(
+    findings: &[text::Finding],
+    who: &str,
+    spec_display: &str,
+    diagnostics: &mut Diagnostics,
+) {
+    let mut seen = HashSet::new();
+    for finding in findings {
+        let message = match finding {
+            text::Finding::HiddenCharacters { count } => {
+                format!("{who}: {count} hidden or control characters removed from its descriptions")
+            }
+            text::Finding::InstructionLike { pattern, excerpt } => {
+                format!(
+                    "{who}: a description reads like an instruction to a model ({pattern}) and was removed: \"{excerpt}\""
+                )
+            }
+        };
+        if seen.insert(message.clone()) {
+            diagnostics.push(
+                Diagnostic::warning("spec/suspicious-description", message)
+                    .at(Some(Location::file_only(spec_display)))
+                    .with_help("review the spec; set `description:` for this tool to replace it"),
+            );
+        }
+    }
+}
+
+/// The lowest 2xx response with a JSON object schema gives the output schema; every 2xx media type
+/// feeds `Accept`.
+fn output_schema(
+    spec: &Spec,
+    operation: &Operation<'_>,
+    mode: OutputSchemaMode,
+    max_bytes: usize,
+) -> (
+    Option<Map<String, Value>>,
+    Vec<String>,
+    Vec<(DocId, RefError)>,
+) {
+    let mut accept: Vec<String> = Vec::new();
+    let mut chosen = None;
+    let mut unresolved = Vec::new();
+    let Some(responses) = operation
+        .operation
+        .get("responses")
+        .and_then(Value::as_object)
+    else {
+        return (None, accept, unresolved);
+    };
+    let mut success: Vec<(&String, &Value)> = responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .collect();
+    success.sort_by_key(|(code, _)| code.to_ascii_uppercase());
+    for (_, raw) in success {
+        let (doc, response) = match spec.deref(operation.operation_doc, raw) {
+            Ok(found) => found,
+            Err(error) => {
+                unresolved.push((operation.operation_doc, error));
+                continue;
+            }
+        };
+        let Some(content) = response.get("content").and_then(Value::as_object) else {
+            continue;
+        };
+        for media_type in content.keys() {
+            if !accept.contains(media_type) {
+                accept.push(media_type.clone());
+            }
+        }
+        if chosen.is_none()
+            && let Some((media_type, media)) = params::preferred_media(content)
+            && (media_type.contains("json") || media_type == "*/*")
+            && let Some(schema) = media.get("schema")
+        {
+            chosen = Some((doc, schema));
+        }
+    }
+    accept.sort_by_key(|m| if m.contains("json") { 0 } else { 1 });
+    let schema = match (mode, chosen) {
+        (OutputSchemaMode::None, _) | (_, None) => None,
+        (mode, Some((doc, schema))) => {
+            let max_bytes = (mode == OutputSchemaMode::Auto).then_some(max_bytes);
+            let mut compiler = SchemaCompiler::new(
+                spec,
+                SchemaOptions {
+                    mode: Mode::Output,
+                    description_words: 0,
+                    max_depth: OUTPUT_MAX_DEPTH,
+                    max_bytes: max_bytes.map(|b| b * 2),
+                },
+            );
+            let compiled = compiler.compile(doc, schema);
+            unresolved.extend(compiler.unresolved);
+            compiled.and_then(|compiled| match compiled {
+                Value::Object(mut map)
+                    if map.get("type") == Some(&json!("object"))
+                        || (map.contains_key("properties") && !map.contains_key("type")) =>
+                {
+                    map.insert("type".into(), json!("object"));
+                    let fits = max_bytes
+                        .is_none_or(|max| Value::Object(map.clone()).to_string().len() <= max);
+                    fits.then_some(map)
+                }
+                _ => None,
+            })
+        }
+    };
+    (schema, accept, unresolved)
+}
+
+/// GET/HEAD read-only; PUT/DELETE idempotent; DELETE destructive; POST/PATCH neither. The mapping
+/// overrides any hint.
+fn annotations(method: HttpMethod, tool: Option<&ToolConfig>) -> Annotations {
+    let read_only = matches!(
+        method,
+        HttpMethod::Get | HttpMethod::Head | HttpMethod::Options
+    );
+    let mut annotations = if read_only {
+        Annotations {
+            read_only: Some(true),
+            ..Annotations::default()
+        }
+    } else {
+        Annotations {
+            read_only: Some(false),
+            destructive: Some(method == HttpMethod::Delete),
+            idempotent: Some(matches!(method, HttpMethod::Put | HttpMethod::Delete)),
+            open_world: None,
+        }
+    };
+    if let Some(config) = tool.map(|t| &t.annotations) {
+        if let Some(value) = config.read_only {
+            annotations.read_only = Some(value);
+            if value {
+                annotations.destructive = None;
+                annotations.idempotent = None;
+            } else {
+                annotations.destructive.get_or_insert(false);
+                annotations.idempotent.get_or_insert(false);
+            }
+        }
+        annotations.destructive = config.destructive.or(annotations.destructive);
+        annotations.idempotent = config.idempotent.or(annotations.idempotent);
+        annotations.open_world = config.open_world.or(annotations.open_world);
+    }
+    annotations
+}
+
+/// Scopes from the spec's `security` (the operation's, else the document's): the first alternative's
+/// scopes, since any one alternative suffices. The mapping's `scopes` replaces them, `extra_scopes`
+/// adds to them, and the defaults apply when none remain.
+fn scopes(
+    spec: &Spec,
+    operation: &Operation<'_>,
+    tool: Option<&ToolConfig>,
+    defaults: &[String],
+) -> Vec<String> {
+    if let Some(scopes) = tool.and_then(|t| t.scopes.clone()) {
+        return with_extra(scopes, tool);
+    }
+    let security = operation
+        .operation
+        .get("security")
+        .or_else(|| spec.root().get("security"));
+    let mut scopes: Vec<String> = security
+        .and_then(Value::as_array)
+        .and_then(|alternatives| alternatives.first())
+        .and_then(Value::as_object)
+        .map(|requirement| {
+            requirement
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    scopes.dedup();
+    let scopes = with_extra(scopes, tool);
+    if scopes.is_empty() {
+        defaults.to_vec()
+    } else {
+        scopes
+    }
+}
+
+fn with_extra(mut scopes: Vec<String>, tool: Option<&ToolConfig>) -> Vec<String> {
+    for extra in tool.map(|t| t.extra_scopes.as_slice()).unwrap_or_default() {
+        if !scopes.contains(extra) {
+            scopes.push(extra.clone());
+        }
+    }
+    scopes
+}

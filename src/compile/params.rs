@@ -1,0 +1,455 @@
+//! Builds a tool's `inputSchema`: one flat object holding the operation's path, query, header and
+//! cookie parameters and its request body (an object body's properties flattened into the arguments,
+//! any other body as one `body` argument). Each argument remembers where it goes on the wire in an
+//! [`ArgumentBinding`], so name collisions between locations can be resolved by renaming.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+
+use super::names::argument_name;
+use super::schema::SchemaCompiler;
+use super::text;
+use crate::catalogue::{ArgumentBinding, ArgumentLocation, ParameterStyle, RequestBody};
+use crate::spec::{DocId, Operation, Spec};
+
+pub struct BuiltInput {
+    pub schema: Map<String, Value>,
+    pub bindings: Vec<ArgumentBinding>,
+    pub body: Option<RequestBody>,
+    /// Problems worth a warning (e.g. a parameter that could not be read), in the user's terms.
+    pub problems: Vec<String>,
+}
+
+struct Parameter<'a> {
+    doc: DocId,
+    map: &'a Map<String, Value>,
+    name: &'a str,
+    location: ArgumentLocation,
+}
+
+/// Headers that OpenAPI says are controlled by the transport, not by parameters.
+const IGNORED_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
+
+pub fn build_input(
+    spec: &Spec,
+    operation: &Operation<'_>,
+    compiler: &mut SchemaCompiler<'_>,
+    description_words: usize,
+) -> BuiltInput {
+    let mut problems = Vec::new();
+    let parameters = collect_parameters(spec, operation, &mut problems);
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut bindings = Vec::new();
+    let mut used: HashSet<String> = HashSet::new();
+
+    // Path parameters first: they are always required and name the resource.
+    let mut ordered: Vec<&Parameter<'_>> = parameters
+        .iter()
+        .filter(|p| p.location == ArgumentLocation::Path)
+        .collect();
+    ordered.extend(
+        parameters
+            .iter()
+            .filter(|p| p.location != ArgumentLocation::Path),
+    );
+    for parameter in ordered {
+        let mut schema = parameter_schema(parameter, compiler);
+        if let Some(description) = parameter.map.get("description").and_then(Value::as_str) {
+            let cleaned = text::concise(description, description_words);
+            compiler.findings.extend(cleaned.findings);
+            if let Value::Object(schema_map) = &mut schema {
+                if cleaned.text.is_empty() || description_words == 0 {
+                    schema_map.remove("description");
+                } else {
+                    schema_map.insert("description".into(), Value::String(cleaned.text));
+                }
+            }
+        }
+        if let (Some(example), Value::Object(schema_map)) =
+            (parameter.map.get("example"), &mut schema)
+            && !schema_map.contains_key("examples")
+            && example.to_string().len() <= 80
+        {
+            schema_map.insert("examples".into(), json!([example]));
+        }
+        let is_required = parameter.location == ArgumentLocation::Path
+            || parameter
+                .map
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+        let argument = unique_name(argument_name(parameter.name), parameter.location, &mut used);
+        if is_required {
+            required.push(Value::String(argument.clone()));
+        }
+        properties.insert(argument.clone(), schema);
+        let (style, explode) = style_of(parameter.map, parameter.location);
+        bindings.push(ArgumentBinding {
+            argument,
+            location: parameter.location,
+            wire_name: parameter.name.to_string(),
+            required: is_required,
+            style,
+            explode,
+            allow_reserved: parameter
+                .map
+                .get("allowReserved")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        });
+    }
+
+    let body = request_body(spec, operation, compiler, &mut problems).map(
+        |(request_body, body_schema)| {
+            add_body(
+                body_schema,
+                &request_body,
+                &mut properties,
+                &mut required,
+                &mut bindings,
+                &mut used,
+            );
+            request_body
+        },
+    );
+
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("properties".into(), Value::Object(properties));
+    if !required.is_empty() {
+        schema.insert("required".into(), Value::Array(required));
+    }
+    BuiltInput {
+        schema,
+        bindings,
+        body,
+        problems,
+    }
+}
+
+/// Path-level parameters apply to every operation; an operation-level one with the same name and
+/// location replaces it.
+fn collect_parameters<'a>(
+    spec: &'a Spec,
+    operation: &Operation<'a>,
+    problems: &mut Vec<String>,
+) -> Vec<Parameter<'a>> {
+    let mut parameters: Vec<Parameter<'a>> = Vec::new();
+    let sources = [
+        (
+            operation.path_item_doc,
+            operation.path_item.get("parameters"),
+        ),
+        (
+            operation.operation_doc,
+            operation.operation.get("parameters"),
+        ),
+    ];
+    for (doc, list) in sources {
+        let Some(Value::Array(list)) = list else {
+            continue;
+        };
+        for raw in list {
+            let (parameter_doc, map) = match spec.deref(doc, raw) {
+                Ok((parameter_doc, Value::Object(map))) => (parameter_doc, map),
+                Ok(_) => continue,
+                Err(error) => {
+                    problems.push(format!("parameter skipped: {error}"));
+                    continue;
+                }
+            };
+            let Some(name) = map.get("name").and_then(Value::as_str) else {
+                problems.push("parameter without a name skipped".to_string());
+                continue;
+            };
+            let location = match map.get("in").and_then(Value::as_str) {
+                Some("path") => ArgumentLocation::Path,
+                Some("query") => ArgumentLocation::Query,
+                Some("header") => ArgumentLocation::Header,
+                Some("cookie") => ArgumentLocation::Cookie,
+                other => {
+                    problems.push(format!(
+                        "parameter '{name}' skipped: unsupported location {other:?}"
+                    ));
+                    continue;
+                }
+            };
+            if location == ArgumentLocation::Header
+                && IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+            {
+                continue;
+            }
+            parameters.retain(|p| !(p.name == name && p.location == location));
+            parameters.push(Parameter {
+                doc: parameter_doc,
+                map,
+                name,
+                location,
+            });
+        }
+    }
+    parameters
+}
+
+/// A parameter's schema: `schema`, else the schema of its single `content` entry, else (Swagger 2.0
+/// fragments in external files) the type keywords written on the parameter itself.
+fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>) -> Value {
+    if let Some(schema) = parameter.map.get("schema") {
+        return compiler
+            .compile(parameter.doc, schema)
+            .unwrap_or_else(|| json!({}));
+    }
+    if let Some(schema) = parameter
+        .map
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|content| content.values().next())
+        .and_then(|media| media.get("schema"))
+    {
+        return compiler
+            .compile(parameter.doc, schema)
+            .unwrap_or_else(|| json!({}));
+    }
+    let inline: Map<String, Value> = parameter
+        .map
+        .iter()
+        .filter(|(key, _)| {
+            matches!(
+                key.as_str(),
+                "type"
+                    | "format"
+                    | "items"
+                    | "enum"
+                    | "default"
+                    | "minimum"
+                    | "maximum"
+                    | "exclusiveMinimum"
+                    | "exclusiveMaximum"
+                    | "minLength"
+                    | "maxLength"
+                    | "pattern"
+                    | "minItems"
+                    | "maxItems"
+                    | "uniqueItems"
+                    | "multipleOf"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    compiler
+        .compile(parameter.doc, &Value::Object(inline))
+        .unwrap_or_else(|| json!({}))
+}
+
+fn style_of(map: &Map<String, Value>, location: ArgumentLocation) -> (ParameterStyle, bool) {
+    let style = match map.get("style").and_then(Value::as_str) {
+        Some("matrix") => ParameterStyle::Matrix,
+        Some("label") => ParameterStyle::Label,
+        Some("form") => ParameterStyle::Form,
+        Some("simple") => ParameterStyle::Simple,
+        Some("spaceDelimited") => ParameterStyle::SpaceDelimited,
+        Some("pipeDelimited") => ParameterStyle::PipeDelimited,
+        Some("deepObject") => ParameterStyle::DeepObject,
+        _ => match location {
+            ArgumentLocation::Query | ArgumentLocation::Cookie => ParameterStyle::Form,
+            _ => ParameterStyle::Simple,
+        },
+    };
+    let explode = map
+        .get("explode")
+        .and_then(Value::as_bool)
+        .unwrap_or(style == ParameterStyle::Form);
+    (style, explode)
+}
+
+/// Media types in the order api2mcp prefers to send them.
+fn media_rank(media_type: &str) -> u8 {
+    let media_type = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" {
+        0
+    } else if media_type.ends_with("+json") || media_type.ends_with("/json") {
+        1
+    } else if media_type == "application/x-www-form-urlencoded" {
+        2
+    } else if media_type == "multipart/form-data" {
+        3
+    } else if media_type.starts_with("text/") {
+        4
+    } else {
+        5
+    }
+}
+
+pub fn preferred_media<'a>(content: &'a Map<String, Value>) -> Option<(&'a String, &'a Value)> {
+    content
+        .iter()
+        .min_by_key(|(media_type, _)| media_rank(media_type))
+}
+
+fn request_body(
+    spec: &Spec,
+    operation: &Operation<'_>,
+    compiler: &mut SchemaCompiler<'_>,
+    problems: &mut Vec<String>,
+) -> Option<(RequestBody, Value)> {
+    let raw = operation.operation.get("requestBody")?;
+    let (doc, body) = match spec.deref(operation.operation_doc, raw) {
+        Ok((doc, Value::Object(body))) => (doc, body),
+        Ok(_) => return None,
+        Err(error) => {
+            problems.push(format!("request body skipped: {error}"));
+            return None;
+        }
+    };
+    let content = body.get("content").and_then(Value::as_object)?;
+    let (media_type, media) = preferred_media(content)?;
+    let required = body
+        .get("required")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut schema = match media.get("schema") {
+        Some(schema) => compiler.compile(doc, schema).unwrap_or_else(|| json!({})),
+        None => json!({}),
+    };
+    if media_rank(media_type) >= 4
+        && let Value::Object(map) = &mut schema
+        && !map.contains_key("type")
+    {
+        map.insert("type".into(), json!("string"));
+    }
+    if let (Some(description), Value::Object(map)) =
+        (body.get("description").and_then(Value::as_str), &mut schema)
+        && !map.contains_key("description")
+    {
+        let cleaned = text::concise(description, 20);
+        compiler.findings.extend(cleaned.findings);
+        if !cleaned.text.is_empty() {
+            map.insert("description".into(), Value::String(cleaned.text));
+        }
+    }
+    Some((
+        RequestBody {
+            content_type: media_type.clone(),
+            required,
+        },
+        schema,
+    ))
+}
+
+/// An object body with named properties is flattened into the arguments (what agents expect); any
+/// other body is one `body` argument.
+fn add_body(
+    body_schema: Value,
+    request_body: &RequestBody,
+    properties: &mut Map<String, Value>,
+    required: &mut Vec<Value>,
+    bindings: &mut Vec<ArgumentBinding>,
+    used: &mut HashSet<String>,
+) {
+    let flattenable = body_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty())
+        && !["oneOf", "anyOf", "allOf", "not", "if"]
+            .iter()
+            .any(|k| body_schema.get(*k).is_some())
+        && body_schema
+            .get("additionalProperties")
+            .is_none_or(|a| *a == Value::Bool(false))
+        && body_schema
+            .get("type")
+            .is_none_or(|t| *t == json!("object"));
+    if !flattenable {
+        let argument = unique_name("body".to_string(), ArgumentLocation::Body, used);
+        if request_body.required {
+            required.push(Value::String(argument.clone()));
+        }
+        properties.insert(argument.clone(), body_schema);
+        bindings.push(body_binding(
+            argument,
+            "body".to_string(),
+            ArgumentLocation::Body,
+            request_body.required,
+        ));
+        return;
+    }
+    let Value::Object(mut body_map) = body_schema else {
+        return;
+    };
+    let body_required: Vec<String> = body_map
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(Value::Object(body_properties)) = body_map.remove("properties") else {
+        return;
+    };
+    for (wire_name, schema) in body_properties {
+        let argument = unique_name(
+            argument_name(&wire_name),
+            ArgumentLocation::BodyProperty,
+            used,
+        );
+        // A property is required of the agent only when the body itself is required.
+        let is_required = request_body.required && body_required.contains(&wire_name);
+        if is_required {
+            required.push(Value::String(argument.clone()));
+        }
+        properties.insert(argument.clone(), schema);
+        bindings.push(body_binding(
+            argument,
+            wire_name,
+            ArgumentLocation::BodyProperty,
+            is_required,
+        ));
+    }
+}
+
+fn body_binding(
+    argument: String,
+    wire_name: String,
+    location: ArgumentLocation,
+    required: bool,
+) -> ArgumentBinding {
+    ArgumentBinding {
+        argument,
+        location,
+        wire_name,
+        required,
+        style: ParameterStyle::Form,
+        explode: true,
+        allow_reserved: false,
+    }
+}
+
+/// The first argument with a name keeps it; a later one from another location becomes
+/// `name_<location>` (`id_body`, `id_query`), then `name_<location>_2`, ... Deterministic because
+/// parameters are visited in spec order, path first, body last.
+fn unique_name(base: String, location: ArgumentLocation, used: &mut HashSet<String>) -> String {
+    let name = if used.contains(&base) {
+        let with_location = format!("{base}_{}", location.label());
+        let mut candidate = with_location.clone();
+        let mut counter = 2;
+        while used.contains(&candidate) {
+            candidate = format!("{with_location}_{counter}");
+            counter += 1;
+        }
+        candidate
+    } else {
+        base
+    };
+    used.insert(name.clone());
+    name
+}

@@ -1,0 +1,24 @@
+//! api2mcp: a declarative OpenAPI-to-MCP adapter.
+//!
+//! It is a compiler followed by a proxy. This crate holds the compiler half so far; modules in
+//! pipeline order:
+//!
+//! - [`load`]: the only module that reads files or fetches URLs: specs (Swagger 2.0 upgraded,
+//!   OpenAPI 3.0/3.1, multi-file `$ref`s) and the mapping file (YAML with positions, `${VAR}`).
+//! - [`spec`]: read-only navigation of a loaded description: `$ref` resolution, operations.
+//! - [`mapping`]: the mapping file's types (and its JSON Schema).
+//! - [`validate`]: cross-reference checks of the mapping against the specs; every diagnostic at once.
+//! - [`compile`]: pure (specs, mapping) → [`catalogue::Catalogue`]: names, descriptions, schemas.
+//! - [`catalogue`]: the runtime IR every later stage reads.
+//! - [`diag`]: diagnostics and their rendering.
+//! - [`app`], [`cli`]: commands and wiring.
+
+pub mod app;
+pub mod catalogue;
+pub mod cli;
+pub mod compile;
+pub mod diag;
+pub mod load;
+pub mod mapping;
+pub mod spec;
+pub mod validate;

@@ -1,0 +1,103 @@
+//! Loads every document that a spec reaches through `$ref`s to other files or URLs, breadth first, each
+//! once (cycles between files are fine: a document already loaded is not fetched again).
+
+use std::collections::{HashSet, VecDeque};
+
+use serde_json::Value;
+use url::Url;
+
+use super::fetch::Fetcher;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::spec::{Document, locate_in_text};
+
+pub async fn load_referenced(
+    root: Document,
+    fetcher: &mut Fetcher,
+    diagnostics: &mut Diagnostics,
+) -> Vec<Document> {
+    let mut documents = vec![root];
+    let mut known: HashSet<String> = HashSet::from([documents[0].url.to_string()]);
+    let mut queue: VecDeque<usize> = VecDeque::from([0]);
+    while let Some(index) = queue.pop_front() {
+        let mut wanted: Vec<(Url, String)> = Vec::new();
+        {
+            let document = &documents[index];
+            for reference in external_refs(&document.value) {
+                let document_part = reference.split('#').next().unwrap_or_default();
+                let mut target = match document.url.join(document_part) {
+                    Ok(url) => url,
+                    Err(error) => {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "spec/invalid-ref",
+                                format!("$ref '{reference}' is not a valid reference: {error}"),
+                            )
+                            .at(Some(locate_in_text(
+                                &document.display,
+                                &document.text,
+                                reference,
+                            ))),
+                        );
+                        continue;
+                    }
+                };
+                target.set_fragment(None);
+                if known.insert(target.to_string()) {
+                    wanted.push((target, reference.to_string()));
+                }
+            }
+        }
+        for (url, reference) in wanted {
+            match super::read_document(&url, fetcher).await {
+                Ok(document) => {
+                    documents.push(document);
+                    queue.push_back(documents.len() - 1);
+                }
+                Err(message) => {
+                    let referrer = &documents[index];
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "spec/unreadable",
+                            format!("{message} (referenced by $ref '{reference}')"),
+                        )
+                        .at(Some(locate_in_text(
+                            &referrer.display,
+                            &referrer.text,
+                            &reference,
+                        ))),
+                    );
+                }
+            }
+        }
+    }
+    documents
+}
+
+/// Every `$ref` string in a document that names another document (does not start with `#`).
+fn external_refs(value: &Value) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if key == "$ref" {
+                        if let Some(reference) = child.as_str()
+                            && !reference.starts_with('#')
+                        {
+                            found.push(reference);
+                        }
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    // The stack visits children in reverse; sort so that loading order (and so DocIds) is deterministic.
+    found.sort_unstable();
+    found.dedup();
+    found
+}

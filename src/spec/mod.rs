@@ -1,0 +1,302 @@
+//! The loaded OpenAPI description of one upstream, read-only: its documents (the root and every file it
+//! `$ref`s), `$ref` resolution across them, and the list of operations.
+//!
+//! Documents stay `serde_json::Value`s normalised to OpenAPI 3.x shapes at load time (Swagger 2.0 is
+//! upgraded by `load/`); schema keywords of 3.0 and 3.1 are reconciled later, per schema, by
+//! `compile/schema.rs`. Nothing here does IO: `load/` builds a [`Spec`] and everything after only reads it.
+
+mod operations;
+
+pub use operations::{HttpMethod, Operation};
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::diag::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecVersion {
+    Swagger2,
+    OpenApi30,
+    OpenApi31,
+}
+
+impl SpecVersion {
+    pub fn label(self) -> &'static str {
+        match self {
+            SpecVersion::Swagger2 => "Swagger 2.0",
+            SpecVersion::OpenApi30 => "OpenAPI 3.0",
+            SpecVersion::OpenApi31 => "OpenAPI 3.1",
+        }
+    }
+}
+
+/// One file or URL of a (possibly multi-file) description.
+#[derive(Debug)]
+pub struct Document {
+    /// Absolute URL without fragment (`file:///...` or `https://...`): the base for relative `$ref`s.
+    pub url: url::Url,
+    /// How diagnostics name the document: the path as the user would write it, or the URL.
+    pub display: String,
+    pub value: Value,
+    /// The source text, kept so that diagnostics can point at a line.
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct Spec {
+    /// The root is always `DocId(0)`.
+    pub documents: Vec<Document>,
+    pub version: SpecVersion,
+    by_url: HashMap<String, DocId>,
+}
+
+pub const ROOT: DocId = DocId(0);
+
+/// Why a `$ref` could not be followed; the message names the reference.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RefError {
+    #[error("$ref '{reference}' points into '{document}', which was not loaded")]
+    MissingDocument { reference: String, document: String },
+    #[error("$ref '{reference}' points at nothing: '{pointer}' does not exist in {document}")]
+    MissingTarget {
+        reference: String,
+        pointer: String,
+        document: String,
+    },
+    #[error("$ref '{reference}' is not a valid reference: {reason}")]
+    Invalid { reference: String, reason: String },
+    #[error("$ref '{reference}' starts a chain of references that does not end")]
+    Chain { reference: String },
+}
+
+impl Spec {
+    pub fn new(documents: Vec<Document>, version: SpecVersion) -> Self {
+        let by_url = documents
+            .iter()
+            .enumerate()
+            .map(|(index, document)| (document.url.to_string(), DocId(index as u32)))
+            .collect();
+        Spec {
+            documents,
+            version,
+            by_url,
+        }
+    }
+
+    pub fn root(&self) -> &Value {
+        &self.documents[0].value
+    }
+
+    pub fn doc(&self, id: DocId) -> &Document {
+        &self.documents[id.0 as usize]
+    }
+
+    pub fn doc_id(&self, url: &url::Url) -> Option<DocId> {
+        self.by_url.get(url.as_str()).copied()
+    }
+
+    /// Resolves one `$ref` string written in document `from`, returning the target document, the target
+    /// value and the JSON pointer of the target inside that document.
+    pub fn resolve_ref<'a>(
+        &'a self,
+        from: DocId,
+        reference: &str,
+    ) -> Result<(DocId, &'a Value, String), RefError> {
+        let (document_part, fragment) = match reference.split_once('#') {
+            Some((document_part, fragment)) => (document_part, fragment),
+            None => (reference, ""),
+        };
+        let target_doc = if document_part.is_empty() {
+            from
+        } else {
+            let url =
+                self.doc(from)
+                    .url
+                    .join(document_part)
+                    .map_err(|error| RefError::Invalid {
+                        reference: reference.to_string(),
+                        reason: error.to_string(),
+                    })?;
+            let mut url_without_fragment = url;
+            url_without_fragment.set_fragment(None);
+            self.doc_id(&url_without_fragment)
+                .ok_or_else(|| RefError::MissingDocument {
+                    reference: reference.to_string(),
+                    document: url_without_fragment.to_string(),
+                })?
+        };
+        let pointer = decode_fragment(fragment);
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return Err(RefError::Invalid {
+                reference: reference.to_string(),
+                reason: "the fragment is not a JSON pointer (anchors are not supported)"
+                    .to_string(),
+            });
+        }
+        let value = self
+            .doc(target_doc)
+            .value
+            .pointer(&pointer)
+            .ok_or_else(|| RefError::MissingTarget {
+                reference: reference.to_string(),
+                pointer: pointer.clone(),
+                document: self.doc(target_doc).display.clone(),
+            })?;
+        Ok((target_doc, value, pointer))
+    }
+
+    /// Follows `$ref` until a value that is not a reference (for parameters, responses, path items and
+    /// other non-schema objects). Chains longer than 32 links are treated as cycles.
+    pub fn deref<'a>(
+        &'a self,
+        mut doc: DocId,
+        mut value: &'a Value,
+    ) -> Result<(DocId, &'a Value), RefError> {
+        for _ in 0..32 {
+            match value.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let (target_doc, target, _) = self.resolve_ref(doc, reference)?;
+                    doc = target_doc;
+                    value = target;
+                }
+                None => return Ok((doc, value)),
+            }
+        }
+        let reference = value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Err(RefError::Chain { reference })
+    }
+
+    /// Best-effort location of the first occurrence of `needle` (e.g. a `$ref` value) in a document's
+    /// text, for diagnostics about specs that were not parsed with spans.
+    pub fn locate_text(&self, doc: DocId, needle: &str) -> Location {
+        let document = self.doc(doc);
+        locate_in_text(&document.display, &document.text, needle)
+    }
+}
+
+pub fn locate_in_text(display: &str, text: &str, needle: &str) -> Location {
+    match text.find(needle) {
+        Some(offset) => {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() as u32 + 1;
+            let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+            let column = text[line_start..offset].chars().count() as u32 + 1;
+            Location {
+                file: display.to_string(),
+                line,
+                column,
+            }
+        }
+        None => Location::file_only(display),
+    }
+}
+
+/// A `$ref` fragment is a JSON pointer that may be percent-encoded (`%7B`), as RFC 3986 fragments are.
+fn decode_fragment(fragment: &str) -> String {
+    if fragment.contains('%') {
+        percent_encoding::percent_decode_str(fragment)
+            .decode_utf8_lossy()
+            .into_owned()
+    } else {
+        fragment.to_string()
+    }
+}
+
+/// Renders a JSON pointer in the user's terms: `/paths/~1pets/get` → `paths./pets.get`.
+pub fn readable_pointer(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Escapes one key for a JSON pointer.
+pub fn pointer_segment(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn document(url: &str, value: Value) -> Document {
+        Document {
+            url: url::Url::parse(url).unwrap(),
+            display: url.to_string(),
+            value,
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn resolves_local_external_and_encoded_refs() {
+        let spec = Spec::new(
+            vec![
+                document(
+                    "file:///spec/root.yaml",
+                    json!({"components": {"schemas": {"Pet": {"type": "object"}}}, "paths": {"/a/{id}": {"x": 1}}}),
+                ),
+                document(
+                    "file:///spec/common/defs.yaml",
+                    json!({"Error": {"type": "string"}}),
+                ),
+            ],
+            SpecVersion::OpenApi30,
+        );
+        let (doc, value, pointer) = spec.resolve_ref(ROOT, "#/components/schemas/Pet").unwrap();
+        assert_eq!(
+            (doc, value, pointer.as_str()),
+            (ROOT, &json!({"type": "object"}), "/components/schemas/Pet")
+        );
+        let (doc, value, _) = spec.resolve_ref(ROOT, "common/defs.yaml#/Error").unwrap();
+        assert_eq!((doc, value), (DocId(1), &json!({"type": "string"})));
+        let (_, value, _) = spec.resolve_ref(ROOT, "#/paths/~1a~1%7Bid%7D/x").unwrap();
+        assert_eq!(value, &json!(1));
+        assert!(matches!(
+            spec.resolve_ref(ROOT, "#/components/schemas/Nope"),
+            Err(RefError::MissingTarget { .. })
+        ));
+        assert!(matches!(
+            spec.resolve_ref(ROOT, "other.yaml#/x"),
+            Err(RefError::MissingDocument { .. })
+        ));
+    }
+
+    #[test]
+    fn deref_detects_endless_chains() {
+        let spec = Spec::new(
+            vec![document(
+                "file:///r.json",
+                json!({"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}}),
+            )],
+            SpecVersion::OpenApi31,
+        );
+        let start = json!({"$ref": "#/a"});
+        assert!(matches!(
+            spec.deref(ROOT, &start),
+            Err(RefError::Chain { .. })
+        ));
+    }
+
+    #[test]
+    fn locates_text_line_and_column() {
+        let location = locate_in_text("s.yaml", "a: 1\nb:\n  $ref: '#/x'\n", "#/x");
+        assert_eq!((location.line, location.column), (3, 10));
+        assert_eq!(
+            readable_pointer("/paths/~1pets~1{id}/get"),
+            "paths./pets/{id}.get"
+        );
+    }
+}

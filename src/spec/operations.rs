@@ -1,0 +1,170 @@
+//! Enumerates the operations of a spec in document order: `paths` → path item (possibly a `$ref`) →
+//! method → operation (possibly a `$ref`, as DigitalOcean's description does). Webhooks and callbacks
+//! are not operations a client can call, so they are not listed.
+
+use serde_json::{Map, Value};
+
+use super::{DocId, RefError, Spec, pointer_segment};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HttpMethod {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Options,
+    Head,
+    Patch,
+    Trace,
+}
+
+impl HttpMethod {
+    pub const ALL: [HttpMethod; 8] = [
+        HttpMethod::Get,
+        HttpMethod::Put,
+        HttpMethod::Post,
+        HttpMethod::Delete,
+        HttpMethod::Options,
+        HttpMethod::Head,
+        HttpMethod::Patch,
+        HttpMethod::Trace,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|method| method.lower().eq_ignore_ascii_case(text))
+    }
+
+    pub fn lower(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "get",
+            HttpMethod::Put => "put",
+            HttpMethod::Post => "post",
+            HttpMethod::Delete => "delete",
+            HttpMethod::Options => "options",
+            HttpMethod::Head => "head",
+            HttpMethod::Patch => "patch",
+            HttpMethod::Trace => "trace",
+        }
+    }
+
+    pub fn upper(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Post => "POST",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Options => "OPTIONS",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Trace => "TRACE",
+        }
+    }
+}
+
+/// One operation, with the path item it belongs to (whose `parameters` apply to it too).
+#[derive(Debug, Clone)]
+pub struct Operation<'a> {
+    pub method: HttpMethod,
+    pub path: &'a str,
+    pub operation_doc: DocId,
+    pub operation: &'a Map<String, Value>,
+    pub path_item_doc: DocId,
+    pub path_item: &'a Map<String, Value>,
+    /// `paths./pets.get`: how diagnostics and reports name the operation inside the spec.
+    pub pointer: String,
+}
+
+impl<'a> Operation<'a> {
+    pub fn operation_id(&self) -> Option<&'a str> {
+        self.operation
+            .get("operationId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+    }
+
+    /// `GET /pets/{id}`: the key a mapping file may use for operations without an operationId.
+    pub fn method_and_path(&self) -> String {
+        format!("{} {}", self.method.upper(), self.path)
+    }
+
+    pub fn tags(&self) -> impl Iterator<Item = &'a str> {
+        self.operation
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
+    pub fn summary(&self) -> Option<&'a str> {
+        self.operation.get("summary").and_then(Value::as_str)
+    }
+
+    pub fn description(&self) -> Option<&'a str> {
+        self.operation.get("description").and_then(Value::as_str)
+    }
+
+    pub fn deprecated(&self) -> bool {
+        self.operation
+            .get("deprecated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// A path item or operation that could not be read; listed so that `check` can report it.
+#[derive(Debug, Clone)]
+pub struct OperationProblem {
+    pub pointer: String,
+    pub error: RefError,
+}
+
+impl Spec {
+    pub fn operations(&self) -> (Vec<Operation<'_>>, Vec<OperationProblem>) {
+        let mut operations = Vec::new();
+        let mut problems = Vec::new();
+        let Some(paths) = self.root().get("paths").and_then(Value::as_object) else {
+            return (operations, problems);
+        };
+        for (path, raw_path_item) in paths {
+            if !path.starts_with('/') {
+                // `x-` extensions at the paths level are not paths.
+                continue;
+            }
+            let path_pointer = format!("/paths/{}", pointer_segment(path));
+            let (path_item_doc, path_item) = match self.deref(super::ROOT, raw_path_item) {
+                Ok((doc, Value::Object(map))) => (doc, map),
+                Ok(_) => continue,
+                Err(error) => {
+                    problems.push(OperationProblem {
+                        pointer: path_pointer,
+                        error,
+                    });
+                    continue;
+                }
+            };
+            for (key, raw_operation) in path_item {
+                let Some(method) = HttpMethod::parse(key) else {
+                    continue;
+                };
+                let pointer = format!("{path_pointer}/{key}");
+                match self.deref(path_item_doc, raw_operation) {
+                    Ok((operation_doc, Value::Object(operation))) => operations.push(Operation {
+                        method,
+                        path,
+                        operation_doc,
+                        operation,
+                        path_item_doc,
+                        path_item,
+                        pointer: super::readable_pointer(&pointer),
+                    }),
+                    Ok(_) => {}
+                    Err(error) => problems.push(OperationProblem { pointer, error }),
+                }
+            }
+        }
+        (operations, problems)
+    }
+}

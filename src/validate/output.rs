@@ -1,0 +1,289 @@
+//! Checks of output shaping and pagination settings: JSONPath syntax (RFC 9535), template syntax,
+//! required settings per pagination style, and that named request parameters and response fields exist.
+
+use serde_json::Value;
+
+use super::locate;
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::load::MappingSource;
+use crate::mapping::{OutputConfig, OutputFormat, PaginationConfig, PaginationStyle};
+use crate::spec::{Operation, Spec};
+
+pub fn check_jsonpath(
+    path: &str,
+    what: &str,
+    pointer: &str,
+    source: Option<&MappingSource>,
+    diagnostics: &mut Diagnostics,
+) -> bool {
+    match serde_json_path::JsonPath::parse(path) {
+        Ok(_) => true,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/invalid-jsonpath",
+                    format!("{what} '{path}' is not a valid JSONPath: {error}"),
+                )
+                .at(locate(source, pointer))
+                .with_help("JSONPath starts with `$`, e.g. `$.data[*]` or `$.next_cursor`"),
+            );
+            false
+        }
+    }
+}
+
+pub fn check_output(
+    output: &OutputConfig,
+    pointer: &str,
+    source: Option<&MappingSource>,
+    diagnostics: &mut Diagnostics,
+) {
+    if let Some(select) = &output.select {
+        check_jsonpath(
+            select,
+            "output.select",
+            &format!("{pointer}/select"),
+            source,
+            diagnostics,
+        );
+    }
+    match (&output.format, &output.template) {
+        (Some(OutputFormat::Template), None) => diagnostics.push(
+            Diagnostic::error(
+                "mapping/missing-template",
+                "output.format is `template` but no `template` is given",
+            )
+            .at(locate(source, &format!("{pointer}/format"))),
+        ),
+        (Some(format), Some(_)) if *format != OutputFormat::Template => diagnostics.push(
+            Diagnostic::error(
+                "mapping/conflicting-format",
+                "output.template is given but output.format is not `template`",
+            )
+            .at(locate(source, &format!("{pointer}/template")))
+            .with_help("remove `format`, or set `format: template`"),
+        ),
+        _ => {}
+    }
+    if let Some(template) = &output.template {
+        let environment = minijinja::Environment::new();
+        if let Err(error) = environment.template_from_str(template) {
+            let line = error
+                .line()
+                .map(|l| format!(" (template line {l})"))
+                .unwrap_or_default();
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/invalid-template",
+                    format!(
+                        "output.template does not compile{line}: {}",
+                        error.detail().unwrap_or("syntax error")
+                    ),
+                )
+                .at(locate(source, &format!("{pointer}/template"))),
+            );
+        }
+    }
+    for (index, field) in output
+        .fields
+        .iter()
+        .flatten()
+        .chain(&output.exclude)
+        .enumerate()
+    {
+        if field.is_empty()
+            || field.starts_with('.')
+            || field.ends_with('.')
+            || field.contains("..")
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/invalid-field-path",
+                    format!("'{field}' is not a dotted field path like `owner.login`"),
+                )
+                .at(locate(source, &format!("{pointer}/fields/{index}"))),
+            );
+        }
+    }
+    for (key, limit) in [
+        ("max_items", output.max_items),
+        ("max_tokens", output.max_tokens),
+    ] {
+        if limit == Some(0) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/invalid",
+                    format!("output.{key} must be at least 1"),
+                )
+                .at(locate(source, &format!("{pointer}/{key}"))),
+            );
+        }
+    }
+}
+
+pub fn check_pagination(
+    pagination: &PaginationConfig,
+    spec: &Spec,
+    operation: &Operation<'_>,
+    tool_key: &str,
+    pointer: &str,
+    source: Option<&MappingSource>,
+    diagnostics: &mut Diagnostics,
+) {
+    let style_name = match pagination.style {
+        PaginationStyle::Cursor => "cursor",
+        PaginationStyle::Offset => "offset",
+        PaginationStyle::Page => "page",
+        PaginationStyle::LinkHeader => "link_header",
+        PaginationStyle::NextUrl => "next_url",
+    };
+    let required: &[(&str, bool)] = match pagination.style {
+        PaginationStyle::Cursor => &[
+            ("cursor_param", pagination.cursor_param.is_some()),
+            ("next_cursor", pagination.next_cursor.is_some()),
+        ],
+        PaginationStyle::Offset => &[("offset_param", pagination.offset_param.is_some())],
+        PaginationStyle::Page => &[("page_param", pagination.page_param.is_some())],
+        PaginationStyle::NextUrl => &[("next_url", pagination.next_url.is_some())],
+        PaginationStyle::LinkHeader => &[],
+    };
+    for (setting, present) in required {
+        if !present {
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/pagination-incomplete",
+                    format!("tool '{tool_key}': pagination style `{style_name}` needs `{setting}`"),
+                )
+                .at(locate(source, pointer)),
+            );
+        }
+    }
+    let parameter_names = request_parameter_names(spec, operation);
+    for (setting, value) in [
+        ("cursor_param", &pagination.cursor_param),
+        ("offset_param", &pagination.offset_param),
+        ("limit_param", &pagination.limit_param),
+        ("page_param", &pagination.page_param),
+    ] {
+        if let Some(name) = value
+            && !parameter_names.iter().any(|p| p == name)
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "mapping/unknown-parameter",
+                    format!(
+                        "tool '{tool_key}': pagination.{setting} '{name}' is not a parameter of {}",
+                        operation.method_and_path()
+                    ),
+                )
+                .at(locate(source, &format!("{pointer}/{setting}")))
+                .maybe_help(did_you_mean(
+                    name,
+                    parameter_names.iter().map(String::as_str),
+                )),
+            );
+        }
+    }
+    let response_fields = response_top_level_fields(spec, operation);
+    for (setting, value) in [
+        ("items", &pagination.items),
+        ("next_cursor", &pagination.next_cursor),
+        ("has_more", &pagination.has_more),
+        ("next_url", &pagination.next_url),
+    ] {
+        let Some(path) = value else { continue };
+        let setting_pointer = format!("{pointer}/{setting}");
+        if !check_jsonpath(
+            path,
+            &format!("pagination.{setting}"),
+            &setting_pointer,
+            source,
+            diagnostics,
+        ) {
+            continue;
+        }
+        if let (Some(fields), Some(first)) = (&response_fields, first_member(path))
+            && !fields.iter().any(|f| f == first)
+        {
+            diagnostics.push(
+                Diagnostic::error("mapping/unknown-response-field", format!("tool '{tool_key}': pagination.{setting} '{path}' names '{first}', which the success response schema of {} does not have", operation.method_and_path()))
+                    .at(locate(source, &setting_pointer))
+                    .maybe_help(did_you_mean(first, fields.iter().map(String::as_str))),
+            );
+        }
+    }
+}
+
+/// The first member name of a simple JSONPath: `$.data[-1].id` → `data`, `$['next']` → `next`.
+fn first_member(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("$.")
+        .or_else(|| path.strip_prefix("$['"))?;
+    let end = rest.find(['.', '[', '\'']).unwrap_or(rest.len());
+    let member = &rest[..end];
+    (!member.is_empty() && member != "*").then_some(member)
+}
+
+fn request_parameter_names(spec: &Spec, operation: &Operation<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    for (doc, list) in [
+        (
+            operation.path_item_doc,
+            operation.path_item.get("parameters"),
+        ),
+        (
+            operation.operation_doc,
+            operation.operation.get("parameters"),
+        ),
+    ] {
+        for raw in list.and_then(Value::as_array).into_iter().flatten() {
+            if let Ok((_, parameter)) = spec.deref(doc, raw)
+                && let Some(name) = parameter.get("name").and_then(Value::as_str)
+            {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Top-level property names of the lowest 2xx JSON response, when the schema is a closed-enough object
+/// to judge (has `properties`, is not a composition).
+fn response_top_level_fields(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String>> {
+    let responses = operation.operation.get("responses")?.as_object()?;
+    let mut codes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
+    codes.sort();
+    let (doc, response) = spec
+        .deref(operation.operation_doc, responses.get(*codes.first()?)?)
+        .ok()?;
+    let content = response.get("content")?.as_object()?;
+    let schema = content
+        .iter()
+        .find(|(media, _)| media.contains("json"))?
+        .1
+        .get("schema")?;
+    let mut compiler = crate::compile::schema::SchemaCompiler::new(
+        spec,
+        crate::compile::schema::SchemaOptions {
+            mode: crate::compile::schema::Mode::Output,
+            description_words: 0,
+            max_depth: 1,
+            max_bytes: None,
+        },
+    );
+    let compiled = compiler.compile(doc, schema)?;
+    if compiled.get("anyOf").is_some()
+        || compiled.get("oneOf").is_some()
+        || compiled.get("allOf").is_some()
+    {
+        return None;
+    }
+    Some(
+        compiled
+            .get("properties")?
+            .as_object()?
+            .keys()
+            .cloned()
+            .collect(),
+    )
+}
