@@ -30,27 +30,16 @@ impl Prepared {
 pub async fn prepare(source: &ConfigSource, env: &dyn Environment) -> Prepared {
     let mut diagnostics = Diagnostics::new();
     let Some(loaded) = load::load_config(source, env, &mut diagnostics).await else {
-        return Prepared {
-            loaded: None,
-            compiled: None,
-            diagnostics,
-        };
+        return Prepared { loaded: None, compiled: None, diagnostics };
     };
     validate::validate(&loaded, &mut diagnostics);
     let compiled = compile::compile(&loaded, &mut diagnostics);
-    Prepared {
-        loaded: Some(loaded),
-        compiled: Some(compiled),
-        diagnostics,
-    }
+    Prepared { loaded: Some(loaded), compiled: Some(compiled), diagnostics }
 }
 
 pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
     if let Some(spec) = &args.spec {
-        return Ok(ConfigSource::Spec {
-            spec: spec.clone(),
-            base_url: args.base_url.clone(),
-        });
+        return Ok(ConfigSource::Spec { spec: spec.clone(), base_url: args.base_url.clone() });
     }
     if let Some(config) = &args.config {
         return Ok(ConfigSource::Mapping(config.clone()));
@@ -59,29 +48,20 @@ pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
     if default.exists() {
         return Ok(ConfigSource::Mapping(default));
     }
-    Err(
-        "no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)"
-            .to_string(),
-    )
+    Err("no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)".to_string())
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Schema => {
             let schema = crate::mapping::json_schema();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Command::Check {
-            source,
-            deny_warnings,
-        } => with_prepared(&source, |prepared| check(prepared, deny_warnings)).await,
-        Command::Tools { source, json } => {
-            with_prepared(&source, |prepared| tools(prepared, json)).await
+        Command::Check { source, deny_warnings } => {
+            with_prepared(&source, |prepared| check(prepared, deny_warnings)).await
         }
+        Command::Tools { source, json } => with_prepared(&source, |prepared| tools(prepared, json)).await,
     }
 }
 
@@ -100,37 +80,24 @@ async fn with_prepared(args: &SourceArgs, command: impl FnOnce(&Prepared) -> Exi
 fn render_all(prepared: &Prepared) -> String {
     let empty = Default::default();
     let sources = prepared.loaded.as_ref().map_or(&empty, |l| &l.sources);
-    prepared
-        .diagnostics
-        .sorted()
-        .into_iter()
-        .map(|d: &Diagnostic| render(d, sources) + "\n")
-        .collect()
+    prepared.diagnostics.sorted().into_iter().map(|d: &Diagnostic| render(d, sources) + "\n").collect()
 }
 
 fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {
     let mut out = render_all(prepared);
     let errors = prepared.diagnostics.error_count();
     let warnings = prepared.diagnostics.warning_count();
-    if let (Some(compiled), Some(loaded)) = (&prepared.compiled, &prepared.loaded) {
+    if let (Some(compiled), Some(loaded), 0) = (&prepared.compiled, &prepared.loaded, errors) {
         out.push_str(&summary(compiled, loaded));
     }
     out.push_str(&format!(
         "{}: {errors} error{}, {warnings} warning{}\n",
-        if errors > 0 || (deny_warnings && warnings > 0) {
-            "failed"
-        } else {
-            "ok"
-        },
+        if errors > 0 || (deny_warnings && warnings > 0) { "failed" } else { "ok" },
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     ));
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if errors > 0 || (deny_warnings && warnings > 0) {
-        ExitCode::from(EXIT_CONFIG)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::from(EXIT_CONFIG) } else { ExitCode::SUCCESS }
 }
 
 /// The catalogue's size: what it costs an agent's context.
@@ -138,11 +105,8 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
     let catalogue = &compiled.catalogue;
     let selection = &compiled.selection;
     let mut out = String::new();
-    let specs: Vec<String> = loaded
-        .specs
-        .iter()
-        .map(|(name, spec)| format!("{name}: {}", spec.version.label()))
-        .collect();
+    let specs: Vec<String> =
+        loaded.specs.iter().map(|(name, spec)| format!("{name}: {}", spec.version.label())).collect();
     out.push_str(&format!(
         "catalogue: {} tools from {} of {} operations ({})\n",
         catalogue.tools.len(),
@@ -154,10 +118,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         (selection.not_included, "not included"),
         (selection.excluded, "excluded"),
         (selection.disabled, "disabled"),
-        (
-            selection.deprecated,
-            "deprecated (set include_deprecated: true to keep them)",
-        ),
+        (selection.deprecated, "deprecated (set include_deprecated: true to keep them)"),
     ];
     for (count, why) in left_out {
         if count > 0 {
@@ -166,11 +127,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
     }
     let list = catalogue.tools_list_json().to_string();
     let total_tokens = approx_tokens(&list);
-    let per_tool = if catalogue.tools.is_empty() {
-        0
-    } else {
-        total_tokens / catalogue.tools.len()
-    };
+    let per_tool = if catalogue.tools.is_empty() { 0 } else { total_tokens / catalogue.tools.len() };
     out.push_str(&format!(
         "tools/list: {} bytes, ~{total_tokens} tokens (~{per_tool} per tool; tokens ≈ bytes/4)\n",
         list.len()
@@ -178,20 +135,11 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
     let mut sizes: Vec<(usize, &str)> = catalogue
         .tools
         .iter()
-        .map(|tool| {
-            (
-                approx_tokens(&tool.to_mcp_json().to_string()),
-                tool.name.as_str(),
-            )
-        })
+        .map(|tool| (approx_tokens(&tool.to_mcp_json().to_string()), tool.name.as_str()))
         .collect();
     sizes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
     if !sizes.is_empty() {
-        let largest: Vec<String> = sizes
-            .iter()
-            .take(5)
-            .map(|(tokens, name)| format!("{name} ~{tokens}"))
-            .collect();
+        let largest: Vec<String> = sizes.iter().take(5).map(|(tokens, name)| format!("{name} ~{tokens}")).collect();
         out.push_str(&format!("largest tools: {}\n", largest.join(", ")));
     }
     out
@@ -202,10 +150,7 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
-    let Some(catalogue) = prepared
-        .catalogue()
-        .filter(|_| !prepared.diagnostics.has_errors())
-    else {
+    let Some(catalogue) = prepared.catalogue().filter(|_| !prepared.diagnostics.has_errors()) else {
         eprintln!("error: the configuration has errors; run `api2mcp check` for all of them");
         return ExitCode::from(EXIT_CONFIG);
     };
@@ -229,28 +174,11 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
 
 /// One line per tool: name, the call it makes, its scopes, and the start of its description.
 pub fn tools_table(catalogue: &Catalogue) -> String {
-    let name_width = catalogue
-        .tools
-        .iter()
-        .map(|t| t.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let calls: Vec<String> = catalogue
-        .tools
-        .iter()
-        .map(|t| format!("{} {}", t.call.method.upper(), t.call.path))
-        .collect();
-    let call_width = calls
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 60);
-    let mut out = format!(
-        "{:name_width$}  {:call_width$}  DESCRIPTION\n",
-        "TOOL", "CALL"
-    );
+    let name_width = catalogue.tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let calls: Vec<String> =
+        catalogue.tools.iter().map(|t| format!("{} {}", t.call.method.upper(), t.call.path)).collect();
+    let call_width = calls.iter().map(String::len).max().unwrap_or(4).clamp(4, 60);
+    let mut out = format!("{:name_width$}  {:call_width$}  DESCRIPTION\n", "TOOL", "CALL");
     for (tool, call) in catalogue.tools.iter().zip(calls) {
         let mut description: String = tool.description.chars().take(80).collect();
         if tool.description.chars().count() > 80 {
@@ -266,15 +194,8 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
         if tool.output.is_some() {
             extras.push("shaped output".to_string());
         }
-        let extras = if extras.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", extras.join("; "))
-        };
-        out.push_str(&format!(
-            "{:name_width$}  {call:call_width$}  {description}{extras}\n",
-            tool.name
-        ));
+        let extras = if extras.is_empty() { String::new() } else { format!(" [{}]", extras.join("; ")) };
+        out.push_str(&format!("{:name_width$}  {call:call_width$}  {description}{extras}\n", tool.name));
     }
     out
 }

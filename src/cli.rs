@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "api2mcp",
-    version,
-    about = "Serve REST APIs described by OpenAPI as MCP tools"
-)]
+#[command(name = "api2mcp", version, about = "Serve REST APIs described by OpenAPI as MCP tools")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

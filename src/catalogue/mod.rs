@@ -22,17 +22,8 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn new(server: ServerInfo, upstreams: Vec<Arc<Upstream>>, tools: Vec<Arc<Tool>>) -> Self {
-        let by_name = tools
-            .iter()
-            .enumerate()
-            .map(|(index, tool)| (tool.name.clone(), index))
-            .collect();
-        Catalogue {
-            server,
-            upstreams,
-            tools,
-            by_name,
-        }
+        let by_name = tools.iter().enumerate().map(|(index, tool)| (tool.name.clone(), index)).collect();
+        Catalogue { server, upstreams, tools, by_name }
     }
 
     pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {
@@ -106,15 +97,9 @@ impl Tool {
             tool.insert("title".into(), Value::String(title.clone()));
         }
         if !self.description.is_empty() {
-            tool.insert(
-                "description".into(),
-                Value::String(self.description.clone()),
-            );
+            tool.insert("description".into(), Value::String(self.description.clone()));
         }
-        tool.insert(
-            "inputSchema".into(),
-            Value::Object(self.input_schema.clone()),
-        );
+        tool.insert("inputSchema".into(), Value::Object(self.input_schema.clone()));
         if let Some(output_schema) = &self.output_schema {
             tool.insert("outputSchema".into(), Value::Object(output_schema.clone()));
         }

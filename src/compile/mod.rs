@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{
-    Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall,
-};
+use crate::catalogue::{Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
 use crate::mapping::{MappingFile, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
@@ -50,24 +48,15 @@ impl Effective {
         let layers: [&ToolDefaults; 2] = [&upstream.defaults, &mapping.defaults];
         macro_rules! pick {
             ($field:ident, $default:expr) => {
-                layers
-                    .iter()
-                    .find_map(|layer| layer.$field.clone())
-                    .unwrap_or($default)
+                layers.iter().find_map(|layer| layer.$field.clone()).unwrap_or($default)
             };
         }
         Effective {
             max_name_length: pick!(max_name_length, DEFAULT_MAX_NAME_LENGTH),
             description_words: pick!(description_words, DEFAULT_DESCRIPTION_WORDS),
-            parameter_description_words: pick!(
-                parameter_description_words,
-                DEFAULT_PARAMETER_DESCRIPTION_WORDS
-            ),
+            parameter_description_words: pick!(parameter_description_words, DEFAULT_PARAMETER_DESCRIPTION_WORDS),
             output_schema: pick!(output_schema, OutputSchemaMode::Auto),
-            output_schema_max_bytes: pick!(
-                output_schema_max_bytes,
-                DEFAULT_OUTPUT_SCHEMA_MAX_BYTES
-            ),
+            output_schema_max_bytes: pick!(output_schema_max_bytes, DEFAULT_OUTPUT_SCHEMA_MAX_BYTES),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
         }
@@ -113,47 +102,22 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         };
         let effective = Effective::of(mapping, upstream_config);
         let upstream_index = upstreams.len();
-        upstreams.push(Arc::new(build_upstream(
-            name,
-            upstream_config,
-            spec,
-            diagnostics,
-        )));
+        upstreams.push(Arc::new(build_upstream(name, upstream_config, spec, diagnostics)));
         let (operations, problems) = spec.operations();
         for problem in problems {
             diagnostics.push(
                 Diagnostic::error(
                     "spec/unresolved-ref",
-                    format!(
-                        "{}: {}",
-                        crate::spec::readable_pointer(&problem.pointer),
-                        problem.error
-                    ),
+                    format!("{}: {}", crate::spec::readable_pointer(&problem.pointer), problem.error),
                 )
-                .at(Some(Location::file_only(
-                    &spec.doc(crate::spec::ROOT).display,
-                ))),
+                .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display))),
             );
         }
-        let includes: Vec<CompiledSelector<'_>> = upstream_config
-            .include
-            .iter()
-            .map(CompiledSelector::new)
-            .collect();
-        let excludes: Vec<CompiledSelector<'_>> = upstream_config
-            .exclude
-            .iter()
-            .map(CompiledSelector::new)
-            .collect();
+        let includes: Vec<CompiledSelector<'_>> = upstream_config.include.iter().map(CompiledSelector::new).collect();
+        let excludes: Vec<CompiledSelector<'_>> = upstream_config.exclude.iter().map(CompiledSelector::new).collect();
         for operation in operations {
             report.operations += 1;
-            match select::select(
-                upstream_config,
-                &includes,
-                &excludes,
-                effective.include_deprecated,
-                &operation,
-            ) {
+            match select::select(upstream_config, &includes, &excludes, effective.include_deprecated, &operation) {
                 Selection::Excluded(reason) => match reason {
                     select::ExclusionReason::NotIncluded => report.not_included += 1,
                     select::ExclusionReason::Excluded => report.excluded += 1,
@@ -164,15 +128,9 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
                     let explicit_name = entry.and_then(|(_, tool)| tool.name.clone());
                     let generated = match operation.operation_id() {
                         Some(id) => names::snake_case(id),
-                        None => {
-                            names::from_method_and_path(operation.method.upper(), operation.path)
-                        }
+                        None => names::from_method_and_path(operation.method.upper(), operation.path),
                     };
-                    let generated = if generated.is_empty() {
-                        "operation".to_string()
-                    } else {
-                        generated
-                    };
+                    let generated = if generated.is_empty() { "operation".to_string() } else { generated };
                     let prefix = upstream_config.tool_prefix.as_deref().unwrap_or("");
                     pending.push(Pending {
                         upstream_index,
@@ -188,27 +146,14 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         spec_by_upstream.push((name, upstream_config, spec));
     }
 
-    let tool_names = assign_names(
-        &pending,
-        &effective_by_upstream,
-        &spec_by_upstream,
-        diagnostics,
-    );
+    let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
     for (item, name) in pending.iter().zip(tool_names) {
         let (upstream_name, upstream_config, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
-        let tool = build_tool(
-            name,
-            item,
-            upstream_name,
-            upstream_config,
-            spec,
-            effective,
-            diagnostics,
-            &mut unresolved,
-        );
+        let tool =
+            build_tool(name, item, upstream_name, upstream_config, spec, effective, diagnostics, &mut unresolved);
         tools.push(Arc::new(tool));
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
@@ -216,55 +161,31 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     for ((doc, upstream_index, message), (first_use, uses)) in unresolved {
         let (_, _, spec) = spec_by_upstream[upstream_index];
         let reference = message.split('\'').nth(1).unwrap_or_default().to_string();
-        let also = if uses > 1 {
-            format!(" and {} more operations", uses - 1)
-        } else {
-            String::new()
-        };
+        let also = if uses > 1 { format!(" and {} more operations", uses - 1) } else { String::new() };
         diagnostics.push(
-            Diagnostic::error(
-                "spec/unresolved-ref",
-                format!("{message}; used by {first_use}{also}"),
-            )
-            .at(Some(spec.locate_text(doc, &reference))),
+            Diagnostic::error("spec/unresolved-ref", format!("{message}; used by {first_use}{also}"))
+                .at(Some(spec.locate_text(doc, &reference))),
         );
     }
 
     let server = ServerInfo {
-        name: mapping
-            .server
-            .name
-            .clone()
-            .unwrap_or_else(|| "api2mcp".to_string()),
+        name: mapping.server.name.clone().unwrap_or_else(|| "api2mcp".to_string()),
         title: mapping.server.title.clone(),
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
     };
-    Compiled {
-        catalogue: Catalogue::new(server, upstreams, tools),
-        selection: report,
-    }
+    Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
 
-fn build_upstream(
-    name: &str,
-    config: &UpstreamConfig,
-    spec: &Spec,
-    diagnostics: &mut Diagnostics,
-) -> Upstream {
-    let base_url = config
-        .base_url
-        .clone()
-        .or_else(|| spec_base_url(spec, config));
+fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {
+    let base_url = config.base_url.clone().or_else(|| spec_base_url(spec, config));
     if base_url.is_none() {
         diagnostics.push(
             Diagnostic::warning(
                 "upstream/no-base-url",
                 format!("upstream '{name}' has no base URL: its spec names no absolute server URL"),
             )
-            .at(Some(Location::file_only(
-                &spec.doc(crate::spec::ROOT).display,
-            )))
+            .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display)))
             .with_help("set `base_url` in the mapping file, or pass --base-url"),
         );
     }
@@ -274,15 +195,9 @@ fn build_upstream(
         base_url,
         spec: config.spec.clone(),
         timeout: settings.timeout.map_or(Duration::from_secs(30), |d| d.0),
-        connect_timeout: settings
-            .connect_timeout
-            .map_or(Duration::from_secs(5), |d| d.0),
+        connect_timeout: settings.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
         max_response_bytes: settings.max_response_bytes.unwrap_or(10 * 1024 * 1024),
-        headers: settings
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
 }
 
@@ -297,12 +212,7 @@ pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
                 .server_variables
                 .get(variable)
                 .cloned()
-                .or_else(|| {
-                    definition
-                        .get("default")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
+                .or_else(|| definition.get("default").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_default();
             url = url.replace(&format!("{{{variable}}}"), &value);
         }
@@ -312,10 +222,7 @@ pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
     }
     let root_url = &spec.doc(crate::spec::ROOT).url;
     if matches!(root_url.scheme(), "http" | "https") {
-        return root_url
-            .join(&url)
-            .ok()
-            .map(|u| u.to_string().trim_end_matches('/').to_string());
+        return root_url.join(&url).ok().map(|u| u.to_string().trim_end_matches('/').to_string());
     }
     None
 }
@@ -357,7 +264,11 @@ fn assign_names(
             diagnostics.push(
                 Diagnostic::warning(
                     "tool/name-shortened",
-                    format!("tool name '{}' of {} is longer than {max} characters; shortened to '{fitted}'", item.base_name, describe(item, specs)),
+                    format!(
+                        "tool name '{}' of {} is longer than {max} characters; shortened to '{fitted}'",
+                        item.base_name,
+                        describe(item, specs)
+                    ),
                 )
                 .with_help("set `name:` for this operation in the mapping file"),
             );
@@ -366,10 +277,7 @@ fn assign_names(
         let mut counter = 2;
         while taken.contains_key(&name) {
             let suffix = format!("_{counter}");
-            name = format!(
-                "{}{suffix}",
-                names::fit(&item.base_name, max.saturating_sub(suffix.len()))
-            );
+            name = format!("{}{suffix}", names::fit(&item.base_name, max.saturating_sub(suffix.len())));
             counter += 1;
         }
         if name != fitted {
@@ -377,7 +285,11 @@ fn assign_names(
             diagnostics.push(
                 Diagnostic::warning(
                     "tool/name-collision",
-                    format!("{} and {} both want the tool name '{fitted}'; the second is named '{name}'", describe(&pending[other], specs), describe(item, specs)),
+                    format!(
+                        "{} and {} both want the tool name '{fitted}'; the second is named '{name}'",
+                        describe(&pending[other], specs),
+                        describe(item, specs)
+                    ),
                 )
                 .with_help("set `name:` for one of them in the mapping file, or a `tool_prefix` per upstream"),
             );
@@ -394,11 +306,7 @@ fn describe(item: &Pending<'_>, specs: &[(&String, &UpstreamConfig, &Spec)]) -> 
         Some(id) => format!("'{id}' ({})", item.operation.method_and_path()),
         None => item.operation.method_and_path(),
     };
-    if specs.len() > 1 {
-        format!("{what} of upstream '{upstream}'")
-    } else {
-        what
-    }
+    if specs.len() > 1 { format!("{what} of upstream '{upstream}'") } else { what }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -424,13 +332,15 @@ fn build_tool(
     let description = match tool_config.and_then(|t| t.description.clone()) {
         Some(description) => description,
         None => {
-            let words = tool_config
-                .and_then(|t| t.description_words)
-                .unwrap_or(effective.description_words);
-            let cleaned =
-                text::describe_operation(operation.summary(), operation.description(), words);
+            let words = tool_config.and_then(|t| t.description_words).unwrap_or(effective.description_words);
+            let cleaned = text::describe_operation(operation.summary(), operation.description(), words);
             findings.extend(cleaned.findings);
-            cleaned.text
+            if cleaned.text.is_empty() {
+                // The spec says nothing: the call itself is still better than no description.
+                format!("{}.", operation.method_and_path())
+            } else {
+                cleaned.text
+            }
         }
     };
 
@@ -443,12 +353,7 @@ fn build_tool(
             max_bytes: None,
         },
     );
-    let input = params::build_input(
-        spec,
-        operation,
-        &mut input_compiler,
-        effective.parameter_description_words,
-    );
+    let input = params::build_input(spec, operation, &mut input_compiler, effective.parameter_description_words);
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
         diagnostics.push(
@@ -457,24 +362,16 @@ fn build_tool(
         );
     }
 
-    let output_mode = tool_config
-        .and_then(|t| t.output_schema)
-        .unwrap_or(effective.output_schema);
-    let (output_schema, accept, output_unresolved) = output_schema(
-        spec,
-        operation,
-        output_mode,
-        effective.output_schema_max_bytes,
-    );
+    let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
+    let (output_schema, accept, output_unresolved) =
+        output_schema(spec, operation, output_mode, effective.output_schema_max_bytes);
 
-    for (doc, error) in input_compiler
-        .unresolved
-        .into_iter()
-        .chain(output_unresolved)
-    {
-        let entry = unresolved
-            .entry((doc, item.upstream_index, error.to_string()))
-            .or_insert_with(|| (who(), 0));
+    for (doc, error) in input_compiler.unresolved.into_iter().chain(output_unresolved) {
+        if matches!(error, RefError::MissingDocument { .. }) {
+            // `load/` already reported the document it could not read.
+            continue;
+        }
+        let entry = unresolved.entry((doc, item.upstream_index, error.to_string())).or_insert_with(|| (who(), 0));
         entry.1 += 1;
     }
     report_findings(&findings, &who(), spec_display, diagnostics);
@@ -498,9 +395,7 @@ fn build_tool(
             accept,
         },
         pagination: tool_config.and_then(|t| t.pagination.clone()),
-        output: tool_config
-            .and_then(|t| t.output.clone())
-            .or_else(|| upstream.defaults.output.clone()),
+        output: tool_config.and_then(|t| t.output.clone()).or_else(|| upstream.defaults.output.clone()),
         source: ToolSource {
             upstream: upstream_name.to_string(),
             operation_id: operation.operation_id().map(str::to_string),
@@ -510,12 +405,7 @@ fn build_tool(
     }
 }
 
-fn report_findings(
-    findings: &[text::Finding],
-    who: &str,
-    spec_display: &str,
-    diagnostics: &mut Diagnostics,
-) {
+fn report_findings(findings: &[text::Finding], who: &str, spec_display: &str, diagnostics: &mut Diagnostics) {
     let mut seen = HashSet::new();
     for finding in findings {
         let message = match finding {
@@ -545,25 +435,14 @@ fn output_schema(
     operation: &Operation<'_>,
     mode: OutputSchemaMode,
     max_bytes: usize,
-) -> (
-    Option<Map<String, Value>>,
-    Vec<String>,
-    Vec<(DocId, RefError)>,
-) {
+) -> (Option<Map<String, Value>>, Vec<String>, Vec<(DocId, RefError)>) {
     let mut accept: Vec<String> = Vec::new();
     let mut chosen = None;
     let mut unresolved = Vec::new();
-    let Some(responses) = operation
-        .operation
-        .get("responses")
-        .and_then(Value::as_object)
-    else {
+    let Some(responses) = operation.operation.get("responses").and_then(Value::as_object) else {
         return (None, accept, unresolved);
     };
-    let mut success: Vec<(&String, &Value)> = responses
-        .iter()
-        .filter(|(code, _)| code.starts_with('2'))
-        .collect();
+    let mut success: Vec<(&String, &Value)> = responses.iter().filter(|(code, _)| code.starts_with('2')).collect();
     success.sort_by_key(|(code, _)| code.to_ascii_uppercase());
     for (_, raw) in success {
         let (doc, response) = match spec.deref(operation.operation_doc, raw) {
@@ -611,8 +490,7 @@ fn output_schema(
                         || (map.contains_key("properties") && !map.contains_key("type")) =>
                 {
                     map.insert("type".into(), json!("object"));
-                    let fits = max_bytes
-                        .is_none_or(|max| Value::Object(map.clone()).to_string().len() <= max);
+                    let fits = max_bytes.is_none_or(|max| Value::Object(map.clone()).to_string().len() <= max);
                     fits.then_some(map)
                 }
                 _ => None,
@@ -625,15 +503,9 @@ fn output_schema(
 /// GET/HEAD read-only; PUT/DELETE idempotent; DELETE destructive; POST/PATCH neither. The mapping
 /// overrides any hint.
 fn annotations(method: HttpMethod, tool: Option<&ToolConfig>) -> Annotations {
-    let read_only = matches!(
-        method,
-        HttpMethod::Get | HttpMethod::Head | HttpMethod::Options
-    );
+    let read_only = matches!(method, HttpMethod::Get | HttpMethod::Head | HttpMethod::Options);
     let mut annotations = if read_only {
-        Annotations {
-            read_only: Some(true),
-            ..Annotations::default()
-        }
+        Annotations { read_only: Some(true), ..Annotations::default() }
     } else {
         Annotations {
             read_only: Some(false),
@@ -663,19 +535,11 @@ fn annotations(method: HttpMethod, tool: Option<&ToolConfig>) -> Annotations {
 /// Scopes from the spec's `security` (the operation's, else the document's): the first alternative's
 /// scopes, since any one alternative suffices. The mapping's `scopes` replaces them, `extra_scopes`
 /// adds to them, and the defaults apply when none remain.
-fn scopes(
-    spec: &Spec,
-    operation: &Operation<'_>,
-    tool: Option<&ToolConfig>,
-    defaults: &[String],
-) -> Vec<String> {
+fn scopes(spec: &Spec, operation: &Operation<'_>, tool: Option<&ToolConfig>, defaults: &[String]) -> Vec<String> {
     if let Some(scopes) = tool.and_then(|t| t.scopes.clone()) {
         return with_extra(scopes, tool);
     }
-    let security = operation
-        .operation
-        .get("security")
-        .or_else(|| spec.root().get("security"));
+    let security = operation.operation.get("security").or_else(|| spec.root().get("security"));
     let mut scopes: Vec<String> = security
         .and_then(Value::as_array)
         .and_then(|alternatives| alternatives.first())
@@ -692,11 +556,7 @@ fn scopes(
         .unwrap_or_default();
     scopes.dedup();
     let scopes = with_extra(scopes, tool);
-    if scopes.is_empty() {
-        defaults.to_vec()
-    } else {
-        scopes
-    }
+    if scopes.is_empty() { defaults.to_vec() } else { scopes }
 }
 
 fn with_extra(mut scopes: Vec<String>, tool: Option<&ToolConfig>) -> Vec<String> {

@@ -71,10 +71,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 
 /// Whether a user-given tool name is acceptable to MCP clients.
 pub fn is_valid_tool_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Argument (property) names: many model APIs accept only `[A-Za-z0-9_.-]{1,64}`, so `page[size]`
@@ -101,26 +98,17 @@ mod tests {
     fn snake_cases_real_operation_ids() {
         assert_eq!(snake_case("listPets"), "list_pets");
         assert_eq!(snake_case("repos/list-for-org"), "repos_list_for_org");
-        assert_eq!(
-            snake_case("GetCustomersCustomerSources"),
-            "get_customers_customer_sources"
-        );
+        assert_eq!(snake_case("GetCustomersCustomerSources"), "get_customers_customer_sources");
         assert_eq!(snake_case("HTTPServerStatus"), "http_server_status");
         assert_eq!(snake_case("getV1Thing2Go"), "get_v1_thing2_go");
-        assert_eq!(
-            snake_case("readCoreV1NamespacedPod"),
-            "read_core_v1_namespaced_pod"
-        );
+        assert_eq!(snake_case("readCoreV1NamespacedPod"), "read_core_v1_namespaced_pod");
         assert_eq!(snake_case("chat.postMessage"), "chat_post_message");
         assert_eq!(snake_case("__weird--id__"), "weird_id");
     }
 
     #[test]
     fn names_from_method_and_path() {
-        assert_eq!(
-            from_method_and_path("GET", "/pets/{petId}/photos"),
-            "get_pets_by_pet_id_photos"
-        );
+        assert_eq!(from_method_and_path("GET", "/pets/{petId}/photos"), "get_pets_by_pet_id_photos");
         assert_eq!(from_method_and_path("post", "/"), "post");
     }
 

@@ -38,22 +38,15 @@ pub fn build_input(
     description_words: usize,
 ) -> BuiltInput {
     let mut problems = Vec::new();
-    let parameters = collect_parameters(spec, operation, &mut problems);
+    let parameters = collect_parameters(spec, operation, compiler, &mut problems);
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
 
     // Path parameters first: they are always required and name the resource.
-    let mut ordered: Vec<&Parameter<'_>> = parameters
-        .iter()
-        .filter(|p| p.location == ArgumentLocation::Path)
-        .collect();
-    ordered.extend(
-        parameters
-            .iter()
-            .filter(|p| p.location != ArgumentLocation::Path),
-    );
+    let mut ordered: Vec<&Parameter<'_>> = parameters.iter().filter(|p| p.location == ArgumentLocation::Path).collect();
+    ordered.extend(parameters.iter().filter(|p| p.location != ArgumentLocation::Path));
     for parameter in ordered {
         let mut schema = parameter_schema(parameter, compiler);
         if let Some(description) = parameter.map.get("description").and_then(Value::as_str) {
@@ -67,19 +60,14 @@ pub fn build_input(
                 }
             }
         }
-        if let (Some(example), Value::Object(schema_map)) =
-            (parameter.map.get("example"), &mut schema)
+        if let (Some(example), Value::Object(schema_map)) = (parameter.map.get("example"), &mut schema)
             && !schema_map.contains_key("examples")
             && example.to_string().len() <= 80
         {
             schema_map.insert("examples".into(), json!([example]));
         }
         let is_required = parameter.location == ArgumentLocation::Path
-            || parameter
-                .map
-                .get("required")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            || parameter.map.get("required").and_then(Value::as_bool).unwrap_or(false);
         let argument = unique_name(argument_name(parameter.name), parameter.location, &mut used);
         if is_required {
             required.push(Value::String(argument.clone()));
@@ -93,27 +81,14 @@ pub fn build_input(
             required: is_required,
             style,
             explode,
-            allow_reserved: parameter
-                .map
-                .get("allowReserved")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            allow_reserved: parameter.map.get("allowReserved").and_then(Value::as_bool).unwrap_or(false),
         });
     }
 
-    let body = request_body(spec, operation, compiler, &mut problems).map(
-        |(request_body, body_schema)| {
-            add_body(
-                body_schema,
-                &request_body,
-                &mut properties,
-                &mut required,
-                &mut bindings,
-                &mut used,
-            );
-            request_body
-        },
-    );
+    let body = request_body(spec, operation, compiler).map(|(request_body, body_schema)| {
+        add_body(body_schema, &request_body, &mut properties, &mut required, &mut bindings, &mut used);
+        request_body
+    });
 
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
@@ -121,12 +96,7 @@ pub fn build_input(
     if !required.is_empty() {
         schema.insert("required".into(), Value::Array(required));
     }
-    BuiltInput {
-        schema,
-        bindings,
-        body,
-        problems,
-    }
+    BuiltInput { schema, bindings, body, problems }
 }
 
 /// Path-level parameters apply to every operation; an operation-level one with the same name and
@@ -134,18 +104,13 @@ pub fn build_input(
 fn collect_parameters<'a>(
     spec: &'a Spec,
     operation: &Operation<'a>,
+    compiler: &mut SchemaCompiler<'_>,
     problems: &mut Vec<String>,
 ) -> Vec<Parameter<'a>> {
     let mut parameters: Vec<Parameter<'a>> = Vec::new();
     let sources = [
-        (
-            operation.path_item_doc,
-            operation.path_item.get("parameters"),
-        ),
-        (
-            operation.operation_doc,
-            operation.operation.get("parameters"),
-        ),
+        (operation.path_item_doc, operation.path_item.get("parameters")),
+        (operation.operation_doc, operation.operation.get("parameters")),
     ];
     for (doc, list) in sources {
         let Some(Value::Array(list)) = list else {
@@ -156,7 +121,7 @@ fn collect_parameters<'a>(
                 Ok((parameter_doc, Value::Object(map))) => (parameter_doc, map),
                 Ok(_) => continue,
                 Err(error) => {
-                    problems.push(format!("parameter skipped: {error}"));
+                    compiler.unresolved.push((doc, error));
                     continue;
                 }
             };
@@ -170,24 +135,15 @@ fn collect_parameters<'a>(
                 Some("header") => ArgumentLocation::Header,
                 Some("cookie") => ArgumentLocation::Cookie,
                 other => {
-                    problems.push(format!(
-                        "parameter '{name}' skipped: unsupported location {other:?}"
-                    ));
+                    problems.push(format!("parameter '{name}' skipped: unsupported location {other:?}"));
                     continue;
                 }
             };
-            if location == ArgumentLocation::Header
-                && IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-            {
+            if location == ArgumentLocation::Header && IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                 continue;
             }
             parameters.retain(|p| !(p.name == name && p.location == location));
-            parameters.push(Parameter {
-                doc: parameter_doc,
-                map,
-                name,
-                location,
-            });
+            parameters.push(Parameter { doc: parameter_doc, map, name, location });
         }
     }
     parameters
@@ -197,9 +153,7 @@ fn collect_parameters<'a>(
 /// fragments in external files) the type keywords written on the parameter itself.
 fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>) -> Value {
     if let Some(schema) = parameter.map.get("schema") {
-        return compiler
-            .compile(parameter.doc, schema)
-            .unwrap_or_else(|| json!({}));
+        return compiler.compile(parameter.doc, schema).unwrap_or_else(|| json!({}));
     }
     if let Some(schema) = parameter
         .map
@@ -208,9 +162,7 @@ fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>
         .and_then(|content| content.values().next())
         .and_then(|media| media.get("schema"))
     {
-        return compiler
-            .compile(parameter.doc, schema)
-            .unwrap_or_else(|| json!({}));
+        return compiler.compile(parameter.doc, schema).unwrap_or_else(|| json!({}));
     }
     let inline: Map<String, Value> = parameter
         .map
@@ -238,9 +190,7 @@ fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    compiler
-        .compile(parameter.doc, &Value::Object(inline))
-        .unwrap_or_else(|| json!({}))
+    compiler.compile(parameter.doc, &Value::Object(inline)).unwrap_or_else(|| json!({}))
 }
 
 fn style_of(map: &Map<String, Value>, location: ArgumentLocation) -> (ParameterStyle, bool) {
@@ -257,21 +207,13 @@ fn style_of(map: &Map<String, Value>, location: ArgumentLocation) -> (ParameterS
             _ => ParameterStyle::Simple,
         },
     };
-    let explode = map
-        .get("explode")
-        .and_then(Value::as_bool)
-        .unwrap_or(style == ParameterStyle::Form);
+    let explode = map.get("explode").and_then(Value::as_bool).unwrap_or(style == ParameterStyle::Form);
     (style, explode)
 }
 
 /// Media types in the order api2mcp prefers to send them.
 fn media_rank(media_type: &str) -> u8 {
-    let media_type = media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if media_type == "application/json" {
         0
     } else if media_type.ends_with("+json") || media_type.ends_with("/json") {
@@ -288,32 +230,26 @@ fn media_rank(media_type: &str) -> u8 {
 }
 
 pub fn preferred_media<'a>(content: &'a Map<String, Value>) -> Option<(&'a String, &'a Value)> {
-    content
-        .iter()
-        .min_by_key(|(media_type, _)| media_rank(media_type))
+    content.iter().min_by_key(|(media_type, _)| media_rank(media_type))
 }
 
 fn request_body(
     spec: &Spec,
     operation: &Operation<'_>,
     compiler: &mut SchemaCompiler<'_>,
-    problems: &mut Vec<String>,
 ) -> Option<(RequestBody, Value)> {
     let raw = operation.operation.get("requestBody")?;
     let (doc, body) = match spec.deref(operation.operation_doc, raw) {
         Ok((doc, Value::Object(body))) => (doc, body),
         Ok(_) => return None,
         Err(error) => {
-            problems.push(format!("request body skipped: {error}"));
+            compiler.unresolved.push((operation.operation_doc, error));
             return None;
         }
     };
     let content = body.get("content").and_then(Value::as_object)?;
     let (media_type, media) = preferred_media(content)?;
-    let required = body
-        .get("required")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
     let mut schema = match media.get("schema") {
         Some(schema) => compiler.compile(doc, schema).unwrap_or_else(|| json!({})),
         None => json!({}),
@@ -324,8 +260,7 @@ fn request_body(
     {
         map.insert("type".into(), json!("string"));
     }
-    if let (Some(description), Value::Object(map)) =
-        (body.get("description").and_then(Value::as_str), &mut schema)
+    if let (Some(description), Value::Object(map)) = (body.get("description").and_then(Value::as_str), &mut schema)
         && !map.contains_key("description")
     {
         let cleaned = text::concise(description, 20);
@@ -334,13 +269,7 @@ fn request_body(
             map.insert("description".into(), Value::String(cleaned.text));
         }
     }
-    Some((
-        RequestBody {
-            content_type: media_type.clone(),
-            required,
-        },
-        schema,
-    ))
+    Some((RequestBody { content_type: media_type.clone(), required }, schema))
 }
 
 /// An object body with named properties is flattened into the arguments (what agents expect); any
@@ -353,31 +282,17 @@ fn add_body(
     bindings: &mut Vec<ArgumentBinding>,
     used: &mut HashSet<String>,
 ) {
-    let flattenable = body_schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| !p.is_empty())
-        && !["oneOf", "anyOf", "allOf", "not", "if"]
-            .iter()
-            .any(|k| body_schema.get(*k).is_some())
-        && body_schema
-            .get("additionalProperties")
-            .is_none_or(|a| *a == Value::Bool(false))
-        && body_schema
-            .get("type")
-            .is_none_or(|t| *t == json!("object"));
+    let flattenable = body_schema.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+        && !["oneOf", "anyOf", "allOf", "not", "if"].iter().any(|k| body_schema.get(*k).is_some())
+        && body_schema.get("additionalProperties").is_none_or(|a| *a == Value::Bool(false))
+        && body_schema.get("type").is_none_or(|t| *t == json!("object"));
     if !flattenable {
         let argument = unique_name("body".to_string(), ArgumentLocation::Body, used);
         if request_body.required {
             required.push(Value::String(argument.clone()));
         }
         properties.insert(argument.clone(), body_schema);
-        bindings.push(body_binding(
-            argument,
-            "body".to_string(),
-            ArgumentLocation::Body,
-            request_body.required,
-        ));
+        bindings.push(body_binding(argument, "body".to_string(), ArgumentLocation::Body, request_body.required));
         return;
     }
     let Value::Object(mut body_map) = body_schema else {
@@ -386,43 +301,24 @@ fn add_body(
     let body_required: Vec<String> = body_map
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
     let Some(Value::Object(body_properties)) = body_map.remove("properties") else {
         return;
     };
     for (wire_name, schema) in body_properties {
-        let argument = unique_name(
-            argument_name(&wire_name),
-            ArgumentLocation::BodyProperty,
-            used,
-        );
+        let argument = unique_name(argument_name(&wire_name), ArgumentLocation::BodyProperty, used);
         // A property is required of the agent only when the body itself is required.
         let is_required = request_body.required && body_required.contains(&wire_name);
         if is_required {
             required.push(Value::String(argument.clone()));
         }
         properties.insert(argument.clone(), schema);
-        bindings.push(body_binding(
-            argument,
-            wire_name,
-            ArgumentLocation::BodyProperty,
-            is_required,
-        ));
+        bindings.push(body_binding(argument, wire_name, ArgumentLocation::BodyProperty, is_required));
     }
 }
 
-fn body_binding(
-    argument: String,
-    wire_name: String,
-    location: ArgumentLocation,
-    required: bool,
-) -> ArgumentBinding {
+fn body_binding(argument: String, wire_name: String, location: ArgumentLocation, required: bool) -> ArgumentBinding {
     ArgumentBinding {
         argument,
         location,

@@ -58,10 +58,7 @@ impl<'a> SchemaCompiler<'a> {
 
     /// Compiles a schema found in document `doc`. `None` only in output mode, when over budget.
     pub fn compile(&mut self, doc: DocId, schema: &Value) -> Option<Value> {
-        self.budget_left = self
-            .options
-            .max_bytes
-            .map_or(isize::MAX, |bytes| bytes as isize);
+        self.budget_left = self.options.max_bytes.map_or(isize::MAX, |bytes| bytes as isize);
         let mut compiled = self.node(doc, schema, 0);
         strip_markers(&mut compiled);
         (self.budget_left >= 0).then_some(compiled)
@@ -87,27 +84,20 @@ impl<'a> SchemaCompiler<'a> {
             return shallow(map);
         }
         if let Some(Value::Array(parts)) = map.get("allOf") {
-            let own: Map<String, Value> = map
-                .iter()
-                .filter(|(k, _)| *k != "allOf")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let own: Map<String, Value> =
+                map.iter().filter(|(k, _)| *k != "allOf").map(|(k, v)| (k.clone(), v.clone())).collect();
             let mut compiled_parts = vec![self.object(doc, &own, depth)];
             for part in parts {
                 compiled_parts.push(self.node(doc, part, depth));
             }
-            return merge_all(compiled_parts, self.options.mode);
+            let mut merged = merge_all(compiled_parts, self.options.mode);
+            apply_nullable(map, &mut merged);
+            return merged;
         }
         self.object(doc, map, depth)
     }
 
-    fn reference(
-        &mut self,
-        doc: DocId,
-        reference: &str,
-        map: &Map<String, Value>,
-        depth: usize,
-    ) -> Value {
+    fn reference(&mut self, doc: DocId, reference: &str, map: &Map<String, Value>, depth: usize) -> Value {
         let (target_doc, target) = match self.spec.resolve_ref(doc, reference) {
             Ok((target_doc, target, _)) => (target_doc, target),
             Err(error) => {
@@ -125,16 +115,15 @@ impl<'a> SchemaCompiler<'a> {
             compiled
         };
         // OpenAPI 3.1 (and 3.0 in practice) allows keywords beside `$ref`; they apply together.
-        let siblings: Map<String, Value> = map
-            .iter()
-            .filter(|(k, _)| *k != "$ref")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let siblings: Map<String, Value> =
+            map.iter().filter(|(k, _)| *k != "$ref").map(|(k, v)| (k.clone(), v.clone())).collect();
         if siblings.is_empty() {
             return compiled;
         }
         let compiled_siblings = self.object(doc, &siblings, depth);
-        merge_all(vec![compiled_siblings, compiled], self.options.mode)
+        let mut merged = merge_all(vec![compiled_siblings, compiled], self.options.mode);
+        apply_nullable(map, &mut merged);
+        merged
     }
 
     fn object(&mut self, doc: DocId, map: &Map<String, Value>, depth: usize) -> Value {
@@ -182,12 +171,7 @@ impl<'a> SchemaCompiler<'a> {
                 | "else"
                 | "unevaluatedProperties"
                 | "unevaluatedItems" => {
-                    if !input
-                        && matches!(
-                            key.as_str(),
-                            "not" | "propertyNames" | "contains" | "if" | "then" | "else"
-                        )
-                    {
+                    if !input && matches!(key.as_str(), "not" | "propertyNames" | "contains" | "if" | "then" | "else") {
                         continue;
                     }
                     match value {
@@ -220,9 +204,7 @@ impl<'a> SchemaCompiler<'a> {
                     if let Value::Object(entries) = value {
                         let compiled = entries
                             .iter()
-                            .map(|(pattern, schema)| {
-                                (pattern.clone(), self.node(doc, schema, depth + 1))
-                            })
+                            .map(|(pattern, schema)| (pattern.clone(), self.node(doc, schema, depth + 1)))
                             .collect();
                         out.insert(key.clone(), Value::Object(compiled));
                     }
@@ -250,11 +232,7 @@ impl<'a> SchemaCompiler<'a> {
                 "exclusiveMinimum" | "exclusiveMaximum" if input => match value {
                     // OpenAPI 3.0: a boolean modifying `minimum`/`maximum`; 2020-12: the bound itself.
                     Value::Bool(true) => {
-                        let bound = if key == "exclusiveMinimum" {
-                            "minimum"
-                        } else {
-                            "maximum"
-                        };
+                        let bound = if key == "exclusiveMinimum" { "minimum" } else { "maximum" };
                         if let Some(limit) = map.get(bound) {
                             out.insert(key.clone(), limit.clone());
                         }
@@ -264,10 +242,9 @@ impl<'a> SchemaCompiler<'a> {
                     }
                     _ => {}
                 },
-                "enum" | "const" | "format" | "default" | "minimum" | "maximum" | "multipleOf"
-                | "minLength" | "maxLength" | "pattern" | "minItems" | "maxItems"
-                | "uniqueItems" | "minProperties" | "maxProperties" | "required"
-                | "dependentRequired" | "contentMediaType" | "contentEncoding"
+                "enum" | "const" | "format" | "default" | "minimum" | "maximum" | "multipleOf" | "minLength"
+                | "maxLength" | "pattern" | "minItems" | "maxItems" | "uniqueItems" | "minProperties"
+                | "maxProperties" | "required" | "dependentRequired" | "contentMediaType" | "contentEncoding"
                     if input =>
                 {
                     out.insert(key.clone(), value.clone());
@@ -276,10 +253,7 @@ impl<'a> SchemaCompiler<'a> {
             }
         }
         // A bound turned into an exclusive bound above must not also stay inclusive.
-        for (exclusive, inclusive) in [
-            ("exclusiveMinimum", "minimum"),
-            ("exclusiveMaximum", "maximum"),
-        ] {
+        for (exclusive, inclusive) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
             if map.get(exclusive) == Some(&Value::Bool(true)) {
                 out.remove(inclusive);
             }
@@ -290,9 +264,7 @@ impl<'a> SchemaCompiler<'a> {
                 .iter()
                 .filter(|name| match (properties, name.as_str()) {
                     // A required property dropped as readOnly is no longer required.
-                    (Some(properties), Some(name)) => {
-                        properties.contains_key(name) || !map_has_property(map, name)
-                    }
+                    (Some(properties), Some(name)) => properties.contains_key(name) || !map_has_property(map, name),
                     _ => true,
                 })
                 .cloned()
@@ -314,10 +286,17 @@ impl<'a> SchemaCompiler<'a> {
     }
 }
 
+/// `nullable` beside `allOf` or `$ref` (the usual 3.0 way to make a referenced schema nullable) applies
+/// to the merged result; on its own keywords it would be lost, as they have no `type`.
+fn apply_nullable(map: &Map<String, Value>, merged: &mut Value) {
+    let nullable = ["nullable", "x-nullable"].iter().any(|key| map.get(*key) == Some(&Value::Bool(true)));
+    if nullable && let Value::Object(merged) = merged {
+        make_nullable(merged);
+    }
+}
+
 fn map_has_property(map: &Map<String, Value>, name: &str) -> bool {
-    map.get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| p.contains_key(name))
+    map.get("properties").and_then(Value::as_object).is_some_and(|p| p.contains_key(name))
 }
 
 fn add_example(out: &mut Map<String, Value>, example: &Value) {
@@ -368,10 +347,7 @@ fn make_nullable(out: &mut Map<String, Value>) {
                 return;
             }
             let inner = std::mem::take(out);
-            out.insert(
-                "anyOf".into(),
-                json!([Value::Object(inner), {"type": "null"}]),
-            );
+            out.insert("anyOf".into(), json!([Value::Object(inner), {"type": "null"}]));
             return;
         }
     }
@@ -397,11 +373,7 @@ fn simplify_variants(out: &mut Map<String, Value>) {
         }
         let null_variant = json!({"type": "null"});
         if unique.len() == 2 && unique.contains(&null_variant) {
-            let other = unique
-                .iter()
-                .find(|v| **v != null_variant)
-                .cloned()
-                .unwrap_or_default();
+            let other = unique.iter().find(|v| **v != null_variant).cloned().unwrap_or_default();
             if let Value::Object(mut other) = other
                 && matches!(other.get("type"), Some(Value::String(_)))
                 && !other.keys().any(|k| out.contains_key(k))

@@ -29,13 +29,7 @@ impl<'a> CompiledSelector<'a> {
         let paths = selector
             .path
             .as_ref()
-            .map(|paths| {
-                paths
-                    .values()
-                    .iter()
-                    .filter_map(|p| path_glob(p).ok())
-                    .collect()
-            })
+            .map(|paths| paths.values().iter().filter_map(|p| path_glob(p).ok()).collect())
             .unwrap_or_default();
         CompiledSelector { selector, paths }
     }
@@ -50,24 +44,17 @@ impl<'a> CompiledSelector<'a> {
             return false;
         }
         if let Some(ids) = &selector.operation_id
-            && !operation
-                .operation_id()
-                .is_some_and(|id| ids.values().iter().any(|wanted| wanted == id))
+            && !operation.operation_id().is_some_and(|id| ids.values().iter().any(|wanted| wanted == id))
         {
             return false;
         }
         if let Some(tags) = &selector.tag
-            && !operation
-                .tags()
-                .any(|tag| tags.values().iter().any(|wanted| wanted == tag))
+            && !operation.tags().any(|tag| tags.values().iter().any(|wanted| wanted == tag))
         {
             return false;
         }
         if let Some(methods) = &selector.method
-            && !methods
-                .values()
-                .iter()
-                .any(|m| HttpMethod::parse(m) == Some(operation.method))
+            && !methods.values().iter().any(|m| HttpMethod::parse(m) == Some(operation.method))
         {
             return false;
         }
@@ -79,19 +66,13 @@ impl<'a> CompiledSelector<'a> {
 }
 
 /// The tool entry of the mapping that names this operation, by operationId or `METHOD /path`.
-pub fn tool_entry<'a>(
-    upstream: &'a UpstreamConfig,
-    operation: &Operation<'_>,
-) -> Option<(&'a String, &'a ToolConfig)> {
+pub fn tool_entry<'a>(upstream: &'a UpstreamConfig, operation: &Operation<'_>) -> Option<(&'a String, &'a ToolConfig)> {
     if let Some(id) = operation.operation_id()
         && let Some(entry) = upstream.tools.get_key_value(id)
     {
         return Some(entry);
     }
-    upstream
-        .tools
-        .iter()
-        .find(|(key, _)| is_method_path_key(key, operation))
+    upstream.tools.iter().find(|(key, _)| is_method_path_key(key, operation))
 }
 
 /// `GET /pets/{id}` (method in any case, single space).

@@ -36,11 +36,7 @@ pub struct Location {
 
 impl Location {
     pub fn file_only(file: impl Into<String>) -> Self {
-        Location {
-            file: file.into(),
-            line: 0,
-            column: 0,
-        }
+        Location { file: file.into(), line: 0, column: 0 }
     }
 }
 
@@ -66,23 +62,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            location: None,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), location: None, help: None }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            code,
-            message: message.into(),
-            location: None,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Warning, code, message: message.into(), location: None, help: None }
     }
 
     pub fn at(mut self, location: Option<Location>) -> Self {
@@ -125,17 +109,11 @@ impl Diagnostics {
     }
 
     pub fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Warning)
-            .count()
+        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,10 +134,7 @@ impl Diagnostics {
 }
 
 /// The closest candidate to `unknown` when it is plausibly a typo, for `help: did you mean ...`.
-pub fn did_you_mean<'a>(
-    unknown: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(unknown: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let unknown_lower = unknown.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
@@ -178,14 +153,8 @@ mod tests {
     #[test]
     fn did_you_mean_finds_close_names_only() {
         let names = ["listPets", "createPets", "showPetById"];
-        assert_eq!(
-            did_you_mean("listPet", names).as_deref(),
-            Some("did you mean 'listPets'?")
-        );
-        assert_eq!(
-            did_you_mean("showpetbyid", names).as_deref(),
-            Some("did you mean 'showPetById'?")
-        );
+        assert_eq!(did_you_mean("listPet", names).as_deref(), Some("did you mean 'listPets'?"));
+        assert_eq!(did_you_mean("showpetbyid", names).as_deref(), Some("did you mean 'showPetById'?"));
         assert_eq!(did_you_mean("deleteEverything", names), None);
     }
 

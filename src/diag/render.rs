@@ -8,16 +8,12 @@ use super::Diagnostic;
 
 /// `sources` maps a file name (as it appears in locations) to its text, for snippets.
 pub fn render(diagnostic: &Diagnostic, sources: &HashMap<String, String>) -> String {
-    let mut out = format!(
-        "{}[{}]: {}\n",
-        diagnostic.severity, diagnostic.code, diagnostic.message
-    );
+    let mut out = format!("{}[{}]: {}\n", diagnostic.severity, diagnostic.code, diagnostic.message);
     if let Some(location) = &diagnostic.location {
         let _ = writeln!(out, "  --> {location}");
         if location.line > 0
-            && let Some(line_text) = sources
-                .get(&location.file)
-                .and_then(|text| text.lines().nth(location.line as usize - 1))
+            && let Some(line_text) =
+                sources.get(&location.file).and_then(|text| text.lines().nth(location.line as usize - 1))
         {
             let number = location.line.to_string();
             let pad = " ".repeat(number.len());
@@ -41,20 +37,10 @@ mod tests {
 
     #[test]
     fn renders_location_snippet_and_help() {
-        let diagnostic = Diagnostic::error(
-            "mapping/unknown-operation",
-            "no operation 'listPet' in upstream 'pets'",
-        )
-        .at(Some(Location {
-            file: "api2mcp.yaml".into(),
-            line: 2,
-            column: 5,
-        }))
-        .with_help("did you mean 'listPets'?");
-        let sources = HashMap::from([(
-            "api2mcp.yaml".to_string(),
-            "tools:\n    listPet:\n".to_string(),
-        )]);
+        let diagnostic = Diagnostic::error("mapping/unknown-operation", "no operation 'listPet' in upstream 'pets'")
+            .at(Some(Location { file: "api2mcp.yaml".into(), line: 2, column: 5 }))
+            .with_help("did you mean 'listPets'?");
+        let sources = HashMap::from([("api2mcp.yaml".to_string(), "tools:\n    listPet:\n".to_string())]);
         let text = render(&diagnostic, &sources);
         assert_eq!(
             text,

@@ -12,10 +12,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("cannot read '{path}': {source}")]
-    File {
-        path: String,
-        source: std::io::Error,
-    },
+    File { path: String, source: std::io::Error },
     #[error("cannot fetch '{url}': {reason}")]
     Http { url: String, reason: String },
     #[error("'{location}' is larger than {limit} bytes")]
@@ -43,10 +40,7 @@ impl Fetcher {
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|error| FetchError::Http {
-                url: url.to_string(),
-                reason: error.to_string(),
-            })?;
+            .map_err(|error| FetchError::Http { url: url.to_string(), reason: error.to_string() })?;
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -54,36 +48,22 @@ impl Fetcher {
     pub async fn fetch(&mut self, url: &Url) -> Result<String, FetchError> {
         let bytes = match url.scheme() {
             "file" => {
-                let path = url.to_file_path().map_err(|_| FetchError::Scheme {
-                    url: url.to_string(),
-                    scheme: "file".into(),
-                })?;
-                let metadata = std::fs::metadata(&path).map_err(|source| FetchError::File {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| FetchError::Scheme { url: url.to_string(), scheme: "file".into() })?;
+                let metadata = std::fs::metadata(&path)
+                    .map_err(|source| FetchError::File { path: super::display_name(url), source })?;
                 if metadata.len() as usize > MAX_DOCUMENT_BYTES {
-                    return Err(FetchError::TooLarge {
-                        location: path.display().to_string(),
-                        limit: MAX_DOCUMENT_BYTES,
-                    });
+                    return Err(FetchError::TooLarge { location: super::display_name(url), limit: MAX_DOCUMENT_BYTES });
                 }
-                std::fs::read(&path).map_err(|source| FetchError::File {
-                    path: path.display().to_string(),
-                    source,
-                })?
+                std::fs::read(&path).map_err(|source| FetchError::File { path: super::display_name(url), source })?
             }
             "http" | "https" => self.fetch_http(url).await?,
             scheme => {
-                return Err(FetchError::Scheme {
-                    url: url.to_string(),
-                    scheme: scheme.to_string(),
-                });
+                return Err(FetchError::Scheme { url: url.to_string(), scheme: scheme.to_string() });
             }
         };
-        let mut text = String::from_utf8(bytes).map_err(|_| FetchError::NotText {
-            location: url.to_string(),
-        })?;
+        let mut text = String::from_utf8(bytes).map_err(|_| FetchError::NotText { location: url.to_string() })?;
         if text.starts_with('\u{feff}') {
             text.remove(0);
         }
@@ -91,30 +71,16 @@ impl Fetcher {
     }
 
     async fn fetch_http(&mut self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let http_error = |reason: String| FetchError::Http {
-            url: url.to_string(),
-            reason,
-        };
+        let http_error = |reason: String| FetchError::Http { url: url.to_string(), reason };
         let client = self.client(url)?;
-        let mut response = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|error| http_error(error.to_string()))?;
+        let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(error.to_string()))?;
         if !response.status().is_success() {
             return Err(http_error(format!("HTTP status {}", response.status())));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| http_error(error.to_string()))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|error| http_error(error.to_string()))? {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::TooLarge {
-                    location: url.to_string(),
-                    limit: MAX_DOCUMENT_BYTES,
-                });
+                return Err(FetchError::TooLarge { location: url.to_string(), limit: MAX_DOCUMENT_BYTES });
             }
             body.extend_from_slice(&chunk);
         }
@@ -130,19 +96,11 @@ impl Default for Fetcher {
 
 /// Turns what the user wrote (a path relative to `base_dir`, or a URL) into an absolute URL.
 pub fn to_url(location: &str, base_dir: &std::path::Path) -> Result<Url, String> {
-    if location.starts_with("http://")
-        || location.starts_with("https://")
-        || location.starts_with("file://")
-    {
-        return Url::parse(location)
-            .map_err(|error| format!("'{location}' is not a valid URL: {error}"));
+    if location.starts_with("http://") || location.starts_with("https://") || location.starts_with("file://") {
+        return Url::parse(location).map_err(|error| format!("'{location}' is not a valid URL: {error}"));
     }
     let path = std::path::Path::new(location);
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base_dir.join(path)
-    };
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) };
     let absolute = std::path::absolute(&absolute).unwrap_or(absolute);
     Url::from_file_path(&absolute).map_err(|_| format!("'{location}' is not a usable file path"))
 }

@@ -34,10 +34,7 @@ pub enum ConfigSource {
     /// A mapping file.
     Mapping(PathBuf),
     /// Zero-config mode: one spec, every operation a tool.
-    Spec {
-        spec: String,
-        base_url: Option<String>,
-    },
+    Spec { spec: String, base_url: Option<String> },
 }
 
 /// Everything read from disk or network, ready for `validate` and `compile`.
@@ -67,11 +64,7 @@ pub async fn load_config(
                 .unwrap_or_else(|| cwd.clone());
             (loaded.0, Some(loaded.1), base_dir)
         }
-        ConfigSource::Spec { spec, base_url } => (
-            zero_config_mapping(spec, base_url.clone()),
-            None,
-            cwd.clone(),
-        ),
+        ConfigSource::Spec { spec, base_url } => (zero_config_mapping(spec, base_url.clone()), None, cwd.clone()),
     };
     let mut sources = HashMap::new();
     if let Some(source) = &mapping_source {
@@ -80,30 +73,14 @@ pub async fn load_config(
     let mut fetcher = Fetcher::new();
     let mut specs = IndexMap::new();
     for (name, upstream) in &mapping.upstreams {
-        let location = mapping_source.as_ref().map(|source| {
-            source.locate(&format!(
-                "/upstreams/{}/spec",
-                crate::spec::pointer_segment(name)
-            ))
-        });
-        if let Some(spec) = load_spec(
-            &upstream.spec,
-            &base_dir,
-            &mut fetcher,
-            location,
-            diagnostics,
-        )
-        .await
-        {
+        let location = mapping_source
+            .as_ref()
+            .map(|source| source.locate(&format!("/upstreams/{}/spec", crate::spec::pointer_segment(name))));
+        if let Some(spec) = load_spec(&upstream.spec, &base_dir, &mut fetcher, location, diagnostics).await {
             specs.insert(name.clone(), spec);
         }
     }
-    Some(LoadedConfig {
-        mapping,
-        mapping_source,
-        specs,
-        sources,
-    })
+    Some(LoadedConfig { mapping, mapping_source, specs, sources })
 }
 
 /// The mapping zero-config mode implies: one upstream named `api`, every operation a tool.
@@ -119,10 +96,7 @@ fn zero_config_mapping(spec: &str, base_url: Option<String>) -> MappingFile {
         defaults: Default::default(),
         settings: Default::default(),
     };
-    MappingFile {
-        upstreams: IndexMap::from([("api".to_string(), upstream)]),
-        ..MappingFile::default()
-    }
+    MappingFile { upstreams: IndexMap::from([("api".to_string(), upstream)]), ..MappingFile::default() }
 }
 
 /// Loads one spec with every document it references. `used_at` is where the mapping file names it.
@@ -152,8 +126,7 @@ pub async fn load_spec(
         Ok(version) => version,
         Err(message) => {
             diagnostics.push(
-                Diagnostic::error("spec/unsupported-version", message)
-                    .at(Some(Location::file_only(&root.display))),
+                Diagnostic::error("spec/unsupported-version", message).at(Some(Location::file_only(&root.display))),
             );
             return None;
         }
@@ -163,8 +136,7 @@ pub async fn load_spec(
         root.value = upgraded.document;
         for note in upgraded.notes {
             diagnostics.push(
-                Diagnostic::warning("spec/swagger2-conversion", note)
-                    .at(Some(Location::file_only(&root.display))),
+                Diagnostic::warning("spec/swagger2-conversion", note).at(Some(Location::file_only(&root.display))),
             );
         }
     }
@@ -179,61 +151,37 @@ fn detect_version(value: &Value) -> Result<SpecVersion, String> {
     if let Some(swagger) = value.get("swagger") {
         return match swagger.as_str() {
             Some("2.0") => Ok(SpecVersion::Swagger2),
-            _ => Err(format!(
-                "unsupported swagger version {swagger} (only 2.0 exists)"
-            )),
+            _ => Err(format!("unsupported swagger version {swagger} (only 2.0 exists)")),
         };
     }
     match value.get("openapi").and_then(Value::as_str) {
         Some(version) if version.starts_with("3.0") => Ok(SpecVersion::OpenApi30),
         // 3.2 is a compatible superset of 3.1 for everything api2mcp reads.
-        Some(version) if version.starts_with("3.1") || version.starts_with("3.2") => {
-            Ok(SpecVersion::OpenApi31)
+        Some(version) if version.starts_with("3.1") || version.starts_with("3.2") => Ok(SpecVersion::OpenApi31),
+        Some(version) => {
+            Err(format!("unsupported OpenAPI version '{version}' (supported: Swagger 2.0, OpenAPI 3.0, 3.1)"))
         }
-        Some(version) => Err(format!(
-            "unsupported OpenAPI version '{version}' (supported: Swagger 2.0, OpenAPI 3.0, 3.1)"
-        )),
-        None => Err(
-            "not an OpenAPI document: no 'openapi' or 'swagger' field at the top level".to_string(),
-        ),
+        None => Err("not an OpenAPI document: no 'openapi' or 'swagger' field at the top level".to_string()),
     }
 }
 
 /// Reads and parses one document (JSON or YAML, decided by its first character since JSON parses faster).
 pub(crate) async fn read_document(url: &Url, fetcher: &mut Fetcher) -> Result<Document, String> {
-    let text = fetcher
-        .fetch(url)
-        .await
-        .map_err(|error| error.to_string())?;
+    let text = fetcher.fetch(url).await.map_err(|error| error.to_string())?;
     let display = display_name(url);
     let value = parse_text(&text, &display)?;
-    Ok(Document {
-        url: url.clone(),
-        display,
-        value,
-        text,
-    })
+    Ok(Document { url: url.clone(), display, value, text })
 }
 
 pub(crate) fn parse_text(text: &str, display: &str) -> Result<Value, String> {
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
-        serde_json::from_str(text).map_err(|error| {
-            format!(
-                "{display}:{}:{}: invalid JSON: {error}",
-                error.line(),
-                error.column()
-            )
-        })
+        serde_json::from_str(text)
+            .map_err(|error| format!("{display}:{}:{}: invalid JSON: {error}", error.line(), error.column()))
     } else {
-        yaml::parse(text, false)
-            .map(|(value, _)| value)
-            .map_err(|error| {
-                format!(
-                    "{display}:{}:{}: invalid YAML: {}",
-                    error.position.line, error.position.column, error.message
-                )
-            })
+        yaml::parse(text, false).map(|(value, _)| value).map_err(|error| {
+            format!("{display}:{}:{}: invalid YAML: {}", error.position.line, error.position.column, error.message)
+        })
     }
 }
 

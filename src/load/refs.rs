@@ -10,11 +10,7 @@ use super::fetch::Fetcher;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::spec::{Document, locate_in_text};
 
-pub async fn load_referenced(
-    root: Document,
-    fetcher: &mut Fetcher,
-    diagnostics: &mut Diagnostics,
-) -> Vec<Document> {
+pub async fn load_referenced(root: Document, fetcher: &mut Fetcher, diagnostics: &mut Diagnostics) -> Vec<Document> {
     let mut documents = vec![root];
     let mut known: HashSet<String> = HashSet::from([documents[0].url.to_string()]);
     let mut queue: VecDeque<usize> = VecDeque::from([0]);
@@ -56,15 +52,8 @@ pub async fn load_referenced(
                 Err(message) => {
                     let referrer = &documents[index];
                     diagnostics.push(
-                        Diagnostic::error(
-                            "spec/unreadable",
-                            format!("{message} (referenced by $ref '{reference}')"),
-                        )
-                        .at(Some(locate_in_text(
-                            &referrer.display,
-                            &referrer.text,
-                            &reference,
-                        ))),
+                        Diagnostic::error("spec/unreadable", format!("{message} (referenced by $ref '{reference}')"))
+                            .at(Some(locate_in_text(&referrer.display, &referrer.text, &reference))),
                     );
                 }
             }

@@ -26,8 +26,7 @@ const METHODS: &str = "get put post delete options head patch trace";
 const TYPE_KEYS: &str = "type format items default enum minimum maximum exclusiveMinimum \
     exclusiveMaximum minLength maxLength pattern minItems maxItems uniqueItems multipleOf";
 /// Operation fields that mean the same in both versions and are copied through.
-const OPERATION_KEYS: &str =
-    "tags summary description externalDocs operationId deprecated security";
+const OPERATION_KEYS: &str = "tags summary description externalDocs operationId deprecated security";
 /// Keys whose values are user data rather than document structure; a `$ref` inside them is not a
 /// reference.
 const DATA_KEYS: &str = "example examples x-example x-examples default enum";
@@ -53,10 +52,7 @@ fn get_str<'a>(m: &'a Obj, key: &str) -> Option<&'a str> {
 /// Copies vendor extensions; `x-nullable` is skipped because it is translated into `nullable`
 /// instead.
 fn copy_extensions(from: &Obj, to: &mut Obj) {
-    for (k, v) in from
-        .iter()
-        .filter(|(k, _)| k.starts_with("x-") && *k != "x-nullable")
-    {
+    for (k, v) in from.iter().filter(|(k, _)| k.starts_with("x-") && *k != "x-nullable") {
         to.insert(k.clone(), v.clone());
     }
 }
@@ -75,11 +71,7 @@ impl Ctx {
     /// Records a note once, because repeated identical problems would otherwise drown the useful
     /// ones.
     fn note(&mut self, at: &str, msg: impl Display) {
-        let msg = if at.is_empty() {
-            msg.to_string()
-        } else {
-            format!("{at}: {msg}")
-        };
+        let msg = if at.is_empty() { msg.to_string() } else { format!("{at}: {msg}") };
         if self.seen.insert(msg.clone()) {
             self.notes.push(msg);
         }
@@ -89,10 +81,7 @@ impl Ctx {
     fn resolve_param(&self, reference: &str) -> Option<(String, Obj)> {
         let raw = reference.strip_prefix("#/parameters/")?;
         let name = raw.replace("~1", "/").replace("~0", "~");
-        Some((
-            name.clone(),
-            self.top_params.get(&name)?.as_object()?.clone(),
-        ))
+        Some((name.clone(), self.top_params.get(&name)?.as_object()?.clone()))
     }
 }
 
@@ -107,10 +96,7 @@ fn objects<'a>(val: &'a Value, at: &str, what: &str, ctx: &mut Ctx) -> Vec<(&'a 
         match v.as_object() {
             Some(o) => out.push((name, o)),
             None if name.starts_with("x-") => {}
-            None => ctx.note(
-                &format!("{at}.{name}"),
-                format!("{what} is not an object; skipped"),
-            ),
+            None => ctx.note(&format!("{at}.{name}"), format!("{what} is not an object; skipped")),
         }
     }
     out
@@ -120,10 +106,7 @@ fn objects<'a>(val: &'a Value, at: &str, what: &str, ctx: &mut Ctx) -> Vec<(&'a 
 pub fn upgrade(doc: Value) -> Upgraded {
     let Value::Object(src) = doc else {
         let notes = vec!["document is not a json object; nothing converted".to_owned()];
-        return Upgraded {
-            document: doc,
-            notes,
-        };
+        return Upgraded { document: doc, notes };
     };
     let top_params = src.get("parameters").and_then(Value::as_object).cloned();
     let mut ctx = Ctx {
@@ -141,13 +124,7 @@ pub fn upgrade(doc: Value) -> Upgraded {
         .collect();
     match src.get("swagger") {
         Some(Value::String(v)) if v == "2.0" => {}
-        other => ctx.note(
-            "",
-            format!(
-                "swagger version {} is not 2.0; converted as 2.0",
-                json!(other)
-            ),
-        ),
+        other => ctx.note("", format!("swagger version {} is not 2.0; converted as 2.0", json!(other))),
     }
 
     let mut out = Map::new();
@@ -210,9 +187,7 @@ pub fn upgrade(doc: Value) -> Upgraded {
                     sections[4].1.insert(name.clone(), scheme);
                 }
             }
-            k if listed("tags externalDocs security", k) || k.starts_with("x-") => {
-                put(&mut out, k, val.clone())
-            }
+            k if listed("tags externalDocs security", k) || k.starts_with("x-") => put(&mut out, k, val.clone()),
             k => ctx.note("", format!("unknown top-level key '{k}' dropped")),
         }
     }
@@ -227,20 +202,13 @@ pub fn upgrade(doc: Value) -> Upgraded {
     }
     let mut document = Value::Object(out);
     rewrite_refs(&mut document, false, 0, &body_names, &mut ctx);
-    Upgraded {
-        document,
-        notes: ctx.notes,
-    }
+    Upgraded { document, notes: ctx.notes }
 }
 
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
 }
@@ -259,13 +227,7 @@ fn is_form_media(m: &str) -> bool {
 
 /// Media types for a body parameter: form types cannot carry a body schema, so they are skipped.
 fn body_media(consumes: &[String]) -> Vec<String> {
-    media_or_json(Some(
-        consumes
-            .iter()
-            .filter(|m| !is_form_media(m))
-            .cloned()
-            .collect(),
-    ))
+    media_or_json(Some(consumes.iter().filter(|m| !is_form_media(m)).cloned().collect()))
 }
 
 fn build_servers(src: &Obj, ctx: &mut Ctx) -> Value {
@@ -280,17 +242,9 @@ fn build_servers(src: &Obj, ctx: &mut Ctx) -> Value {
     let (host, base) = (text("host"), text("basePath"));
     // Paths always start with '/', so the base keeps a leading slash and loses its trailing one to
     // avoid '//'.
-    let base = if base.is_empty() || base.starts_with('/') {
-        base
-    } else {
-        format!("/{base}")
-    };
+    let base = if base.is_empty() || base.starts_with('/') { base } else { format!("/{base}") };
     if host.is_empty() {
-        let url = if base.is_empty() {
-            "/".to_owned()
-        } else {
-            base
-        };
+        let url = if base.is_empty() { "/".to_owned() } else { base };
         return json!([{ "url": url }]);
     }
     let mut schemes = src.get("schemes").map(strings).unwrap_or_default();
@@ -357,17 +311,12 @@ fn convert_path_item(item: &Obj, at: &str, ctx: &mut Ctx) -> Obj {
                 }
                 None => ctx.note(&format!("{at}.{m}"), "operation is not an object; skipped"),
             },
-            k if listed("$ref summary description servers", k) || k.starts_with("x-") => {
-                put(&mut out, k, val.clone())
-            }
+            k if listed("$ref summary description servers", k) || k.starts_with("x-") => put(&mut out, k, val.clone()),
             k => ctx.note(at, format!("unknown path item key '{k}' dropped")),
         }
     }
     if !has_ops && !shared.is_empty() {
-        ctx.note(
-            at,
-            "path-level parameters dropped because the path item has no operations",
-        );
+        ctx.note(at, "path-level parameters dropped because the path item has no operations");
     }
     out
 }
@@ -391,19 +340,13 @@ fn param_key(p: &Value, ctx: &Ctx) -> Option<(String, String)> {
 }
 
 fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Value {
-    let consumes = op
-        .get("consumes")
-        .map_or_else(|| ctx.consumes.clone(), |v| media_or_json(Some(strings(v))));
-    let produces = op
-        .get("produces")
-        .map_or_else(|| ctx.produces.clone(), |v| media_or_json(Some(strings(v))));
+    let consumes = op.get("consumes").map_or_else(|| ctx.consumes.clone(), |v| media_or_json(Some(strings(v))));
+    let produces = op.get("produces").map_or_else(|| ctx.produces.clone(), |v| media_or_json(Some(strings(v))));
     let own = array(op.get("parameters"), at, "parameters", ctx);
     // An operation-level parameter with the same name and location replaces the path-level one.
     let own_keys: HashSet<_> = own.iter().filter_map(|p| param_key(p, ctx)).collect();
-    let mut merged: Vec<Value> = (shared.iter())
-        .filter(|p| param_key(p, ctx).is_none_or(|k| !own_keys.contains(&k)))
-        .cloned()
-        .collect();
+    let mut merged: Vec<Value> =
+        (shared.iter()).filter(|p| param_key(p, ctx).is_none_or(|k| !own_keys.contains(&k))).cloned().collect();
     merged.extend(own);
 
     let mut params = Vec::new();
@@ -443,16 +386,10 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
     if let Some((body, ref_name)) = bodies.first() {
         for (extra, _) in &bodies[1..] {
             let name = get_str(extra, "name").unwrap_or("?");
-            ctx.note(
-                at,
-                format!("extra body parameter '{name}' dropped; only one body is allowed"),
-            );
+            ctx.note(at, format!("extra body parameter '{name}' dropped; only one body is allowed"));
         }
         if !forms.is_empty() {
-            ctx.note(
-                at,
-                "formData parameters dropped because the operation also has a body parameter",
-            );
+            ctx.note(at, "formData parameters dropped because the operation also has a body parameter");
         }
         // The shared request body was built with the global media types, so it only fits when they
         // agree.
@@ -470,10 +407,7 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
     let mut out = Map::new();
     let mut emit_params = |out: &mut Obj| {
         if !params.is_empty() {
-            out.insert(
-                "parameters".into(),
-                Value::Array(std::mem::take(&mut params)),
-            );
+            out.insert("parameters".into(), Value::Array(std::mem::take(&mut params)));
         }
         if let Some(rb) = request_body.take() {
             out.insert("requestBody".into(), rb);
@@ -497,10 +431,7 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
 /// Builds a 3.0 schema from the type keys of a non-body parameter, header or items object.
 fn simple_schema(src: &Obj, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
     if depth > MAX_DEPTH {
-        ctx.note(
-            at,
-            format!("items nested deeper than {MAX_DEPTH} levels dropped"),
-        );
+        ctx.note(at, format!("items nested deeper than {MAX_DEPTH} levels dropped"));
         return json!({});
     }
     let mut s = Map::new();
@@ -518,10 +449,7 @@ fn simple_schema(src: &Obj, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
             }
             Value::Object(o) => {
                 if let Some(cf) = o.get("collectionFormat") {
-                    ctx.note(
-                        &item_at,
-                        format!("nested collectionFormat {cf} cannot be expressed; dropped"),
-                    );
+                    ctx.note(&item_at, format!("nested collectionFormat {cf} cannot be expressed; dropped"));
                 }
                 s.insert("items".into(), simple_schema(o, depth + 1, &item_at, ctx));
             }
@@ -588,10 +516,7 @@ fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
             Some(style) if loc == "query" => style,
             _ if cf == "csv" => ("simple", false),
             _ => {
-                ctx.note(
-                    &here,
-                    format!("collectionFormat {cf} cannot be expressed; sent as csv"),
-                );
+                ctx.note(&here, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
                 (if loc == "query" { "form" } else { "simple" }, false)
             }
         };
@@ -620,13 +545,7 @@ fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value 
     let schema = match p.get("schema") {
         Some(s) => convert_schema(s, 0, &format!("{at}.body"), ctx),
         None => {
-            ctx.note(
-                at,
-                format!(
-                    "body parameter '{}' has no schema; any value accepted",
-                    name.unwrap_or("?")
-                ),
-            );
+            ctx.note(at, format!("body parameter '{}' has no schema; any value accepted", name.unwrap_or("?")));
             json!({})
         }
     };
@@ -634,9 +553,7 @@ fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value 
     if let Some(d) = p.get("description") {
         out.insert("description".into(), d.clone());
     }
-    let content: Obj = (body_media(consumes).into_iter())
-        .map(|m| (m, json!({ "schema": schema })))
-        .collect();
+    let content: Obj = (body_media(consumes).into_iter()).map(|m| (m, json!({ "schema": schema }))).collect();
     out.insert("content".into(), Value::Object(content));
     if let Some(r) = p.get("required") {
         out.insert("required".into(), r.clone());
@@ -645,8 +562,7 @@ fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value 
     // 3.0 request bodies are nameless; this widely used extension keeps the 2.0 name for argument
     // naming.
     if let Some(name) = name {
-        out.entry("x-codegen-request-body-name")
-            .or_insert_with(|| json!(name));
+        out.entry("x-codegen-request-body-name").or_insert_with(|| json!(name));
     }
     Value::Object(out)
 }
@@ -654,15 +570,8 @@ fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value 
 /// Folds formData parameters into one object-shaped request body.
 fn form_request(forms: &[Obj], consumes: &[String], at: &str, ctx: &mut Ctx) -> Value {
     let has_file = forms.iter().any(|f| get_str(f, "type") == Some("file"));
-    let first_form = consumes
-        .iter()
-        .find(|m| is_form_media(m))
-        .map(String::as_str);
-    let media = if has_file || first_form == Some(MULTIPART) {
-        MULTIPART
-    } else {
-        URLENCODED
-    };
+    let first_form = consumes.iter().find(|m| is_form_media(m)).map(String::as_str);
+    let media = if has_file || first_form == Some(MULTIPART) { MULTIPART } else { URLENCODED };
     let (mut props, mut required, mut encoding) = (Map::new(), Vec::new(), Map::new());
     for f in forms {
         let Some(name) = get_str(f, "name") else {
@@ -688,23 +597,12 @@ fn form_request(forms: &[Obj], consumes: &[String], at: &str, ctx: &mut Ctx) -> 
         if is_array && media == URLENCODED {
             let cf = cf.unwrap_or("csv");
             let (style, explode) = form_style(cf).unwrap_or_else(|| {
-                ctx.note(
-                    &prop_at,
-                    format!("collectionFormat {cf} cannot be expressed; sent as csv"),
-                );
+                ctx.note(&prop_at, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
                 ("form", false)
             });
-            encoding.insert(
-                name.to_owned(),
-                json!({ "style": style, "explode": explode }),
-            );
+            encoding.insert(name.to_owned(), json!({ "style": style, "explode": explode }));
         } else if let Some(cf) = cf.filter(|cf| is_array && *cf != "multi") {
-            ctx.note(
-                &prop_at,
-                format!(
-                    "multipart arrays are sent as repeated parts; collectionFormat {cf} dropped"
-                ),
-            );
+            ctx.note(&prop_at, format!("multipart arrays are sent as repeated parts; collectionFormat {cf} dropped"));
         }
         props.insert(name.to_owned(), s);
     }
@@ -745,9 +643,7 @@ fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Va
     // 3.0 requires a description, and 2.0 did too, so an empty one only repairs sloppy documents.
     let description = r.get("description").cloned().unwrap_or_else(|| json!(""));
     out.insert("description".into(), description);
-    let schema = r
-        .get("schema")
-        .map(|s| convert_schema(s, 0, &format!("{at}.schema"), ctx));
+    let schema = r.get("schema").map(|s| convert_schema(s, 0, &format!("{at}.schema"), ctx));
     let mut content = Map::new();
     if let Some(schema) = &schema {
         for m in produces {
@@ -757,12 +653,10 @@ fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Va
     match r.get("examples") {
         Some(Value::Object(ex)) => {
             for (mime, example) in ex {
-                let entry = content
-                    .entry(mime.clone())
-                    .or_insert_with(|| match &schema {
-                        Some(s) => json!({ "schema": s }),
-                        None => json!({}),
-                    });
+                let entry = content.entry(mime.clone()).or_insert_with(|| match &schema {
+                    Some(s) => json!({ "schema": s }),
+                    None => json!({}),
+                });
                 entry["example"] = example.clone();
             }
         }
@@ -775,12 +669,7 @@ fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Va
     if let Some(headers) = r.get("headers") {
         let here = format!("{at}.headers");
         let hs: Obj = (objects(headers, &here, "header", ctx).into_iter())
-            .map(|(name, h)| {
-                (
-                    name.clone(),
-                    convert_header(h, &format!("{here}.{name}"), ctx),
-                )
-            })
+            .map(|(name, h)| (name.clone(), convert_header(h, &format!("{here}.{name}"), ctx)))
             .collect();
         out.insert("headers".into(), Value::Object(hs));
     }
@@ -806,10 +695,7 @@ fn convert_header(h: &Obj, at: &str, ctx: &mut Ctx) -> Value {
     copy_extensions(h, &mut out);
     // Response headers are always style simple in 3.0, which matches csv only.
     if let Some(cf) = get_str(h, "collectionFormat").filter(|cf| *cf != "csv") {
-        ctx.note(
-            at,
-            format!("collectionFormat {cf} cannot be expressed; sent as csv"),
-        );
+        ctx.note(at, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
     }
     Value::Object(out)
 }
@@ -820,10 +706,7 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
         return v.clone();
     };
     if depth > MAX_DEPTH {
-        ctx.note(
-            at,
-            format!("schema nested deeper than {MAX_DEPTH} levels left unconverted"),
-        );
+        ctx.note(at, format!("schema nested deeper than {MAX_DEPTH} levels left unconverted"));
         return v.clone();
     }
     let mut out = Map::new();
@@ -857,8 +740,7 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                     }
                     [one] => json!(one),
                     ref many => {
-                        let msg =
-                            format!("types {many:?} cannot be expressed in openapi 3.0; dropped");
+                        let msg = format!("types {many:?} cannot be expressed in openapi 3.0; dropped");
                         ctx.note(at, msg);
                         continue;
                     }
@@ -870,22 +752,16 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                 continue;
             }
             ("properties", Value::Object(props)) => Value::Object(
-                (props.iter())
-                    .map(|(n, s)| (n.clone(), sub(s, format!("{at}.properties.{n}"), ctx)))
-                    .collect(),
+                (props.iter()).map(|(n, s)| (n.clone(), sub(s, format!("{at}.properties.{n}"), ctx))).collect(),
             ),
-            ("items" | "additionalProperties" | "not", Value::Object(_)) => {
-                sub(val, format!("{at}.{key}"), ctx)
-            }
+            ("items" | "additionalProperties" | "not", Value::Object(_)) => sub(val, format!("{at}.{key}"), ctx),
             // Positional items are not valid in either version; generators use them for
             // alternatives, often pairing a type with {"type": "null"}, which 3.0 expresses as
             // nullable.
             ("items", Value::Array(list)) => {
                 let is_null = |s: &&Value| {
                     let annotation = |k: &String| listed("type title description", k);
-                    s.as_object().is_some_and(|o| {
-                        get_str(o, "type") == Some("null") && o.keys().all(annotation)
-                    })
+                    s.as_object().is_some_and(|o| get_str(o, "type") == Some("null") && o.keys().all(annotation))
                 };
                 let nullable = list.iter().any(|s| is_null(&s));
                 let mut list: Vec<Value> = (list.iter().enumerate())
@@ -896,9 +772,7 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                 // wrapper.
                 for alt in list.iter_mut().filter(|_| nullable) {
                     match alt.as_object_mut() {
-                        Some(o) if o.contains_key("$ref") => {
-                            *alt = json!({ "allOf": [alt.clone()], "nullable": true })
-                        }
+                        Some(o) if o.contains_key("$ref") => *alt = json!({ "allOf": [alt.clone()], "nullable": true }),
                         Some(o) => put(o, "nullable", json!(true)),
                         None => {}
                     }
@@ -912,11 +786,9 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                     }
                 }
             }
-            ("allOf" | "oneOf" | "anyOf", Value::Array(list)) => Value::Array(
-                (list.iter().enumerate())
-                    .map(|(i, s)| sub(s, format!("{at}.{key}[{i}]"), ctx))
-                    .collect(),
-            ),
+            ("allOf" | "oneOf" | "anyOf", Value::Array(list)) => {
+                Value::Array((list.iter().enumerate()).map(|(i, s)| sub(s, format!("{at}.{key}[{i}]"), ctx)).collect())
+            }
             _ => val.clone(),
         };
         out.insert(key.clone(), converted);
@@ -973,10 +845,7 @@ fn oauth_flows(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
                 _ => "clientCredentials",
             };
             let other = other.unwrap_or("(missing)");
-            ctx.note(
-                at,
-                format!("oauth2 flow {other} not recognised; assumed {guess}"),
-            );
+            ctx.note(at, format!("oauth2 flow {other} not recognised; assumed {guess}"));
             guess
         }
     };
@@ -1003,17 +872,8 @@ fn rewrite_ref(r: &str, body_names: &HashSet<String>) -> Option<String> {
         return Some(format!("#/components/responses/{rest}"));
     }
     let rest = r.strip_prefix("#/parameters/")?;
-    let name = rest
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .replace("~1", "/")
-        .replace("~0", "~");
-    let section = if body_names.contains(&name) {
-        "requestBodies"
-    } else {
-        "parameters"
-    };
+    let name = rest.split('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
+    let section = if body_names.contains(&name) { "requestBodies" } else { "parameters" };
     Some(format!("#/components/{section}/{rest}"))
 }
 
@@ -1022,13 +882,7 @@ fn rewrite_ref(r: &str, body_names: &HashSet<String>) -> Option<String> {
 fn rewrite_refs(v: &mut Value, names: bool, depth: usize, bodies: &HashSet<String>, ctx: &mut Ctx) {
     // Conversion adds a handful of levels above each schema, hence the margin over the schema cap.
     if depth > MAX_DEPTH * 2 {
-        ctx.note(
-            "",
-            format!(
-                "document nested deeper than {} levels; deeper refs not rewritten",
-                MAX_DEPTH * 2
-            ),
-        );
+        ctx.note("", format!("document nested deeper than {} levels; deeper refs not rewritten", MAX_DEPTH * 2));
         return;
     }
     match v {
@@ -1065,8 +919,7 @@ mod tests {
 
     /// Wraps paths in a minimal 2.0 document so each test only spells out what it exercises.
     fn doc(extra: Value) -> Value {
-        let mut d =
-            json!({ "swagger": "2.0", "info": { "title": "t", "version": "1" }, "paths": {} });
+        let mut d = json!({ "swagger": "2.0", "info": { "title": "t", "version": "1" }, "paths": {} });
         if let (Some(d), Some(extra)) = (d.as_object_mut(), extra.as_object()) {
             d.extend(extra.clone());
         }
@@ -1083,10 +936,7 @@ mod tests {
         let Some(paths) = d["paths"].as_object() else {
             return 0;
         };
-        let ops = paths
-            .values()
-            .filter_map(Value::as_object)
-            .flat_map(|i| i.keys());
+        let ops = paths.values().filter_map(Value::as_object).flat_map(|i| i.keys());
         ops.filter(|k| listed(METHODS, k)).count()
     }
 
@@ -1114,15 +964,10 @@ mod tests {
             "x-logo": { "url": "l.png" }, "consumes": ["application/json"],
         })));
         let d = &up.document;
-        let keys: Vec<&String> = d
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
+        let keys: Vec<&String> = d.as_object().map(|m| m.keys().collect()).unwrap_or_default();
         assert_eq!(keys[0], "openapi");
         assert_eq!(d["openapi"], "3.0.3");
-        assert!(
-            d.get("swagger").is_none() && d.get("host").is_none() && d.get("consumes").is_none()
-        );
+        assert!(d.get("swagger").is_none() && d.get("host").is_none() && d.get("consumes").is_none());
         assert_eq!(d["info"]["title"], "t");
         assert_eq!(d["tags"][0]["name"], "pet");
         assert_eq!(d["externalDocs"]["url"], "http://swagger.io");
@@ -1138,27 +983,12 @@ mod tests {
     fn server_variants() {
         let servers = |extra: Value| upgrade(doc(extra)).document["servers"].clone();
         assert_eq!(servers(json!({})), json!([{ "url": "/" }]));
-        assert_eq!(
-            servers(json!({ "basePath": "/api/" })),
-            json!([{ "url": "/api" }])
-        );
+        assert_eq!(servers(json!({ "basePath": "/api/" })), json!([{ "url": "/api" }]));
         assert_eq!(servers(json!({ "basePath": "/" })), json!([{ "url": "/" }]));
-        assert_eq!(
-            servers(json!({ "host": "a.io" })),
-            json!([{ "url": "https://a.io" }])
-        );
-        assert_eq!(
-            servers(json!({ "host": "a.io/", "basePath": "/" })),
-            json!([{ "url": "https://a.io" }])
-        );
-        assert_eq!(
-            servers(json!({ "host": "a.io", "basePath": "v1" })),
-            json!([{ "url": "https://a.io/v1" }])
-        );
-        assert_eq!(
-            servers(json!({ "host": "a.io", "schemes": [] })),
-            json!([{ "url": "https://a.io" }])
-        );
+        assert_eq!(servers(json!({ "host": "a.io" })), json!([{ "url": "https://a.io" }]));
+        assert_eq!(servers(json!({ "host": "a.io/", "basePath": "/" })), json!([{ "url": "https://a.io" }]));
+        assert_eq!(servers(json!({ "host": "a.io", "basePath": "v1" })), json!([{ "url": "https://a.io/v1" }]));
+        assert_eq!(servers(json!({ "host": "a.io", "schemes": [] })), json!([{ "url": "https://a.io" }]));
         let up = upgrade(doc(json!({ "host": 5, "basePath": ["x"] })));
         assert_eq!(up.document["servers"], json!([{ "url": "/" }]));
         assert_eq!(up.notes.len(), 2);
@@ -1179,14 +1009,8 @@ mod tests {
         assert_eq!(rb["x-extra"], 1);
         assert_eq!(rb["x-codegen-request-body-name"], "pet");
         let content = rb["content"].as_object().cloned().unwrap_or_default();
-        assert_eq!(
-            content.keys().collect::<Vec<_>>(),
-            ["application/json", "application/xml"]
-        );
-        assert_eq!(
-            content["application/xml"]["schema"]["$ref"],
-            "#/components/schemas/Pet"
-        );
+        assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json", "application/xml"]);
+        assert_eq!(content["application/xml"]["schema"]["$ref"], "#/components/schemas/Pet");
         assert!(post["responses"]["200"].get("content").is_none());
     }
 
@@ -1197,10 +1021,7 @@ mod tests {
             "parameters": [{ "in": "body", "name": "b", "schema": { "type": "object" } }],
             "responses": {} } } }));
         let content = &d["paths"]["/a"]["put"]["requestBody"]["content"];
-        assert_eq!(
-            content,
-            &json!({ "application/json": { "schema": { "type": "object" } } })
-        );
+        assert_eq!(content, &json!({ "application/json": { "schema": { "type": "object" } } }));
     }
 
     #[test]
@@ -1214,23 +1035,14 @@ mod tests {
             "responses": { "200": { "description": "ok" } } } } }));
         let post = &d["paths"]["/pets/{id}/upload"]["post"];
         assert_eq!(post["parameters"].as_array().map(Vec::len), Some(1));
-        assert_eq!(
-            post["parameters"][0]["schema"],
-            json!({ "type": "integer", "format": "int64" })
-        );
+        assert_eq!(post["parameters"][0]["schema"], json!({ "type": "integer", "format": "int64" }));
         let rb = &post["requestBody"];
         assert_eq!(rb["required"], true);
         let schema = &rb["content"]["multipart/form-data"]["schema"];
         assert_eq!(schema["type"], "object");
         assert_eq!(schema["required"], json!(["file"]));
-        assert_eq!(
-            schema["properties"]["file"],
-            json!({ "type": "string", "format": "binary", "x-note": "n" })
-        );
-        assert_eq!(
-            schema["properties"]["meta"],
-            json!({ "type": "string", "description": "extra data" })
-        );
+        assert_eq!(schema["properties"]["file"], json!({ "type": "string", "format": "binary", "x-note": "n" }));
+        assert_eq!(schema["properties"]["meta"], json!({ "type": "string", "description": "extra data" }));
         assert_eq!(rb["content"].as_object().map(Map::len), Some(1));
     }
 
@@ -1244,25 +1056,13 @@ mod tests {
                 "responses": {} } } }));
             d["paths"]["/f"]["post"]["requestBody"].clone()
         };
-        let rb = form(json!([
-            "application/x-www-form-urlencoded",
-            "multipart/form-data"
-        ]));
+        let rb = form(json!(["application/x-www-form-urlencoded", "multipart/form-data"]));
         assert!(rb.get("required").is_none());
         let media = &rb["content"]["application/x-www-form-urlencoded"];
         assert!(media["schema"].get("required").is_none());
-        assert_eq!(
-            media["schema"]["properties"]["tags"]["items"]["type"],
-            "string"
-        );
-        assert_eq!(
-            media["encoding"]["tags"],
-            json!({ "style": "form", "explode": false })
-        );
-        let rb = form(json!([
-            "multipart/form-data",
-            "application/x-www-form-urlencoded"
-        ]));
+        assert_eq!(media["schema"]["properties"]["tags"]["items"]["type"], "string");
+        assert_eq!(media["encoding"]["tags"], json!({ "style": "form", "explode": false }));
+        let rb = form(json!(["multipart/form-data", "application/x-www-form-urlencoded"]));
         assert!(rb["content"]["multipart/form-data"].is_object());
         let rb = form(json!(["application/json"]));
         assert!(rb["content"]["application/x-www-form-urlencoded"].is_object());
@@ -1271,39 +1071,24 @@ mod tests {
     #[test]
     fn collection_formats() {
         let param = |loc: &str, cf: Option<&str>| {
-            let mut p =
-                json!({ "in": loc, "name": "v", "type": "array", "items": { "type": "string" } });
+            let mut p = json!({ "in": loc, "name": "v", "type": "array", "items": { "type": "string" } });
             if let Some(cf) = cf {
                 p["collectionFormat"] = json!(cf);
             }
-            let up = upgrade(doc(
-                json!({ "paths": { "/{v}": { "get": { "parameters": [p], "responses": {} } } } }),
-            ));
+            let up = upgrade(doc(json!({ "paths": { "/{v}": { "get": { "parameters": [p], "responses": {} } } } })));
             let p = up.document["paths"]["/{v}"]["get"]["parameters"][0].clone();
             (p["style"].clone(), p["explode"].clone(), up.notes.len())
         };
         let (f, t) = (json!(false), json!(true));
         assert_eq!(param("query", None), (json!("form"), f.clone(), 0));
         assert_eq!(param("query", Some("csv")), (json!("form"), f.clone(), 0));
-        assert_eq!(
-            param("query", Some("ssv")),
-            (json!("spaceDelimited"), f.clone(), 0)
-        );
-        assert_eq!(
-            param("query", Some("pipes")),
-            (json!("pipeDelimited"), f.clone(), 0)
-        );
+        assert_eq!(param("query", Some("ssv")), (json!("spaceDelimited"), f.clone(), 0));
+        assert_eq!(param("query", Some("pipes")), (json!("pipeDelimited"), f.clone(), 0));
         assert_eq!(param("query", Some("multi")), (json!("form"), t, 0));
         assert_eq!(param("query", Some("tsv")), (json!("form"), f.clone(), 1));
         assert_eq!(param("path", None), (json!("simple"), f.clone(), 0));
-        assert_eq!(
-            param("header", Some("csv")),
-            (json!("simple"), f.clone(), 0)
-        );
-        assert_eq!(
-            param("header", Some("pipes")),
-            (json!("simple"), f.clone(), 1)
-        );
+        assert_eq!(param("header", Some("csv")), (json!("simple"), f.clone(), 0));
+        assert_eq!(param("header", Some("pipes")), (json!("simple"), f.clone(), 1));
         assert_eq!(param("path", Some("multi")), (json!("simple"), f, 1));
     }
 
@@ -1319,14 +1104,7 @@ mod tests {
         assert_eq!(p["description"], "max");
         assert_eq!(p["allowEmptyValue"], true);
         assert_eq!(p["x-hint"], "h");
-        for gone in [
-            "type",
-            "format",
-            "minimum",
-            "default",
-            "x-nullable",
-            "style",
-        ] {
+        for gone in ["type", "format", "minimum", "default", "x-nullable", "style"] {
             assert!(p.get(gone).is_none(), "{gone} left on parameter");
         }
         let expected = json!({ "type": "integer", "format": "int32", "default": 20, "minimum": 1,
@@ -1341,13 +1119,11 @@ mod tests {
               "items": { "type": "array", "collectionFormat": "csv", "items": { "type": "integer", "maximum": 9 } } },
             { "in": "header", "name": "blob", "type": "file" }], "responses": {} } } } })));
         let ps = &up.document["paths"]["/n"]["get"]["parameters"];
-        let expected = json!({ "type": "array", "items": { "type": "array", "items": { "type": "integer", "maximum": 9 } } });
+        let expected =
+            json!({ "type": "array", "items": { "type": "array", "items": { "type": "integer", "maximum": 9 } } });
         assert_eq!(ps[0]["schema"], expected);
         assert_eq!(ps[0]["style"], "pipeDelimited");
-        assert_eq!(
-            ps[1]["schema"],
-            json!({ "type": "string", "format": "binary" })
-        );
+        assert_eq!(ps[1]["schema"], json!({ "type": "string", "format": "binary" }));
         assert_eq!(up.notes.len(), 1, "{:?}", up.notes);
         assert!(up.notes[0].contains("nested collectionFormat"));
     }
@@ -1362,17 +1138,11 @@ mod tests {
             "delete": { "responses": {} } } }));
         let item = &d["paths"]["/pets/{id}"];
         assert!(item.get("parameters").is_none());
-        let get = item["get"]["parameters"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let get = item["get"]["parameters"].as_array().cloned().unwrap_or_default();
         assert_eq!(get.len(), 2);
         assert_eq!(get[0]["name"], "id");
         assert_eq!(get[1]["schema"]["type"], "integer");
-        let delete = item["delete"]["parameters"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let delete = item["delete"]["parameters"].as_array().cloned().unwrap_or_default();
         assert_eq!(delete.len(), 2);
         assert_eq!(delete[1]["schema"]["type"], "boolean");
     }
@@ -1388,14 +1158,8 @@ mod tests {
         let get = &d["paths"]["/x"]["get"]["parameters"];
         assert_eq!(get.as_array().map(Vec::len), Some(1));
         assert_eq!(get[0]["schema"]["type"], "boolean");
-        assert_eq!(
-            d["paths"]["/x"]["put"]["parameters"][0]["$ref"],
-            "#/components/parameters/pretty"
-        );
-        assert_eq!(
-            d["components"]["parameters"]["pretty"]["schema"]["type"],
-            "string"
-        );
+        assert_eq!(d["paths"]["/x"]["put"]["parameters"][0]["$ref"], "#/components/parameters/pretty");
+        assert_eq!(d["components"]["parameters"]["pretty"]["schema"]["type"], "string");
     }
 
     #[test]
@@ -1421,43 +1185,22 @@ mod tests {
         let d = &up.document;
         let pet = &d["components"]["schemas"]["Pet"];
         assert_eq!(pet["properties"]["tag"]["$ref"], "#/components/schemas/Tag");
-        assert_eq!(
-            pet["properties"]["default"]["$ref"],
-            "#/components/schemas/Tag"
-        );
+        assert_eq!(pet["properties"]["default"]["$ref"], "#/components/schemas/Tag");
         assert_eq!(pet["properties"]["$ref"]["type"], "string");
-        assert_eq!(
-            pet["properties"]["other"]["$ref"],
-            "other.json#/definitions/Tag"
-        );
+        assert_eq!(pet["properties"]["other"]["$ref"], "other.json#/definitions/Tag");
         assert_eq!(pet["example"]["$ref"], "#/definitions/NotARef");
         let post = &d["paths"]["/pets"]["post"];
-        assert_eq!(
-            post["parameters"],
-            json!([{ "$ref": "#/components/parameters/limit" }])
-        );
-        assert_eq!(
-            post["requestBody"],
-            json!({ "$ref": "#/components/requestBodies/petBody" })
-        );
-        assert_eq!(
-            post["responses"]["404"]["$ref"],
-            "#/components/responses/NotFound"
-        );
+        assert_eq!(post["parameters"], json!([{ "$ref": "#/components/parameters/limit" }]));
+        assert_eq!(post["requestBody"], json!({ "$ref": "#/components/requestBodies/petBody" }));
+        assert_eq!(post["responses"]["404"]["$ref"], "#/components/responses/NotFound");
         let default = &post["responses"]["default"]["content"]["application/json"]["schema"];
         assert_eq!(default["$ref"], "#/components/schemas/Pet");
         let body = &d["components"]["requestBodies"]["petBody"];
         assert_eq!(body["required"], true);
-        assert_eq!(
-            body["content"]["application/json"]["schema"]["$ref"],
-            "#/components/schemas/Pet"
-        );
+        assert_eq!(body["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Pet");
         assert!(d["components"]["parameters"].get("petBody").is_none());
         let nf = &d["components"]["responses"]["NotFound"];
-        assert_eq!(
-            nf["content"]["application/json"]["schema"]["$ref"],
-            "#/components/schemas/Tag"
-        );
+        assert_eq!(nf["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Tag");
     }
 
     #[test]
@@ -1472,43 +1215,31 @@ mod tests {
                 "/up": { "post": { "parameters": [{ "$ref": "#/parameters/upload" }], "responses": {} } } } })))
         .document;
         let patch = &d["paths"]["/patch"]["patch"]["requestBody"];
-        assert_eq!(
-            patch["content"]["application/merge-patch+json"]["schema"]["type"],
-            "object"
-        );
+        assert_eq!(patch["content"]["application/merge-patch+json"]["schema"]["type"], "object");
         let up = &d["paths"]["/up"]["post"];
         assert!(up.get("parameters").is_none());
-        let file =
-            &up["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["upload"];
+        let file = &up["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["upload"];
         assert_eq!(file["format"], "binary");
         assert!(d["components"].get("parameters").is_none());
     }
 
     #[test]
     fn responses_headers_examples_and_codes() {
-        let d = op(
-            json!({ "/r": { "get": { "produces": ["application/json", "application/xml"],
+        let d = op(json!({ "/r": { "get": { "produces": ["application/json", "application/xml"],
             "responses": {
                 "200": { "description": "ok", "schema": { "type": "array", "items": { "type": "string" } },
                     "headers": { "X-Rate-Limit": { "type": "integer", "format": "int32", "description": "calls" } },
                     "examples": { "application/json": ["a"], "text/plain": "a" }, "x-r": 1 },
-                "default": { "description": "error" } } } } }),
-        );
+                "default": { "description": "error" } } } } }));
         let rs = &d["paths"]["/r"]["get"]["responses"];
         let ok = &rs["200"];
-        assert_eq!(
-            ok["content"]["application/json"]["schema"]["items"]["type"],
-            "string"
-        );
+        assert_eq!(ok["content"]["application/json"]["schema"]["items"]["type"], "string");
         assert_eq!(ok["content"]["application/json"]["example"], json!(["a"]));
         assert!(ok["content"]["application/xml"].get("example").is_none());
         assert_eq!(ok["content"]["text/plain"]["example"], "a");
         assert_eq!(ok["x-r"], 1);
         let header = &ok["headers"]["X-Rate-Limit"];
-        assert_eq!(
-            header,
-            &json!({ "description": "calls", "schema": { "type": "integer", "format": "int32" } })
-        );
+        assert_eq!(header, &json!({ "description": "calls", "schema": { "type": "integer", "format": "int32" } }));
         assert_eq!(rs["default"], json!({ "description": "error" }));
     }
 
@@ -1517,12 +1248,8 @@ mod tests {
         let d = op(json!({ "/p": {
             "get": { "responses": { "200": { "description": "ok", "schema": { "type": "string" } } } },
             "put": { "produces": [], "responses": { "200": { "description": "ok", "schema": { "type": "string" } } } } } }));
-        assert!(
-            d["paths"]["/p"]["get"]["responses"]["200"]["content"]["application/json"].is_object()
-        );
-        assert!(
-            d["paths"]["/p"]["put"]["responses"]["200"]["content"]["application/json"].is_object()
-        );
+        assert!(d["paths"]["/p"]["get"]["responses"]["200"]["content"]["application/json"].is_object());
+        assert!(d["paths"]["/p"]["put"]["responses"]["200"]["content"]["application/json"].is_object());
         let d = upgrade(doc(json!({ "produces": ["text/csv"], "paths": { "/p": { "get": {
             "responses": { "200": { "description": "ok", "schema": { "type": "string" } } } } } } })))
         .document;
@@ -1548,32 +1275,14 @@ mod tests {
         assert_eq!(a["discriminator"], json!({ "propertyName": "kind" }));
         assert_eq!(a["required"], json!(["kind"]));
         assert_eq!(a["x-kind"], "k");
-        assert_eq!(
-            a["properties"]["kind"],
-            json!({ "type": "string", "readOnly": true, "example": "cat" })
-        );
-        assert_eq!(
-            a["properties"]["nick"],
-            json!({ "type": "string", "nullable": true })
-        );
-        assert_eq!(
-            a["properties"]["photo"],
-            json!({ "type": "string", "format": "binary" })
-        );
+        assert_eq!(a["properties"]["kind"], json!({ "type": "string", "readOnly": true, "example": "cat" }));
+        assert_eq!(a["properties"]["nick"], json!({ "type": "string", "nullable": true }));
+        assert_eq!(a["properties"]["photo"], json!({ "type": "string", "format": "binary" }));
         assert_eq!(a["properties"]["tags"]["items"]["nullable"], true);
-        assert_eq!(
-            a["properties"]["meta"]["additionalProperties"]["nullable"],
-            true
-        );
-        assert_eq!(
-            a["properties"]["maybe"],
-            json!({ "nullable": true, "type": "string" })
-        );
+        assert_eq!(a["properties"]["meta"]["additionalProperties"]["nullable"], true);
+        assert_eq!(a["properties"]["maybe"], json!({ "nullable": true, "type": "string" }));
         assert_eq!(s["Cat"]["allOf"][0]["$ref"], "#/components/schemas/Animal");
-        assert_eq!(
-            s["Cat"]["allOf"][1]["properties"]["lives"],
-            json!({ "nullable": true })
-        );
+        assert_eq!(s["Cat"]["allOf"][1]["properties"]["lives"], json!({ "nullable": true }));
         assert_eq!(s["Not"]["not"]["format"], "binary");
     }
 
@@ -1586,12 +1295,8 @@ mod tests {
             "Nil": { "type": "null" },
             "Many": { "type": ["object", "array"], "description": "d" } } })));
         let s = &up.document["components"]["schemas"];
-        assert_eq!(
-            s["Opt"]["items"],
-            json!({ "type": "integer", "nullable": true })
-        );
-        let opt_ref =
-            json!({ "allOf": [{ "$ref": "#/components/schemas/Opt" }], "nullable": true });
+        assert_eq!(s["Opt"]["items"], json!({ "type": "integer", "nullable": true }));
+        let opt_ref = json!({ "allOf": [{ "$ref": "#/components/schemas/Opt" }], "nullable": true });
         assert_eq!(s["OptRef"]["items"], opt_ref);
         let either = json!({ "anyOf": [{ "type": "string" }, { "type": "integer" }] });
         assert_eq!(s["Either"]["items"], either);
@@ -1607,19 +1312,14 @@ mod tests {
 
     #[test]
     fn extensions_are_not_converted_but_x_headers_are() {
-        let d = op(
-            json!({ "x-paths-ext": { "get": { "k": 1 } }, "/e": { "x-item": { "a": 1 }, "get": {
+        let d = op(json!({ "x-paths-ext": { "get": { "k": 1 } }, "/e": { "x-item": { "a": 1 }, "get": {
             "responses": { "x-resp": { "schema": 1 }, "200": { "description": "ok",
-                "headers": { "x-next": { "type": "string" } } } } } } }),
-        );
+                "headers": { "x-next": { "type": "string" } } } } } } }));
         assert_eq!(d["paths"]["x-paths-ext"], json!({ "get": { "k": 1 } }));
         assert_eq!(d["paths"]["/e"]["x-item"], json!({ "a": 1 }));
         let responses = &d["paths"]["/e"]["get"]["responses"];
         assert_eq!(responses["x-resp"], json!({ "schema": 1 }));
-        assert_eq!(
-            responses["200"]["headers"]["x-next"],
-            json!({ "schema": { "type": "string" } })
-        );
+        assert_eq!(responses["200"]["headers"]["x-next"], json!({ "schema": { "type": "string" } }));
     }
 
     #[test]
@@ -1635,24 +1335,12 @@ mod tests {
             "security": [{ "key": [] }] })));
         assert!(up.notes.is_empty(), "{:?}", up.notes);
         let s = &up.document["components"]["securitySchemes"];
-        assert_eq!(
-            s["basic"],
-            json!({ "type": "http", "scheme": "basic", "description": "b" })
-        );
-        assert_eq!(
-            s["key"],
-            json!({ "type": "apiKey", "name": "api_key", "in": "header", "x-k": 1 })
-        );
+        assert_eq!(s["basic"], json!({ "type": "http", "scheme": "basic", "description": "b" }));
+        assert_eq!(s["key"], json!({ "type": "apiKey", "name": "api_key", "in": "header", "x-k": 1 }));
         let imp = json!({ "implicit": { "authorizationUrl": "https://a/auth", "scopes": { "r": "read" } } });
         assert_eq!(s["imp"], json!({ "type": "oauth2", "flows": imp }));
-        assert_eq!(
-            s["pw"]["flows"],
-            json!({ "password": { "tokenUrl": "https://a/token", "scopes": {} } })
-        );
-        assert_eq!(
-            s["app"]["flows"],
-            json!({ "clientCredentials": { "tokenUrl": "https://a/token", "scopes": {} } })
-        );
+        assert_eq!(s["pw"]["flows"], json!({ "password": { "tokenUrl": "https://a/token", "scopes": {} } }));
+        assert_eq!(s["app"]["flows"], json!({ "clientCredentials": { "tokenUrl": "https://a/token", "scopes": {} } }));
         let code = json!({ "authorizationCode": { "authorizationUrl": "https://a/auth",
             "tokenUrl": "https://a/token", "scopes": { "w": "write" } } });
         assert_eq!(s["code"]["flows"], code);
@@ -1670,34 +1358,13 @@ mod tests {
                     { "$ref": "#/parameters/missing" }],
                 "responses": {}, "bogus": 1 } } } })));
         let joined = up.notes.join("\n");
-        assert!(
-            joined.contains("paths./x.post: extra body parameter 'b' dropped"),
-            "{joined}"
-        );
-        assert!(
-            joined.contains("paths./x.post: formData parameters dropped"),
-            "{joined}"
-        );
-        assert!(
-            joined.contains("'#/parameters/missing' does not resolve"),
-            "{joined}"
-        );
-        assert!(
-            joined.contains("unknown operation key 'bogus' dropped"),
-            "{joined}"
-        );
-        assert!(
-            joined.contains("securityDefinitions.odd: oauth2 flow (missing) not recognised"),
-            "{joined}"
-        );
-        assert!(
-            joined.contains("securityDefinitions.weird: unknown security type magic"),
-            "{joined}"
-        );
-        assert_eq!(
-            up.document["components"]["securitySchemes"]["odd"]["flows"]["clientCredentials"]["tokenUrl"],
-            "t"
-        );
+        assert!(joined.contains("paths./x.post: extra body parameter 'b' dropped"), "{joined}");
+        assert!(joined.contains("paths./x.post: formData parameters dropped"), "{joined}");
+        assert!(joined.contains("'#/parameters/missing' does not resolve"), "{joined}");
+        assert!(joined.contains("unknown operation key 'bogus' dropped"), "{joined}");
+        assert!(joined.contains("securityDefinitions.odd: oauth2 flow (missing) not recognised"), "{joined}");
+        assert!(joined.contains("securityDefinitions.weird: unknown security type magic"), "{joined}");
+        assert_eq!(up.document["components"]["securitySchemes"]["odd"]["flows"]["clientCredentials"]["tokenUrl"], "t");
         for n in &up.notes {
             assert!(!n.ends_with('.'), "{n}");
             let message = n.rsplit(": ").next().unwrap_or_default();
@@ -1732,8 +1399,7 @@ mod tests {
                 assert!(!up.notes.is_empty(), "expected notes for {case}");
             }
         }
-        let bad =
-            upgrade(json!({ "paths": { "/b": { "get": "nope", "post": { "responses": {} } } } }));
+        let bad = upgrade(json!({ "paths": { "/b": { "get": "nope", "post": { "responses": {} } } } }));
         assert_eq!(count_ops(&bad.document), 1);
     }
 
@@ -1744,11 +1410,7 @@ mod tests {
             s = json!({ "type": "array", "items": s });
         }
         let up = upgrade(doc(json!({ "definitions": { "Deep": s } })));
-        assert!(
-            up.notes.iter().any(|n| n.contains("deeper than 256")),
-            "{:?}",
-            up.notes
-        );
+        assert!(up.notes.iter().any(|n| n.contains("deeper than 256")), "{:?}", up.notes);
         let mut p = json!({ "type": "string" });
         for _ in 0..300 {
             p = json!({ "type": "array", "items": p });
@@ -1756,11 +1418,7 @@ mod tests {
         p["in"] = json!("query");
         p["name"] = json!("deep");
         let up = upgrade(doc(json!({ "parameters": { "deep": p } })));
-        assert!(
-            up.notes.iter().any(|n| n.contains("deeper than 256")),
-            "{:?}",
-            up.notes
-        );
+        assert!(up.notes.iter().any(|n| n.contains("deeper than 256")), "{:?}", up.notes);
     }
 
     /// Real specs, when present, must keep every operation and lose every 2.0 reference and
@@ -1768,11 +1426,7 @@ mod tests {
     #[test]
     fn real_specs_if_present() {
         let dir = std::path::Path::new("/work/shared/specs");
-        for name in [
-            "swagger-petstore.v2.json",
-            "kubernetes.v2.json",
-            "slack-web.v2.json",
-        ] {
+        for name in ["swagger-petstore.v2.json", "kubernetes.v2.json", "slack-web.v2.json"] {
             let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
                 continue;
             };
@@ -1786,18 +1440,12 @@ mod tests {
             let mut all = Vec::new();
             refs(d, &mut all);
             let stale = ["#/definitions/", "#/parameters/", "#/responses/"];
-            assert!(
-                !all.iter().any(|r| stale.iter().any(|s| r.starts_with(s))),
-                "{name}"
-            );
+            assert!(!all.iter().any(|r| stale.iter().any(|s| r.starts_with(s))), "{name}");
             for item in d["paths"].as_object().into_iter().flat_map(|p| p.values()) {
                 assert!(item.get("parameters").is_none(), "{name}");
                 for o in item.as_object().into_iter().flat_map(|i| i.values()) {
                     for p in o["parameters"].as_array().into_iter().flatten() {
-                        assert!(
-                            !matches!(p["in"].as_str(), Some("body" | "formData")),
-                            "{name}"
-                        );
+                        assert!(!matches!(p["in"].as_str(), Some("body" | "formData")), "{name}");
                     }
                 }
             }
@@ -1807,11 +1455,7 @@ mod tests {
             }
             // Slack's spec is not valid 2.0 in places; the others convert without loss.
             eprintln!("{name}: {:#?}", up.notes);
-            assert!(
-                name.starts_with("slack") || up.notes.is_empty(),
-                "{name}: {:?}",
-                up.notes
-            );
+            assert!(name.starts_with("slack") || up.notes.is_empty(), "{name}: {:?}", up.notes);
         }
     }
 }

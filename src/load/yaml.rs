@@ -76,26 +76,17 @@ pub struct YamlError {
 }
 
 fn err<T>(message: impl Into<String>, position: Position) -> Result<T, YamlError> {
-    Err(YamlError {
-        message: message.into(),
-        position,
-    })
+    Err(YamlError { message: message.into(), position })
 }
 
 fn marker_pos(m: Marker) -> Position {
     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Position {
-        line: clamp(m.line()),
-        column: clamp(m.col().saturating_add(1)),
-    }
+    Position { line: clamp(m.line()), column: clamp(m.col().saturating_add(1)) }
 }
 
 impl From<ScanError> for YamlError {
     fn from(e: ScanError) -> Self {
-        YamlError {
-            message: e.info().to_string(),
-            position: marker_pos(*e.marker()),
-        }
+        YamlError { message: e.info().to_string(), position: marker_pos(*e.marker()) }
     }
 }
 
@@ -107,9 +98,7 @@ pub fn resolve_plain_scalar(s: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" => Value::Bool(true),
         "false" | "False" | "FALSE" => Value::Bool(false),
-        _ => parse_int(s)
-            .or_else(|| parse_float(s))
-            .unwrap_or_else(|| Value::String(s.to_owned())),
+        _ => parse_int(s).or_else(|| parse_float(s)).unwrap_or_else(|| Value::String(s.to_owned())),
     }
 }
 
@@ -153,10 +142,7 @@ fn parse_int(s: &str) -> Option<Value> {
         Ok(n) if !s.starts_with('-') => return Some(Value::from(n)),
         _ => {}
     }
-    Some(
-        s.parse::<f64>()
-            .map_or_else(|_| Value::String(s.to_owned()), |f| float_or_text(f, s)),
-    )
+    Some(s.parse::<f64>().map_or_else(|_| Value::String(s.to_owned()), |f| float_or_text(f, s)))
 }
 
 /// Core-schema floats: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
@@ -191,10 +177,7 @@ fn parse_float(s: &str) -> Option<Value> {
     if i != b.len() {
         return None;
     }
-    Some(
-        s.parse::<f64>()
-            .map_or_else(|_| Value::String(s.to_owned()), |f| float_or_text(f, s)),
-    )
+    Some(s.parse::<f64>().map_or_else(|_| Value::String(s.to_owned()), |f| float_or_text(f, s)))
 }
 
 /// The suffix of a `!!` core tag, `Some("")` for the non-specific `!` tag, `None` for other tags.
@@ -210,11 +193,7 @@ fn core_suffix(tag: Option<&Tag>) -> Option<&str> {
 }
 
 /// The JSON value of a scalar event, and whether it counts as a plain scalar.
-fn scalar_value(
-    text: &str,
-    style: ScalarStyle,
-    tag: Option<&Tag>,
-) -> Result<(Value, bool), String> {
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<(Value, bool), String> {
     let invalid = |t: &str| format!("invalid !!{t} value '{text}'");
     let v = match core_suffix(tag) {
         // The non-specific tag `!` forces a plain scalar to be a string, as the spec requires.
@@ -226,8 +205,8 @@ fn scalar_value(
         },
         Some("int") => parse_int(text).ok_or_else(|| invalid("int"))?,
         Some("float") => match text {
-            ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
-            | "-.INF" | ".nan" | ".NaN" | ".NAN" => Value::String(text.to_owned()),
+            ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN"
+            | ".NAN" => Value::String(text.to_owned()),
             _ => parse_float(text).ok_or_else(|| invalid("float"))?,
         },
         _ if style == ScalarStyle::Plain => {
@@ -260,11 +239,7 @@ enum Pending {
 
 enum Kind {
     Seq(Vec<Value>),
-    Map {
-        map: Map<String, Value>,
-        pending: Pending,
-        merges: Vec<Map<String, Value>>,
-    },
+    Map { map: Map<String, Value>, pending: Pending, merges: Vec<Map<String, Value>> },
 }
 
 struct Frame {
@@ -307,10 +282,7 @@ impl Builder {
                         push_token(&mut self.ptr, &items.len().to_string());
                         (None, f.record)
                     }
-                    Kind::Map {
-                        pending: Pending::Value(k, kp),
-                        ..
-                    } => {
+                    Kind::Map { pending: Pending::Value(k, kp), .. } => {
                         push_token(&mut self.ptr, k);
                         (Some(*kp), f.record)
                     }
@@ -319,26 +291,13 @@ impl Builder {
             }
         };
         if record {
-            index.nodes.insert(
-                self.ptr.clone(),
-                NodeInfo {
-                    value: at,
-                    key,
-                    plain_scalar: plain,
-                },
-            );
+            index.nodes.insert(self.ptr.clone(), NodeInfo { value: at, key, plain_scalar: plain });
         }
         record
     }
 
     /// Attach a finished node to its parent (or make it the root), remembering it if anchored.
-    fn finish(
-        &mut self,
-        value: Value,
-        nodes: u64,
-        anchor: usize,
-        at: Position,
-    ) -> Result<(), YamlError> {
+    fn finish(&mut self, value: Value, nodes: u64, anchor: usize, at: Position) -> Result<(), YamlError> {
         if anchor != 0 {
             self.anchor_nodes = self.anchor_nodes.saturating_add(nodes);
             if self.anchor_nodes > MAX_ANCHOR_NODES {
@@ -353,11 +312,7 @@ impl Builder {
         top.nodes = top.nodes.saturating_add(nodes);
         match &mut top.kind {
             Kind::Seq(items) => items.push(value),
-            Kind::Map {
-                map,
-                pending,
-                merges,
-            } => match std::mem::replace(pending, Pending::Key) {
+            Kind::Map { map, pending, merges } => match std::mem::replace(pending, Pending::Key) {
                 Pending::Value(k, _) => {
                     map.insert(k, value);
                 }
@@ -370,10 +325,7 @@ impl Builder {
                         }));
                     }
                     _ => {
-                        return err(
-                            "a merge key '<<' needs a mapping or a sequence of mappings",
-                            at,
-                        );
+                        return err("a merge key '<<' needs a mapping or a sequence of mappings", at);
                     }
                 },
                 Pending::Key => return err("internal: value without a key", at),
@@ -384,11 +336,7 @@ impl Builder {
 
     /// Handle a scalar or alias in key position of the mapping on top of the stack.
     fn key(&mut self, key: String, at: Position, merge: bool) -> Result<(), YamlError> {
-        if let Some(Frame {
-            kind: Kind::Map { map, pending, .. },
-            ..
-        }) = self.stack.last_mut()
-        {
+        if let Some(Frame { kind: Kind::Map { map, pending, .. }, .. }) = self.stack.last_mut() {
             if merge {
                 *pending = Pending::Merge;
             } else if map.contains_key(&key) {
@@ -401,36 +349,18 @@ impl Builder {
     }
 
     fn expecting_key(&self) -> bool {
-        matches!(
-            self.stack.last(),
-            Some(Frame {
-                kind: Kind::Map {
-                    pending: Pending::Key,
-                    ..
-                },
-                ..
-            })
-        )
+        matches!(self.stack.last(), Some(Frame { kind: Kind::Map { pending: Pending::Key, .. }, .. }))
     }
 
     fn open(&mut self, kind: Kind, anchor: usize, at: Position) -> Result<(), YamlError> {
         if self.expecting_key() {
-            return err(
-                "complex mapping keys (a mapping or sequence used as a key) are not supported",
-                at,
-            );
+            return err("complex mapping keys (a mapping or sequence used as a key) are not supported", at);
         }
         if self.stack.len() >= MAX_DEPTH {
             return err(format!("nesting deeper than {MAX_DEPTH} levels"), at);
         }
         let record = self.enter_child(at, false);
-        self.stack.push(Frame {
-            kind,
-            anchor,
-            nodes: 1,
-            ptr_len: self.ptr.len(),
-            record,
-        });
+        self.stack.push(Frame { kind, anchor, nodes: 1, ptr_len: self.ptr.len(), record });
         Ok(())
     }
 
@@ -440,9 +370,7 @@ impl Builder {
         };
         let value = match frame.kind {
             Kind::Seq(items) => Value::Array(items),
-            Kind::Map {
-                mut map, merges, ..
-            } => {
+            Kind::Map { mut map, merges, .. } => {
                 // Explicit keys win over merged ones, and earlier merge sources win over later ones.
                 for source in merges {
                     for (k, v) in source {
@@ -458,16 +386,11 @@ impl Builder {
     fn event(&mut self, event: Event<'_>, at: Position) -> Result<(), YamlError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let (value, plain) =
-                    scalar_value(&text, style, tag.as_deref()).or_else(|m| err(m, at))?;
+                let (value, plain) = scalar_value(&text, style, tag.as_deref()).or_else(|m| err(m, at))?;
                 if self.expecting_key() {
                     let merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
                     // Non-string keys keep their source text, except null, which reads as "null".
-                    let key = if value.is_null() {
-                        "null".to_owned()
-                    } else {
-                        text.into_owned()
-                    };
+                    let key = if value.is_null() { "null".to_owned() } else { text.into_owned() };
                     if anchor != 0 {
                         self.anchors.insert(anchor, (Value::String(key.clone()), 1));
                     }
@@ -478,18 +401,12 @@ impl Builder {
             }
             Event::Alias(id) => {
                 let Some((value, nodes)) = self.anchors.get(&id) else {
-                    return err(
-                        "alias refers to a node that is still open (recursive alias)",
-                        at,
-                    );
+                    return err("alias refers to a node that is still open (recursive alias)", at);
                 };
                 let nodes = *nodes;
                 self.alias_nodes = self.alias_nodes.saturating_add(nodes);
                 if self.alias_nodes > MAX_ALIAS_NODES {
-                    return err(
-                        format!("alias expansion exceeds {MAX_ALIAS_NODES} nodes"),
-                        at,
-                    );
+                    return err(format!("alias expansion exceeds {MAX_ALIAS_NODES} nodes"), at);
                 }
                 let value = value.clone();
                 if self.expecting_key() {
@@ -510,19 +427,13 @@ impl Builder {
             }
             Event::SequenceStart(anchor, _) => self.open(Kind::Seq(Vec::new()), anchor, at),
             Event::MappingStart(anchor, _) => {
-                let kind = Kind::Map {
-                    map: Map::new(),
-                    pending: Pending::Key,
-                    merges: Vec::new(),
-                };
+                let kind = Kind::Map { map: Map::new(), pending: Pending::Key, merges: Vec::new() };
                 self.open(kind, anchor, at)
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(at),
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart(_)
-            | Event::DocumentEnd => Ok(()),
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd => {
+                Ok(())
+            }
         }
     }
 }
@@ -550,14 +461,9 @@ pub fn parse(text: &str, with_spans: bool) -> Result<(Value, SpanIndex), YamlErr
     }
     let mut index = b.index.unwrap_or_default();
     if with_spans && index.nodes.is_empty() {
-        index.nodes.insert(
-            String::new(),
-            NodeInfo {
-                value: Position { line: 1, column: 1 },
-                key: None,
-                plain_scalar: false,
-            },
-        );
+        index
+            .nodes
+            .insert(String::new(), NodeInfo { value: Position { line: 1, column: 1 }, key: None, plain_scalar: false });
     }
     Ok((b.root.unwrap_or(Value::Null), index))
 }
@@ -630,37 +536,23 @@ mod tests {
             ("2024-01-01", json!("2024-01-01")),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                &resolve_plain_scalar(input),
-                expected,
-                "resolving {input:?}"
-            );
+            assert_eq!(&resolve_plain_scalar(input), expected, "resolving {input:?}");
         }
         // Overflowing integers fall back to f64.
         assert_eq!(resolve_plain_scalar("99999999999999999999"), json!(1e20));
         assert_eq!(resolve_plain_scalar("-99999999999999999999"), json!(-1e20));
-        assert_eq!(
-            resolve_plain_scalar("0xFFFFFFFFFFFFFFFFFF"),
-            json!(4722366482869645213696.0)
-        );
+        assert_eq!(resolve_plain_scalar("0xFFFFFFFFFFFFFFFFFF"), json!(4722366482869645213696.0));
     }
 
     #[test]
     fn quoted_and_block_scalars_are_strings() {
         let v = val("a: '1'\nb: \"true\"\nc: |\n  42\nd: >\n  null\ne: ''\nf: 1\ng: \"~\"\n");
-        assert_eq!(
-            v,
-            json!({"a": "1", "b": "true", "c": "42\n", "d": "null\n", "e": "", "f": 1, "g": "~"})
-        );
+        assert_eq!(v, json!({"a": "1", "b": "true", "c": "42\n", "d": "null\n", "e": "", "f": 1, "g": "~"}));
     }
 
     #[test]
     fn plain_scalar_flag() {
-        let (_, idx) = parse(
-            "a: 1\nb: '1'\nc: !!int 1\nd: x\ne: |\n  y\nf: !custom 2\n",
-            true,
-        )
-        .unwrap();
+        let (_, idx) = parse("a: 1\nb: '1'\nc: !!int 1\nd: x\ne: |\n  y\nf: !custom 2\n", true).unwrap();
         assert!(idx.get("/a").unwrap().plain_scalar);
         assert!(!idx.get("/b").unwrap().plain_scalar);
         assert!(!idx.get("/c").unwrap().plain_scalar);
@@ -696,10 +588,7 @@ mod tests {
         let e = fail("a: !!int abc\n");
         assert_eq!(e.message, "invalid !!int value 'abc'");
         assert_eq!(e.position, p(1, 4));
-        assert_eq!(
-            fail("a: !!bool yes\n").message,
-            "invalid !!bool value 'yes'"
-        );
+        assert_eq!(fail("a: !!bool yes\n").message, "invalid !!bool value 'yes'");
         assert_eq!(fail("a: !!float x\n").message, "invalid !!float value 'x'");
     }
 
@@ -721,10 +610,7 @@ mod tests {
 
     #[test]
     fn flow_and_empty_keys() {
-        assert_eq!(
-            val("{a: 1, b: [x, y], 404: z}"),
-            json!({"a": 1, "b": ["x", "y"], "404": "z"})
-        );
+        assert_eq!(val("{a: 1, b: [x, y], 404: z}"), json!({"a": 1, "b": ["x", "y"], "404": "z"}));
         assert_eq!(val("? \n: v\n"), json!({"null": "v"}));
         assert_eq!(val("a:\nb: ~\n"), json!({"a": null, "b": null}));
     }
@@ -736,11 +622,7 @@ mod tests {
         assert_eq!(e.position, p(2, 3));
         let e = fail("? [a, b]\n: v\n");
         assert_eq!(e.position, p(1, 3));
-        assert!(
-            fail("a: &m {x: 1}\n*m : v\n")
-                .message
-                .contains("complex mapping keys")
-        );
+        assert!(fail("a: &m {x: 1}\n*m : v\n").message.contains("complex mapping keys"));
     }
 
     #[test]
@@ -757,24 +639,16 @@ mod tests {
 
     #[test]
     fn anchors_and_aliases() {
-        let v = val(
-            "base: &b {x: 1, y: [1, 2]}\ncopy: *b\nname: &n hello\nagain: *n\nlist: [*n, *b]\n",
-        );
+        let v = val("base: &b {x: 1, y: [1, 2]}\ncopy: *b\nname: &n hello\nagain: *n\nlist: [*n, *b]\n");
         assert_eq!(
             v,
             json!({"base": {"x": 1, "y": [1, 2]}, "copy": {"x": 1, "y": [1, 2]}, "name": "hello", "again": "hello",
                    "list": ["hello", {"x": 1, "y": [1, 2]}]})
         );
         // An anchor may be redefined; aliases see the latest definition.
-        assert_eq!(
-            val("a: &x 1\nb: *x\nc: &x 2\nd: *x\n"),
-            json!({"a": 1, "b": 1, "c": 2, "d": 2})
-        );
+        assert_eq!(val("a: &x 1\nb: *x\nc: &x 2\nd: *x\n"), json!({"a": 1, "b": 1, "c": 2, "d": 2}));
         // Anchored keys can be reused as keys.
-        assert_eq!(
-            val("&k name: 1\nother: *k\n"),
-            json!({"name": 1, "other": "name"})
-        );
+        assert_eq!(val("&k name: 1\nother: *k\n"), json!({"name": 1, "other": "name"}));
         // An alias to an unknown anchor is a scanner/parser error.
         assert!(parse("a: *nope\n", false).is_err());
     }
@@ -797,10 +671,7 @@ mod tests {
             "quoted: {'<<': 1}\n",
         ));
         assert_eq!(v["one"], json!({"timeout": 10, "retries": 3}));
-        assert_eq!(
-            v["two"],
-            json!({"name": "x", "retries": 9, "verbose": true, "timeout": 5})
-        );
+        assert_eq!(v["two"], json!({"name": "x", "retries": 9, "verbose": true, "timeout": 5}));
         assert_eq!(v["three"], json!({"b": 2, "a": 1}));
         assert_eq!(v["quoted"], json!({"<<": 1}));
         let e = fail("a:\n  <<: 5\n");
@@ -835,14 +706,8 @@ mod tests {
         assert_eq!(info("/upstreams/petstore/flow/k/0").value, p(8, 16));
         assert_eq!(info("/upstreams/petstore/flow/k/1").value, p(8, 19));
         assert_eq!(idx.key_or_value("/upstreams/petstore/url"), Some(p(3, 5)));
-        assert_eq!(
-            idx.key_or_value("/upstreams/petstore/tools/0"),
-            Some(p(5, 9))
-        );
-        assert_eq!(
-            idx.nearest("/upstreams/petstore/tools/0/missing/deeper"),
-            Some(p(5, 9))
-        );
+        assert_eq!(idx.key_or_value("/upstreams/petstore/tools/0"), Some(p(5, 9)));
+        assert_eq!(idx.nearest("/upstreams/petstore/tools/0/missing/deeper"), Some(p(5, 9)));
         assert_eq!(idx.nearest("/nothing"), Some(p(1, 1)));
         assert_eq!(idx.key_or_value("/nothing"), None);
     }
@@ -893,10 +758,7 @@ mod tests {
         assert!(parse(&ok, true).is_ok());
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let e = fail(&deep);
-        assert!(
-            e.message.contains("nesting") || e.message.contains("recursion"),
-            "{e}"
-        );
+        assert!(e.message.contains("nesting") || e.message.contains("recursion"), "{e}");
         let mut block = String::new();
         for i in 0..MAX_DEPTH {
             block.push_str(&" ".repeat(i));
@@ -956,8 +818,7 @@ mod tests {
 
     fn spec(name: &str) -> Option<String> {
         let path = std::path::Path::new("/work/shared/specs").join(name);
-        path.exists()
-            .then(|| std::fs::read_to_string(path).expect("read spec"))
+        path.exists().then(|| std::fs::read_to_string(path).expect("read spec"))
     }
 
     #[test]
@@ -971,11 +832,7 @@ mod tests {
             assert!(v["paths"].as_object().is_some_and(|p| p.len() > 100));
             let start = std::time::Instant::now();
             let (v2, idx) = parse(&text, true).unwrap();
-            eprintln!(
-                "stripe.v3.yaml with spans: {:?} ({} nodes)",
-                start.elapsed(),
-                idx.len()
-            );
+            eprintln!("stripe.v3.yaml with spans: {:?} ({} nodes)", start.elapsed(), idx.len());
             assert_eq!(v, v2);
             assert_eq!(idx.get("/openapi").unwrap().key.unwrap().column, 1);
         }
@@ -990,9 +847,7 @@ mod tests {
             // `/pet` `put` only lists 400/404/405 in this file, so check a path that has a 200 response.
             let put = v["paths"]["/pet"]["put"]["responses"].as_object().unwrap();
             assert!(put.contains_key("405"));
-            let get = v["paths"]["/pet/findByStatus"]["get"]["responses"]
-                .as_object()
-                .unwrap();
+            let get = v["paths"]["/pet/findByStatus"]["get"]["responses"].as_object().unwrap();
             assert!(get["200"].is_object());
         }
     }

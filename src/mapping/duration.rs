@@ -12,22 +12,16 @@ pub struct DurationSpec(pub Duration);
 impl DurationSpec {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(text.len());
+        let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let number: f64 = number
-            .parse()
-            .map_err(|_| format!("'{text}' is not a duration like 30s or 500ms"))?;
+        let number: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 30s or 500ms"))?;
         let seconds = match unit.trim() {
             "ms" => number / 1000.0,
             "" | "s" => number,
             "m" => number * 60.0,
             "h" => number * 3600.0,
             other => {
-                return Err(format!(
-                    "unknown unit '{other}' in '{text}' (use ms, s, m or h)"
-                ));
+                return Err(format!("unknown unit '{other}' in '{text}' (use ms, s, m or h)"));
             }
         };
         if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 365.0 {
@@ -75,22 +69,10 @@ mod tests {
 
     #[test]
     fn parses_units_and_rejects_garbage() {
-        assert_eq!(
-            DurationSpec::parse("500ms").unwrap().0,
-            Duration::from_millis(500)
-        );
-        assert_eq!(
-            DurationSpec::parse("30s").unwrap().0,
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            DurationSpec::parse("2m").unwrap().0,
-            Duration::from_secs(120)
-        );
-        assert_eq!(
-            DurationSpec::parse("1.5").unwrap().0,
-            Duration::from_millis(1500)
-        );
+        assert_eq!(DurationSpec::parse("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(DurationSpec::parse("30s").unwrap().0, Duration::from_secs(30));
+        assert_eq!(DurationSpec::parse("2m").unwrap().0, Duration::from_secs(120));
+        assert_eq!(DurationSpec::parse("1.5").unwrap().0, Duration::from_millis(1500));
         assert!(DurationSpec::parse("fast").is_err());
         assert!(DurationSpec::parse("3 weeks").is_err());
     }

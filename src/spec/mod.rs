@@ -63,11 +63,7 @@ pub enum RefError {
     #[error("$ref '{reference}' points into '{document}', which was not loaded")]
     MissingDocument { reference: String, document: String },
     #[error("$ref '{reference}' points at nothing: '{pointer}' does not exist in {document}")]
-    MissingTarget {
-        reference: String,
-        pointer: String,
-        document: String,
-    },
+    MissingTarget { reference: String, pointer: String, document: String },
     #[error("$ref '{reference}' is not a valid reference: {reason}")]
     Invalid { reference: String, reason: String },
     #[error("$ref '{reference}' starts a chain of references that does not end")]
@@ -81,11 +77,7 @@ impl Spec {
             .enumerate()
             .map(|(index, document)| (document.url.to_string(), DocId(index as u32)))
             .collect();
-        Spec {
-            documents,
-            version,
-            by_url,
-        }
+        Spec { documents, version, by_url }
     }
 
     pub fn root(&self) -> &Value {
@@ -102,11 +94,7 @@ impl Spec {
 
     /// Resolves one `$ref` string written in document `from`, returning the target document, the target
     /// value and the JSON pointer of the target inside that document.
-    pub fn resolve_ref<'a>(
-        &'a self,
-        from: DocId,
-        reference: &str,
-    ) -> Result<(DocId, &'a Value, String), RefError> {
+    pub fn resolve_ref<'a>(&'a self, from: DocId, reference: &str) -> Result<(DocId, &'a Value, String), RefError> {
         let (document_part, fragment) = match reference.split_once('#') {
             Some((document_part, fragment)) => (document_part, fragment),
             None => (reference, ""),
@@ -114,49 +102,36 @@ impl Spec {
         let target_doc = if document_part.is_empty() {
             from
         } else {
-            let url =
-                self.doc(from)
-                    .url
-                    .join(document_part)
-                    .map_err(|error| RefError::Invalid {
-                        reference: reference.to_string(),
-                        reason: error.to_string(),
-                    })?;
+            let url = self
+                .doc(from)
+                .url
+                .join(document_part)
+                .map_err(|error| RefError::Invalid { reference: reference.to_string(), reason: error.to_string() })?;
             let mut url_without_fragment = url;
             url_without_fragment.set_fragment(None);
-            self.doc_id(&url_without_fragment)
-                .ok_or_else(|| RefError::MissingDocument {
-                    reference: reference.to_string(),
-                    document: url_without_fragment.to_string(),
-                })?
+            self.doc_id(&url_without_fragment).ok_or_else(|| RefError::MissingDocument {
+                reference: reference.to_string(),
+                document: url_without_fragment.to_string(),
+            })?
         };
         let pointer = decode_fragment(fragment);
         if !pointer.is_empty() && !pointer.starts_with('/') {
             return Err(RefError::Invalid {
                 reference: reference.to_string(),
-                reason: "the fragment is not a JSON pointer (anchors are not supported)"
-                    .to_string(),
+                reason: "the fragment is not a JSON pointer (anchors are not supported)".to_string(),
             });
         }
-        let value = self
-            .doc(target_doc)
-            .value
-            .pointer(&pointer)
-            .ok_or_else(|| RefError::MissingTarget {
-                reference: reference.to_string(),
-                pointer: pointer.clone(),
-                document: self.doc(target_doc).display.clone(),
-            })?;
+        let value = self.doc(target_doc).value.pointer(&pointer).ok_or_else(|| RefError::MissingTarget {
+            reference: reference.to_string(),
+            pointer: pointer.clone(),
+            document: self.doc(target_doc).display.clone(),
+        })?;
         Ok((target_doc, value, pointer))
     }
 
     /// Follows `$ref` until a value that is not a reference (for parameters, responses, path items and
     /// other non-schema objects). Chains longer than 32 links are treated as cycles.
-    pub fn deref<'a>(
-        &'a self,
-        mut doc: DocId,
-        mut value: &'a Value,
-    ) -> Result<(DocId, &'a Value), RefError> {
+    pub fn deref<'a>(&'a self, mut doc: DocId, mut value: &'a Value) -> Result<(DocId, &'a Value), RefError> {
         for _ in 0..32 {
             match value.get("$ref").and_then(Value::as_str) {
                 Some(reference) => {
@@ -167,11 +142,7 @@ impl Spec {
                 None => return Ok((doc, value)),
             }
         }
-        let reference = value
-            .get("$ref")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let reference = value.get("$ref").and_then(Value::as_str).unwrap_or_default().to_string();
         Err(RefError::Chain { reference })
     }
 
@@ -190,11 +161,7 @@ pub fn locate_in_text(display: &str, text: &str, needle: &str) -> Location {
             let line = before.matches('\n').count() as u32 + 1;
             let line_start = before.rfind('\n').map_or(0, |index| index + 1);
             let column = text[line_start..offset].chars().count() as u32 + 1;
-            Location {
-                file: display.to_string(),
-                line,
-                column,
-            }
+            Location { file: display.to_string(), line, column }
         }
         None => Location::file_only(display),
     }
@@ -203,9 +170,7 @@ pub fn locate_in_text(display: &str, text: &str, needle: &str) -> Location {
 /// A `$ref` fragment is a JSON pointer that may be percent-encoded (`%7B`), as RFC 3986 fragments are.
 fn decode_fragment(fragment: &str) -> String {
     if fragment.contains('%') {
-        percent_encoding::percent_decode_str(fragment)
-            .decode_utf8_lossy()
-            .into_owned()
+        percent_encoding::percent_decode_str(fragment).decode_utf8_lossy().into_owned()
     } else {
         fragment.to_string()
     }
@@ -232,12 +197,7 @@ mod tests {
     use serde_json::json;
 
     fn document(url: &str, value: Value) -> Document {
-        Document {
-            url: url::Url::parse(url).unwrap(),
-            display: url.to_string(),
-            value,
-            text: String::new(),
-        }
+        Document { url: url::Url::parse(url).unwrap(), display: url.to_string(), value, text: String::new() }
     }
 
     #[test]
@@ -248,55 +208,34 @@ mod tests {
                     "file:///spec/root.yaml",
                     json!({"components": {"schemas": {"Pet": {"type": "object"}}}, "paths": {"/a/{id}": {"x": 1}}}),
                 ),
-                document(
-                    "file:///spec/common/defs.yaml",
-                    json!({"Error": {"type": "string"}}),
-                ),
+                document("file:///spec/common/defs.yaml", json!({"Error": {"type": "string"}})),
             ],
             SpecVersion::OpenApi30,
         );
         let (doc, value, pointer) = spec.resolve_ref(ROOT, "#/components/schemas/Pet").unwrap();
-        assert_eq!(
-            (doc, value, pointer.as_str()),
-            (ROOT, &json!({"type": "object"}), "/components/schemas/Pet")
-        );
+        assert_eq!((doc, value, pointer.as_str()), (ROOT, &json!({"type": "object"}), "/components/schemas/Pet"));
         let (doc, value, _) = spec.resolve_ref(ROOT, "common/defs.yaml#/Error").unwrap();
         assert_eq!((doc, value), (DocId(1), &json!({"type": "string"})));
         let (_, value, _) = spec.resolve_ref(ROOT, "#/paths/~1a~1%7Bid%7D/x").unwrap();
         assert_eq!(value, &json!(1));
-        assert!(matches!(
-            spec.resolve_ref(ROOT, "#/components/schemas/Nope"),
-            Err(RefError::MissingTarget { .. })
-        ));
-        assert!(matches!(
-            spec.resolve_ref(ROOT, "other.yaml#/x"),
-            Err(RefError::MissingDocument { .. })
-        ));
+        assert!(matches!(spec.resolve_ref(ROOT, "#/components/schemas/Nope"), Err(RefError::MissingTarget { .. })));
+        assert!(matches!(spec.resolve_ref(ROOT, "other.yaml#/x"), Err(RefError::MissingDocument { .. })));
     }
 
     #[test]
     fn deref_detects_endless_chains() {
         let spec = Spec::new(
-            vec![document(
-                "file:///r.json",
-                json!({"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}}),
-            )],
+            vec![document("file:///r.json", json!({"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}}))],
             SpecVersion::OpenApi31,
         );
         let start = json!({"$ref": "#/a"});
-        assert!(matches!(
-            spec.deref(ROOT, &start),
-            Err(RefError::Chain { .. })
-        ));
+        assert!(matches!(spec.deref(ROOT, &start), Err(RefError::Chain { .. })));
     }
 
     #[test]
     fn locates_text_line_and_column() {
         let location = locate_in_text("s.yaml", "a: 1\nb:\n  $ref: '#/x'\n", "#/x");
         assert_eq!((location.line, location.column), (3, 10));
-        assert_eq!(
-            readable_pointer("/paths/~1pets~1{id}/get"),
-            "paths./pets/{id}.get"
-        );
+        assert_eq!(readable_pointer("/paths/~1pets~1{id}/get"), "paths./pets/{id}.get");
     }
 }

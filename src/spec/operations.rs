@@ -31,9 +31,7 @@ impl HttpMethod {
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|method| method.lower().eq_ignore_ascii_case(text))
+        Self::ALL.into_iter().find(|method| method.lower().eq_ignore_ascii_case(text))
     }
 
     pub fn lower(self) -> &'static str {
@@ -78,10 +76,7 @@ pub struct Operation<'a> {
 
 impl<'a> Operation<'a> {
     pub fn operation_id(&self) -> Option<&'a str> {
-        self.operation
-            .get("operationId")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
+        self.operation.get("operationId").and_then(Value::as_str).filter(|id| !id.is_empty())
     }
 
     /// `GET /pets/{id}`: the key a mapping file may use for operations without an operationId.
@@ -90,12 +85,7 @@ impl<'a> Operation<'a> {
     }
 
     pub fn tags(&self) -> impl Iterator<Item = &'a str> {
-        self.operation
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        self.operation.get("tags").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
     pub fn summary(&self) -> Option<&'a str> {
@@ -107,10 +97,7 @@ impl<'a> Operation<'a> {
     }
 
     pub fn deprecated(&self) -> bool {
-        self.operation
-            .get("deprecated")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.operation.get("deprecated").and_then(Value::as_bool).unwrap_or(false)
     }
 }
 
@@ -138,10 +125,7 @@ impl Spec {
                 Ok((doc, Value::Object(map))) => (doc, map),
                 Ok(_) => continue,
                 Err(error) => {
-                    problems.push(OperationProblem {
-                        pointer: path_pointer,
-                        error,
-                    });
+                    problems.push(OperationProblem { pointer: path_pointer, error });
                     continue;
                 }
             };

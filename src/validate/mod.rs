@@ -26,11 +26,8 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
         && !(8..=128).contains(&max)
     {
         diagnostics.push(
-            Diagnostic::error(
-                "mapping/invalid",
-                format!("defaults.max_name_length {max} is out of range (8 to 128)"),
-            )
-            .at(at("/defaults/max_name_length")),
+            Diagnostic::error("mapping/invalid", format!("defaults.max_name_length {max} is out of range (8 to 128)"))
+                .at(at("/defaults/max_name_length")),
         );
     }
     if let Some(output) = &defaults.output {
@@ -45,62 +42,41 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
         };
         let (operations, _) = spec.operations();
         check_server_variables(name, upstream, spec, &pointer, source, diagnostics);
-        for (kind, selectors) in [
-            ("include", &upstream.include),
-            ("exclude", &upstream.exclude),
-        ] {
+        for (kind, selectors) in [("include", &upstream.include), ("exclude", &upstream.exclude)] {
             for (index, selector) in selectors.iter().enumerate() {
                 let selector_pointer = format!("{pointer}/{kind}/{index}");
-                check_selector(
-                    selector,
-                    &operations,
-                    &selector_pointer,
-                    source,
-                    diagnostics,
-                );
+                check_selector(selector, &operations, &selector_pointer, source, diagnostics);
             }
         }
         let operation_keys: Vec<String> = operations
             .iter()
-            .flat_map(|op| {
-                op.operation_id()
-                    .map(str::to_string)
-                    .into_iter()
-                    .chain([op.method_and_path()])
-            })
+            .flat_map(|op| op.operation_id().map(str::to_string).into_iter().chain([op.method_and_path()]))
             .collect();
         for (key, tool) in &upstream.tools {
             let tool_pointer = format!("{pointer}/tools/{}", pointer_segment(key));
-            let operation = operations
-                .iter()
-                .find(|op| tool_entry(upstream, op).is_some_and(|(k, _)| k == key));
+            let operation = operations.iter().find(|op| tool_entry(upstream, op).is_some_and(|(k, _)| k == key));
             let Some(operation) = operation else {
                 diagnostics.push(
-                    Diagnostic::error("mapping/unknown-operation", format!("upstream '{name}' has no operation '{key}'"))
-                        .at(at_key(&tool_pointer))
-                        .maybe_help(did_you_mean(key, operation_keys.iter().map(String::as_str)).or_else(|| {
-                            Some("tool entries are keyed by operationId or by `METHOD /path`, e.g. `GET /pets/{id}`".to_string())
-                        })),
+                    Diagnostic::error(
+                        "mapping/unknown-operation",
+                        format!("upstream '{name}' has no operation '{key}'"),
+                    )
+                    .at(at_key(&tool_pointer))
+                    .maybe_help(
+                        did_you_mean(key, operation_keys.iter().map(String::as_str)).or_else(|| {
+                            Some(
+                                "tool entries are keyed by operationId or by `METHOD /path`, e.g. `GET /pets/{id}`"
+                                    .to_string(),
+                            )
+                        }),
+                    ),
                 );
                 continue;
             };
             if let Some(tool_name) = &tool.name {
-                check_tool_name(
-                    tool_name,
-                    upstream,
-                    loaded,
-                    &format!("{tool_pointer}/name"),
-                    source,
-                    diagnostics,
-                );
+                check_tool_name(tool_name, upstream, loaded, &format!("{tool_pointer}/name"), source, diagnostics);
             }
-            for (index, scope) in tool
-                .scopes
-                .iter()
-                .flatten()
-                .chain(&tool.extra_scopes)
-                .enumerate()
-            {
+            for (index, scope) in tool.scopes.iter().flatten().chain(&tool.extra_scopes).enumerate() {
                 if scope.is_empty() || scope.contains(char::is_whitespace) {
                     diagnostics.push(
                         Diagnostic::error(
@@ -112,12 +88,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
                 }
             }
             if let Some(output) = &tool.output {
-                output::check_output(
-                    output,
-                    &format!("{tool_pointer}/output"),
-                    source,
-                    diagnostics,
-                );
+                output::check_output(output, &format!("{tool_pointer}/output"), source, diagnostics);
             }
             if let Some(pagination) = &tool.pagination {
                 output::check_pagination(
@@ -130,12 +101,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
                     diagnostics,
                 );
             }
-            check_headers(
-                &tool.settings.headers,
-                &format!("{tool_pointer}/settings/headers"),
-                source,
-                diagnostics,
-            );
+            check_headers(&tool.settings.headers, &format!("{tool_pointer}/settings/headers"), source, diagnostics);
         }
     }
 }
@@ -148,16 +114,13 @@ fn check_upstream_settings(
     diagnostics: &mut Diagnostics,
 ) {
     if let Some(base_url) = &upstream.base_url {
-        let valid = url::Url::parse(base_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        let valid =
+            url::Url::parse(base_url).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if valid.is_none() {
             diagnostics.push(
                 Diagnostic::error(
                     "mapping/invalid-base-url",
-                    format!(
-                        "upstream '{name}': base_url '{base_url}' is not an absolute http(s) URL"
-                    ),
+                    format!("upstream '{name}': base_url '{base_url}' is not an absolute http(s) URL"),
                 )
                 .at(source.map(|s| s.locate(&format!("{pointer}/base_url")))),
             );
@@ -170,27 +133,15 @@ fn check_upstream_settings(
         diagnostics.push(
             Diagnostic::error(
                 "mapping/invalid-tool-name",
-                format!(
-                    "upstream '{name}': tool_prefix '{prefix}' may only contain A-Z a-z 0-9 _ -"
-                ),
+                format!("upstream '{name}': tool_prefix '{prefix}' may only contain A-Z a-z 0-9 _ -"),
             )
             .at(source.map(|s| s.locate(&format!("{pointer}/tool_prefix")))),
         );
     }
     if let Some(output) = &upstream.defaults.output {
-        output::check_output(
-            output,
-            &format!("{pointer}/defaults/output"),
-            source,
-            diagnostics,
-        );
+        output::check_output(output, &format!("{pointer}/defaults/output"), source, diagnostics);
     }
-    check_headers(
-        &upstream.settings.headers,
-        &format!("{pointer}/settings/headers"),
-        source,
-        diagnostics,
-    );
+    check_headers(&upstream.settings.headers, &format!("{pointer}/settings/headers"), source, diagnostics);
 }
 
 fn check_server_variables(
@@ -214,14 +165,10 @@ fn check_server_variables(
             None => diagnostics.push(
                 Diagnostic::error(
                     "mapping/unknown-server-variable",
-                    format!(
-                        "upstream '{name}': the spec's first server has no variable '{variable}'"
-                    ),
+                    format!("upstream '{name}': the spec's first server has no variable '{variable}'"),
                 )
                 .at(source.map(|s| s.locate_key(&variable_pointer)))
-                .maybe_help(
-                    variables.and_then(|v| did_you_mean(variable, v.keys().map(String::as_str))),
-                ),
+                .maybe_help(variables.and_then(|v| did_you_mean(variable, v.keys().map(String::as_str)))),
             ),
             Some(definition) => {
                 if let Some(allowed) = definition.get("enum").and_then(Value::as_array)
@@ -247,10 +194,7 @@ fn check_selector(
     diagnostics: &mut Diagnostics,
 ) {
     let at = |suffix: &str| source.map(|s| s.locate(&format!("{pointer}{suffix}")));
-    if selector.operation_id.is_none()
-        && selector.tag.is_none()
-        && selector.method.is_none()
-        && selector.path.is_none()
+    if selector.operation_id.is_none() && selector.tag.is_none() && selector.method.is_none() && selector.path.is_none()
     {
         diagnostics.push(
             Diagnostic::error(
@@ -263,20 +207,14 @@ fn check_selector(
     }
     let mut valid = true;
     if let Some(ids) = &selector.operation_id {
-        let known: Vec<&str> = operations
-            .iter()
-            .filter_map(Operation::operation_id)
-            .collect();
+        let known: Vec<&str> = operations.iter().filter_map(Operation::operation_id).collect();
         for id in ids.values() {
             if !known.contains(&id.as_str()) {
                 valid = false;
                 diagnostics.push(
-                    Diagnostic::error(
-                        "mapping/unknown-operation",
-                        format!("no operation with operationId '{id}'"),
-                    )
-                    .at(at("/operation_id"))
-                    .maybe_help(did_you_mean(id, known.iter().copied())),
+                    Diagnostic::error("mapping/unknown-operation", format!("no operation with operationId '{id}'"))
+                        .at(at("/operation_id"))
+                        .maybe_help(did_you_mean(id, known.iter().copied())),
                 );
             }
         }
@@ -288,12 +226,9 @@ fn check_selector(
         for tag in tags.values() {
             if !known.contains(&tag.as_str()) {
                 diagnostics.push(
-                    Diagnostic::warning(
-                        "mapping/unknown-tag",
-                        format!("no operation has the tag '{tag}'"),
-                    )
-                    .at(at("/tag"))
-                    .maybe_help(did_you_mean(tag, known.iter().copied())),
+                    Diagnostic::warning("mapping/unknown-tag", format!("no operation has the tag '{tag}'"))
+                        .at(at("/tag"))
+                        .maybe_help(did_you_mean(tag, known.iter().copied())),
                 );
             }
         }
@@ -303,15 +238,9 @@ fn check_selector(
             if HttpMethod::parse(method).is_none() {
                 valid = false;
                 diagnostics.push(
-                    Diagnostic::error(
-                        "mapping/invalid-method",
-                        format!("'{method}' is not an HTTP method"),
-                    )
-                    .at(at("/method"))
-                    .maybe_help(did_you_mean(
-                        method,
-                        HttpMethod::ALL.iter().map(|m| m.upper()),
-                    )),
+                    Diagnostic::error("mapping/invalid-method", format!("'{method}' is not an HTTP method"))
+                        .at(at("/method"))
+                        .maybe_help(did_you_mean(method, HttpMethod::ALL.iter().map(|m| m.upper()))),
                 );
             }
         }
@@ -320,8 +249,7 @@ fn check_selector(
         for path in paths.values() {
             if let Err(message) = path_glob(path) {
                 valid = false;
-                diagnostics
-                    .push(Diagnostic::error("mapping/invalid-glob", message).at(at("/path")));
+                diagnostics.push(Diagnostic::error("mapping/invalid-glob", message).at(at("/path")));
             }
         }
     }
@@ -329,11 +257,8 @@ fn check_selector(
         let compiled = CompiledSelector::new(selector);
         if !operations.iter().any(|op| compiled.matches(op)) {
             diagnostics.push(
-                Diagnostic::warning(
-                    "mapping/selector-matches-nothing",
-                    "this selector matches no operation",
-                )
-                .at(at("")),
+                Diagnostic::warning("mapping/selector-matches-nothing", "this selector matches no operation")
+                    .at(at("")),
             );
         }
     }
@@ -371,17 +296,12 @@ fn check_headers(
 ) {
     for (name, value) in headers {
         let header_pointer = format!("{pointer}/{}", pointer_segment(name));
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !valid_name {
             diagnostics.push(
-                Diagnostic::error(
-                    "mapping/invalid-header",
-                    format!("'{name}' is not a valid HTTP header name"),
-                )
-                .at(source.map(|s| s.locate_key(&header_pointer))),
+                Diagnostic::error("mapping/invalid-header", format!("'{name}' is not a valid HTTP header name"))
+                    .at(source.map(|s| s.locate_key(&header_pointer))),
             );
         }
         if value.contains(['\r', '\n', '\0']) {

@@ -39,21 +39,12 @@ pub fn check_output(
     diagnostics: &mut Diagnostics,
 ) {
     if let Some(select) = &output.select {
-        check_jsonpath(
-            select,
-            "output.select",
-            &format!("{pointer}/select"),
-            source,
-            diagnostics,
-        );
+        check_jsonpath(select, "output.select", &format!("{pointer}/select"), source, diagnostics);
     }
     match (&output.format, &output.template) {
         (Some(OutputFormat::Template), None) => diagnostics.push(
-            Diagnostic::error(
-                "mapping/missing-template",
-                "output.format is `template` but no `template` is given",
-            )
-            .at(locate(source, &format!("{pointer}/format"))),
+            Diagnostic::error("mapping/missing-template", "output.format is `template` but no `template` is given")
+                .at(locate(source, &format!("{pointer}/format"))),
         ),
         (Some(format), Some(_)) if *format != OutputFormat::Template => diagnostics.push(
             Diagnostic::error(
@@ -68,34 +59,18 @@ pub fn check_output(
     if let Some(template) = &output.template {
         let environment = minijinja::Environment::new();
         if let Err(error) = environment.template_from_str(template) {
-            let line = error
-                .line()
-                .map(|l| format!(" (template line {l})"))
-                .unwrap_or_default();
+            let line = error.line().map(|l| format!(" (template line {l})")).unwrap_or_default();
             diagnostics.push(
                 Diagnostic::error(
                     "mapping/invalid-template",
-                    format!(
-                        "output.template does not compile{line}: {}",
-                        error.detail().unwrap_or("syntax error")
-                    ),
+                    format!("output.template does not compile{line}: {}", error.detail().unwrap_or("syntax error")),
                 )
                 .at(locate(source, &format!("{pointer}/template"))),
             );
         }
     }
-    for (index, field) in output
-        .fields
-        .iter()
-        .flatten()
-        .chain(&output.exclude)
-        .enumerate()
-    {
-        if field.is_empty()
-            || field.starts_with('.')
-            || field.ends_with('.')
-            || field.contains("..")
-        {
+    for (index, field) in output.fields.iter().flatten().chain(&output.exclude).enumerate() {
+        if field.is_empty() || field.starts_with('.') || field.ends_with('.') || field.contains("..") {
             diagnostics.push(
                 Diagnostic::error(
                     "mapping/invalid-field-path",
@@ -105,17 +80,11 @@ pub fn check_output(
             );
         }
     }
-    for (key, limit) in [
-        ("max_items", output.max_items),
-        ("max_tokens", output.max_tokens),
-    ] {
+    for (key, limit) in [("max_items", output.max_items), ("max_tokens", output.max_tokens)] {
         if limit == Some(0) {
             diagnostics.push(
-                Diagnostic::error(
-                    "mapping/invalid",
-                    format!("output.{key} must be at least 1"),
-                )
-                .at(locate(source, &format!("{pointer}/{key}"))),
+                Diagnostic::error("mapping/invalid", format!("output.{key} must be at least 1"))
+                    .at(locate(source, &format!("{pointer}/{key}"))),
             );
         }
     }
@@ -138,10 +107,9 @@ pub fn check_pagination(
         PaginationStyle::NextUrl => "next_url",
     };
     let required: &[(&str, bool)] = match pagination.style {
-        PaginationStyle::Cursor => &[
-            ("cursor_param", pagination.cursor_param.is_some()),
-            ("next_cursor", pagination.next_cursor.is_some()),
-        ],
+        PaginationStyle::Cursor => {
+            &[("cursor_param", pagination.cursor_param.is_some()), ("next_cursor", pagination.next_cursor.is_some())]
+        }
         PaginationStyle::Offset => &[("offset_param", pagination.offset_param.is_some())],
         PaginationStyle::Page => &[("page_param", pagination.page_param.is_some())],
         PaginationStyle::NextUrl => &[("next_url", pagination.next_url.is_some())],
@@ -177,10 +145,7 @@ pub fn check_pagination(
                     ),
                 )
                 .at(locate(source, &format!("{pointer}/{setting}")))
-                .maybe_help(did_you_mean(
-                    name,
-                    parameter_names.iter().map(String::as_str),
-                )),
+                .maybe_help(did_you_mean(name, parameter_names.iter().map(String::as_str))),
             );
         }
     }
@@ -193,13 +158,7 @@ pub fn check_pagination(
     ] {
         let Some(path) = value else { continue };
         let setting_pointer = format!("{pointer}/{setting}");
-        if !check_jsonpath(
-            path,
-            &format!("pagination.{setting}"),
-            &setting_pointer,
-            source,
-            diagnostics,
-        ) {
+        if !check_jsonpath(path, &format!("pagination.{setting}"), &setting_pointer, source, diagnostics) {
             continue;
         }
         if let (Some(fields), Some(first)) = (&response_fields, first_member(path))
@@ -216,9 +175,7 @@ pub fn check_pagination(
 
 /// The first member name of a simple JSONPath: `$.data[-1].id` → `data`, `$['next']` → `next`.
 fn first_member(path: &str) -> Option<&str> {
-    let rest = path
-        .strip_prefix("$.")
-        .or_else(|| path.strip_prefix("$['"))?;
+    let rest = path.strip_prefix("$.").or_else(|| path.strip_prefix("$['"))?;
     let end = rest.find(['.', '[', '\'']).unwrap_or(rest.len());
     let member = &rest[..end];
     (!member.is_empty() && member != "*").then_some(member)
@@ -227,14 +184,8 @@ fn first_member(path: &str) -> Option<&str> {
 fn request_parameter_names(spec: &Spec, operation: &Operation<'_>) -> Vec<String> {
     let mut names = Vec::new();
     for (doc, list) in [
-        (
-            operation.path_item_doc,
-            operation.path_item.get("parameters"),
-        ),
-        (
-            operation.operation_doc,
-            operation.operation.get("parameters"),
-        ),
+        (operation.path_item_doc, operation.path_item.get("parameters")),
+        (operation.operation_doc, operation.operation.get("parameters")),
     ] {
         for raw in list.and_then(Value::as_array).into_iter().flatten() {
             if let Ok((_, parameter)) = spec.deref(doc, raw)
@@ -253,15 +204,9 @@ fn response_top_level_fields(spec: &Spec, operation: &Operation<'_>) -> Option<V
     let responses = operation.operation.get("responses")?.as_object()?;
     let mut codes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
     codes.sort();
-    let (doc, response) = spec
-        .deref(operation.operation_doc, responses.get(*codes.first()?)?)
-        .ok()?;
+    let (doc, response) = spec.deref(operation.operation_doc, responses.get(*codes.first()?)?).ok()?;
     let content = response.get("content")?.as_object()?;
-    let schema = content
-        .iter()
-        .find(|(media, _)| media.contains("json"))?
-        .1
-        .get("schema")?;
+    let schema = content.iter().find(|(media, _)| media.contains("json"))?.1.get("schema")?;
     let mut compiler = crate::compile::schema::SchemaCompiler::new(
         spec,
         crate::compile::schema::SchemaOptions {
@@ -272,18 +217,8 @@ fn response_top_level_fields(spec: &Spec, operation: &Operation<'_>) -> Option<V
         },
     );
     let compiled = compiler.compile(doc, schema)?;
-    if compiled.get("anyOf").is_some()
-        || compiled.get("oneOf").is_some()
-        || compiled.get("allOf").is_some()
-    {
+    if compiled.get("anyOf").is_some() || compiled.get("oneOf").is_some() || compiled.get("allOf").is_some() {
         return None;
     }
-    Some(
-        compiled
-            .get("properties")?
-            .as_object()?
-            .keys()
-            .cloned()
-            .collect(),
-    )
+    Some(compiled.get("properties")?.as_object()?.keys().cloned().collect())
 }

@@ -1,0 +1,10 @@
+//! The one integration test binary: every module below runs real parts (files, HTTP servers on
+//! 127.0.0.1:0, the built `api2mcp` binary).
+
+mod support;
+
+mod cli;
+mod compile_fixtures;
+mod corpus;
+mod mapping_schema;
+mod remote_specs;

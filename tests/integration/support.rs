@@ -1,0 +1,74 @@
+//! Shared helpers for the integration tests.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use api2mcp::app::{Prepared, prepare};
+use api2mcp::catalogue::Catalogue;
+use api2mcp::load::ConfigSource;
+
+/// Runs load → validate → compile on a fixture folder: `api2mcp.yaml` when present, else the
+/// `spec.*` file in zero-config mode. `env.json` (optional) is the environment.
+pub async fn prepare_case(dir: &Path) -> Prepared {
+    let env: HashMap<String, String> = std::fs::read_to_string(dir.join("env.json"))
+        .map(|text| serde_json::from_str(&text).expect("env.json is a string map"))
+        .unwrap_or_default();
+    let mapping = dir.join("api2mcp.yaml");
+    let source = if mapping.exists() {
+        ConfigSource::Mapping(mapping)
+    } else {
+        let spec = ["spec.yaml", "spec.json"].iter().map(|name| dir.join(name)).find(|p| p.exists());
+        let spec = spec.unwrap_or_else(|| panic!("{} has neither api2mcp.yaml nor spec.*", dir.display()));
+        ConfigSource::Spec { spec: spec.display().to_string(), base_url: None }
+    };
+    prepare(&source, &env).await
+}
+
+/// Diagnostics as `check` prints them (without snippets, which the CLI tests cover).
+pub fn rendered_diagnostics(prepared: &Prepared) -> String {
+    let no_sources = HashMap::new();
+    prepared.diagnostics.sorted().into_iter().map(|d| api2mcp::diag::render(d, &no_sources)).collect()
+}
+
+/// Where each argument of each tool goes, and the upstream settings (secret values never shown).
+pub fn describe_calls(catalogue: &Catalogue) -> String {
+    let mut out = String::new();
+    for upstream in &catalogue.upstreams {
+        let headers: Vec<&str> = upstream.headers.iter().map(|(name, _)| name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "upstream {}: base_url={} timeout={:?} headers=[{}]",
+            upstream.name,
+            upstream.base_url.as_deref().unwrap_or("-"),
+            upstream.timeout,
+            headers.join(", ")
+        );
+    }
+    for tool in &catalogue.tools {
+        let call = &tool.call;
+        let _ = writeln!(out, "{}: {} {} scopes={:?}", tool.name, call.method.upper(), call.path, tool.scopes);
+        if let Some(body) = &call.body {
+            let _ = writeln!(out, "  body: {} required={}", body.content_type, body.required);
+        }
+        if !call.accept.is_empty() {
+            let _ = writeln!(out, "  accept: {}", call.accept.join(", "));
+        }
+        for binding in &call.arguments {
+            let _ = writeln!(
+                out,
+                "  {} <- {} {:?} style={:?} explode={} required={}",
+                binding.argument,
+                binding.location.label(),
+                binding.wire_name,
+                binding.style,
+                binding.explode,
+                binding.required
+            );
+        }
+        if tool.pagination.is_some() || tool.output.is_some() {
+            let _ = writeln!(out, "  pagination={} output={}", tool.pagination.is_some(), tool.output.is_some());
+        }
+    }
+    out
+}
