@@ -24,6 +24,7 @@ use select::{CompiledSelector, Selection};
 
 pub const DEFAULT_MAX_NAME_LENGTH: usize = 64;
 pub const DEFAULT_DESCRIPTION_WORDS: usize = 50;
+pub const DEFAULT_DESCRIPTION_SENTENCES: usize = 2;
 pub const DEFAULT_PARAMETER_DESCRIPTION_WORDS: usize = 20;
 pub const DEFAULT_OUTPUT_SCHEMA_MAX_BYTES: usize = 400;
 /// Nesting kept in input schemas; deeper levels keep only their type.
@@ -36,6 +37,7 @@ const OUTPUT_MAX_DEPTH: usize = 3;
 struct Effective {
     max_name_length: usize,
     description_words: usize,
+    description_sentences: usize,
     parameter_description_words: usize,
     output_schema: OutputSchemaMode,
     output_schema_max_bytes: usize,
@@ -54,8 +56,9 @@ impl Effective {
         Effective {
             max_name_length: pick!(max_name_length, DEFAULT_MAX_NAME_LENGTH),
             description_words: pick!(description_words, DEFAULT_DESCRIPTION_WORDS),
+            description_sentences: pick!(description_sentences, DEFAULT_DESCRIPTION_SENTENCES),
             parameter_description_words: pick!(parameter_description_words, DEFAULT_PARAMETER_DESCRIPTION_WORDS),
-            output_schema: pick!(output_schema, OutputSchemaMode::Auto),
+            output_schema: pick!(output_schema, OutputSchemaMode::None),
             output_schema_max_bytes: pick!(output_schema_max_bytes, DEFAULT_OUTPUT_SCHEMA_MAX_BYTES),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
@@ -253,6 +256,7 @@ fn assign_names(
         }
     }
     let mut names = Vec::with_capacity(pending.len());
+    let mut shortened: Vec<String> = Vec::new();
     for (index, item) in pending.iter().enumerate() {
         if let Some(name) = &item.explicit_name {
             names.push(name.clone());
@@ -261,17 +265,7 @@ fn assign_names(
         let max = effective[item.upstream_index].max_name_length;
         let fitted = names::fit(&item.base_name, max);
         if fitted != item.base_name {
-            diagnostics.push(
-                Diagnostic::warning(
-                    "tool/name-shortened",
-                    format!(
-                        "tool name '{}' of {} is longer than {max} characters; shortened to '{fitted}'",
-                        item.base_name,
-                        describe(item, specs)
-                    ),
-                )
-                .with_help("set `name:` for this operation in the mapping file"),
-            );
+            shortened.push(format!("'{}' → '{fitted}'", item.base_name));
         }
         let mut name = fitted.clone();
         let mut counter = 2;
@@ -296,6 +290,23 @@ fn assign_names(
         }
         taken.insert(name.clone(), index);
         names.push(name);
+    }
+    // One warning for all of them: big specs have dozens, and each has the same remedy.
+    if !shortened.is_empty() {
+        let examples: Vec<&str> = shortened.iter().take(3).map(String::as_str).collect();
+        let more = if shortened.len() > 3 { format!(" and {} more", shortened.len() - 3) } else { String::new() };
+        diagnostics.push(
+            Diagnostic::warning(
+                "tool/name-shortened",
+                format!(
+                    "{} tool name{} longer than the limit shortened with a hash suffix: {}{more}",
+                    shortened.len(),
+                    if shortened.len() == 1 { "" } else { "s" },
+                    examples.join(", ")
+                ),
+            )
+            .with_help("set `name:` per operation, or raise `defaults.max_name_length`"),
+        );
     }
     names
 }
@@ -333,7 +344,12 @@ fn build_tool(
         Some(description) => description,
         None => {
             let words = tool_config.and_then(|t| t.description_words).unwrap_or(effective.description_words);
-            let cleaned = text::describe_operation(operation.summary(), operation.description(), words);
+            let cleaned = text::describe_operation(
+                operation.summary(),
+                operation.description(),
+                words,
+                effective.description_sentences,
+            );
             findings.extend(cleaned.findings);
             if cleaned.text.is_empty() {
                 // The spec says nothing: the call itself is still better than no description.
@@ -503,33 +519,19 @@ fn output_schema(
 /// GET/HEAD read-only; PUT/DELETE idempotent; DELETE destructive; POST/PATCH neither. The mapping
 /// overrides any hint.
 fn annotations(method: HttpMethod, tool: Option<&ToolConfig>) -> Annotations {
-    let read_only = matches!(method, HttpMethod::Get | HttpMethod::Head | HttpMethod::Options);
-    let mut annotations = if read_only {
-        Annotations { read_only: Some(true), ..Annotations::default() }
-    } else {
-        Annotations {
-            read_only: Some(false),
-            destructive: Some(method == HttpMethod::Delete),
-            idempotent: Some(matches!(method, HttpMethod::Put | HttpMethod::Delete)),
-            open_world: None,
-        }
-    };
-    if let Some(config) = tool.map(|t| &t.annotations) {
-        if let Some(value) = config.read_only {
-            annotations.read_only = Some(value);
-            if value {
-                annotations.destructive = None;
-                annotations.idempotent = None;
-            } else {
-                annotations.destructive.get_or_insert(false);
-                annotations.idempotent.get_or_insert(false);
-            }
-        }
-        annotations.destructive = config.destructive.or(annotations.destructive);
-        annotations.idempotent = config.idempotent.or(annotations.idempotent);
-        annotations.open_world = config.open_world.or(annotations.open_world);
+    let config = tool.map(|t| t.annotations.clone()).unwrap_or_default();
+    let read_only =
+        config.read_only.unwrap_or(matches!(method, HttpMethod::Get | HttpMethod::Head | HttpMethod::Options));
+    let destructive = config.destructive.unwrap_or(method == HttpMethod::Delete);
+    let idempotent = config.idempotent.unwrap_or(matches!(method, HttpMethod::Put | HttpMethod::Delete));
+    // Only hints that differ from MCP's defaults (readOnly false, destructive true, idempotent false,
+    // openWorld true) are written: clients apply the defaults, and every byte is context.
+    Annotations {
+        read_only: read_only.then_some(true),
+        destructive: (!read_only && !destructive).then_some(false),
+        idempotent: (!read_only && idempotent).then_some(true),
+        open_world: config.open_world.filter(|open| !open),
     }
-    annotations
 }
 
 /// Scopes from the spec's `security` (the operation's, else the document's): the first alternative's

@@ -50,7 +50,7 @@ pub fn build_input(
     for parameter in ordered {
         let mut schema = parameter_schema(parameter, compiler);
         if let Some(description) = parameter.map.get("description").and_then(Value::as_str) {
-            let cleaned = text::concise(description, description_words);
+            let cleaned = text::concise_sentences(description, description_words, 1);
             compiler.findings.extend(cleaned.findings);
             if let Value::Object(schema_map) = &mut schema {
                 if cleaned.text.is_empty() || description_words == 0 {
@@ -62,6 +62,7 @@ pub fn build_input(
         }
         if let (Some(example), Value::Object(schema_map)) = (parameter.map.get("example"), &mut schema)
             && !schema_map.contains_key("examples")
+            && matches!(example, Value::String(_) | Value::Array(_) | Value::Object(_))
             && example.to_string().len() <= 80
         {
             schema_map.insert("examples".into(), json!([example]));
@@ -263,7 +264,7 @@ fn request_body(
     if let (Some(description), Value::Object(map)) = (body.get("description").and_then(Value::as_str), &mut schema)
         && !map.contains_key("description")
     {
-        let cleaned = text::concise(description, 20);
+        let cleaned = text::concise_sentences(description, 20, 1);
         compiler.findings.extend(cleaned.findings);
         if !cleaned.text.is_empty() {
             map.insert("description".into(), Value::String(cleaned.text));

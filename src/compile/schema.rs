@@ -216,15 +216,16 @@ impl<'a> SchemaCompiler<'a> {
                 }
                 "description" if input && self.options.description_words > 0 => {
                     if let Some(description) = value.as_str() {
-                        let cleaned = text::concise(description, self.options.description_words);
+                        let cleaned = text::concise_sentences(description, self.options.description_words, 1);
                         self.findings.extend(cleaned.findings);
                         if !cleaned.text.is_empty() {
                             out.insert(key.clone(), Value::String(cleaned.text));
                         }
                     }
                 }
-                "example" if input => add_example(&mut out, value),
-                "examples" if input => {
+                // Examples only for direct arguments: nested ones cost more than they teach.
+                "example" if input && depth <= 1 => add_example(&mut out, value),
+                "examples" if input && depth <= 1 => {
                     if let Some(first) = value.as_array().and_then(|examples| examples.first()) {
                         add_example(&mut out, first);
                     }
@@ -242,6 +243,8 @@ impl<'a> SchemaCompiler<'a> {
                     }
                     _ => {}
                 },
+                // Storage widths say nothing to a model and nothing JSON Schema validates.
+                "format" if matches!(value.as_str(), Some("int32" | "int64" | "float" | "double")) => {}
                 "enum" | "const" | "format" | "default" | "minimum" | "maximum" | "multipleOf" | "minLength"
                 | "maxLength" | "pattern" | "minItems" | "maxItems" | "uniqueItems" | "minProperties"
                 | "maxProperties" | "required" | "dependentRequired" | "contentMediaType" | "contentEncoding"
@@ -299,8 +302,13 @@ fn map_has_property(map: &Map<String, Value>, name: &str) -> bool {
     map.get("properties").and_then(Value::as_object).is_some_and(|p| p.contains_key(name))
 }
 
+/// One example is kept when it teaches a format (a string, or a small structure); numbers and booleans
+/// add nothing to the type and bounds, so they are not worth their tokens.
 fn add_example(out: &mut Map<String, Value>, example: &Value) {
-    if out.contains_key("examples") {
+    if out.contains_key("examples")
+        || out.contains_key("enum")
+        || matches!(example, Value::Number(_) | Value::Bool(_) | Value::Null)
+    {
         return;
     }
     let compact = example.to_string();

@@ -55,7 +55,10 @@ pub struct ToolDefaults {
     /// Words kept from an operation's summary and description for the tool description. Default 50.
     #[schemars(range(min = 1))]
     pub description_words: Option<usize>,
-    /// Words kept from each parameter and property description. Default 20.
+    /// Sentences kept from an operation's summary and description for the tool description. Default 2.
+    #[schemars(range(min = 1))]
+    pub description_sentences: Option<usize>,
+    /// Words kept from each parameter and property description (its first sentence). Default 20; 0 drops them.
     #[schemars(range(min = 0))]
     pub parameter_description_words: Option<usize>,
     /// Whether tools advertise an `outputSchema` built from the success response. Default `auto`.
