@@ -444,14 +444,12 @@ fn report_findings(findings: &[text::Finding], who: &str, spec_display: &str, di
     }
 }
 
+/// The output schema, the media types for `Accept`, and references that could not be followed.
+type ResponseFacts = (Option<Map<String, Value>>, Vec<String>, Vec<(DocId, RefError)>);
+
 /// The lowest 2xx response with a JSON object schema gives the output schema; every 2xx media type
 /// feeds `Accept`.
-fn output_schema(
-    spec: &Spec,
-    operation: &Operation<'_>,
-    mode: OutputSchemaMode,
-    max_bytes: usize,
-) -> (Option<Map<String, Value>>, Vec<String>, Vec<(DocId, RefError)>) {
+fn output_schema(spec: &Spec, operation: &Operation<'_>, mode: OutputSchemaMode, max_bytes: usize) -> ResponseFacts {
     let mut accept: Vec<String> = Vec::new();
     let mut chosen = None;
     let mut unresolved = Vec::new();

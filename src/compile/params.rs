@@ -230,7 +230,7 @@ fn media_rank(media_type: &str) -> u8 {
     }
 }
 
-pub fn preferred_media<'a>(content: &'a Map<String, Value>) -> Option<(&'a String, &'a Value)> {
+pub fn preferred_media(content: &Map<String, Value>) -> Option<(&String, &Value)> {
     content.iter().min_by_key(|(media_type, _)| media_rank(media_type))
 }
 

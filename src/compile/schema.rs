@@ -209,10 +209,8 @@ impl<'a> SchemaCompiler<'a> {
                         out.insert(key.clone(), Value::Object(compiled));
                     }
                 }
-                "readOnly" | "writeOnly" => {
-                    if value.as_bool() == Some(true) {
-                        out.insert(key.clone(), Value::Bool(true));
-                    }
+                "readOnly" | "writeOnly" if value.as_bool() == Some(true) => {
+                    out.insert(key.clone(), Value::Bool(true));
                 }
                 "description" if input && self.options.description_words > 0 => {
                     if let Some(description) = value.as_str() {
@@ -391,13 +389,12 @@ fn simplify_variants(out: &mut Map<String, Value>) {
                 continue;
             }
         }
-        if unique.len() == 1 {
-            if let Value::Object(only) = &unique[0]
-                && !only.keys().any(|k| out.contains_key(k))
-            {
-                out.extend(only.clone());
-                continue;
-            }
+        if unique.len() == 1
+            && let Value::Object(only) = &unique[0]
+            && !only.keys().any(|k| out.contains_key(k))
+        {
+            out.extend(only.clone());
+            continue;
         }
         if !unique.is_empty() {
             out.insert(key.into(), Value::Array(unique));

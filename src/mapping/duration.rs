@@ -24,7 +24,7 @@ impl DurationSpec {
                 return Err(format!("unknown unit '{other}' in '{text}' (use ms, s, m or h)"));
             }
         };
-        if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 365.0 {
+        if !seconds.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&seconds) {
             return Err(format!("'{text}' is out of range"));
         }
         Ok(DurationSpec(Duration::from_secs_f64(seconds)))

@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod compile_fixtures;
 mod corpus;
+mod docs;
 mod mapping_schema;
 mod remote_specs;
