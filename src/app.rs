@@ -78,9 +78,22 @@ async fn with_prepared(args: &SourceArgs, command: impl FnOnce(&Prepared) -> Exi
 }
 
 fn render_all(prepared: &Prepared) -> String {
-    let empty = Default::default();
-    let sources = prepared.loaded.as_ref().map_or(&empty, |l| &l.sources);
-    prepared.diagnostics.sorted().into_iter().map(|d: &Diagnostic| render(d, sources) + "\n").collect()
+    let mut sources = std::collections::HashMap::new();
+    if let Some(loaded) = &prepared.loaded {
+        sources.clone_from(&loaded.sources);
+        // Spec files too, for the ones a diagnostic points into (specs can be large: only those).
+        for diagnostic in prepared.diagnostics.iter() {
+            let Some(location) = &diagnostic.location else { continue };
+            if location.line == 0 || sources.contains_key(&location.file) {
+                continue;
+            }
+            let document = loaded.specs.values().flat_map(|spec| &spec.documents).find(|d| d.display == location.file);
+            if let Some(document) = document {
+                sources.insert(location.file.clone(), document.text.clone());
+            }
+        }
+    }
+    prepared.diagnostics.sorted().into_iter().map(|d: &Diagnostic| render(d, &sources) + "\n").collect()
 }
 
 fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {

@@ -333,7 +333,7 @@ fn build_tool(
 ) -> Tool {
     let operation = &item.operation;
     let tool_config = item.entry.map(|(_, config)| config);
-    let spec_display = &spec.doc(crate::spec::ROOT).display;
+    let operation_location = operation.location(spec);
     let who = || match operation.operation_id() {
         Some(id) => format!("operation '{id}' ({})", operation.method_and_path()),
         None => format!("operation {}", operation.method_and_path()),
@@ -373,8 +373,7 @@ fn build_tool(
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
         diagnostics.push(
-            Diagnostic::warning("spec/skipped", format!("{}: {problem}", who()))
-                .at(Some(Location::file_only(spec_display))),
+            Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location.clone())),
         );
     }
 
@@ -390,7 +389,7 @@ fn build_tool(
         let entry = unresolved.entry((doc, item.upstream_index, error.to_string())).or_insert_with(|| (who(), 0));
         entry.1 += 1;
     }
-    report_findings(&findings, &who(), spec_display, diagnostics);
+    report_findings(&findings, &who(), &operation_location, diagnostics);
 
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
@@ -421,7 +420,7 @@ fn build_tool(
     }
 }
 
-fn report_findings(findings: &[text::Finding], who: &str, spec_display: &str, diagnostics: &mut Diagnostics) {
+fn report_findings(findings: &[text::Finding], who: &str, location: &Location, diagnostics: &mut Diagnostics) {
     let mut seen = HashSet::new();
     for finding in findings {
         let message = match finding {
@@ -437,7 +436,7 @@ fn report_findings(findings: &[text::Finding], who: &str, spec_display: &str, di
         if seen.insert(message.clone()) {
             diagnostics.push(
                 Diagnostic::warning("spec/suspicious-description", message)
-                    .at(Some(Location::file_only(spec_display)))
+                    .at(Some(location.clone()))
                     .with_help("review the spec; set `description:` for this tool to replace it"),
             );
         }

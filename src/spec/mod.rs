@@ -156,15 +156,18 @@ impl Spec {
 
 pub fn locate_in_text(display: &str, text: &str, needle: &str) -> Location {
     match text.find(needle) {
-        Some(offset) => {
-            let before = &text[..offset];
-            let line = before.matches('\n').count() as u32 + 1;
-            let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-            let column = text[line_start..offset].chars().count() as u32 + 1;
-            Location { file: display.to_string(), line, column }
-        }
+        Some(offset) => location_at(display, text, offset),
         None => Location::file_only(display),
     }
+}
+
+/// `file:line:col` of a byte offset in a document's text.
+pub fn location_at(display: &str, text: &str, offset: usize) -> Location {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let column = text[line_start..offset].chars().count() as u32 + 1;
+    Location { file: display.to_string(), line, column }
 }
 
 /// A `$ref` fragment is a JSON pointer that may be percent-encoded (`%7B`), as RFC 3986 fragments are.
