@@ -58,6 +58,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::Serve { source, listen, allowed_hosts } => serve(&source, &listen, allowed_hosts).await,
+        Command::Stdio { source } => stdio(&source).await,
         Command::Check { source, deny_warnings } => {
             with_prepared(&source, |prepared| check(prepared, deny_warnings)).await
         }
@@ -211,4 +213,88 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
         out.push_str(&format!("{:name_width$}  {call:call_width$}  {description}{extras}\n", tool.name));
     }
     out
+}
+
+/// Loads and compiles for serving: diagnostics to stderr; `None` (exit 78) when there are errors.
+async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catalogue>, ExitCode> {
+    let source = config_source(args).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    let prepared = prepare(&source, &ProcessEnvironment).await;
+    let rendered = render_all(&prepared);
+    if !rendered.is_empty() {
+        eprint!("{rendered}");
+    }
+    if prepared.diagnostics.has_errors() {
+        eprintln!("error: the configuration has errors; not serving");
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    let compiled = prepared.compiled.ok_or(ExitCode::from(EXIT_CONFIG))?;
+    Ok(std::sync::Arc::new(compiled.catalogue))
+}
+
+fn mcp_server(catalogue: std::sync::Arc<Catalogue>) -> Result<crate::mcp::McpServer, ExitCode> {
+    let caller = crate::call::Caller::new(catalogue).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    crate::mcp::McpServer::new(std::sync::Arc::new(caller)).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(1)
+    })
+}
+
+async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>) -> ExitCode {
+    let catalogue = match catalogue_for_serving(args).await {
+        Ok(catalogue) => catalogue,
+        Err(code) => return code,
+    };
+    let tool_count = catalogue.tools.len();
+    let server = match mcp_server(catalogue) {
+        Ok(server) => server,
+        Err(code) => return code,
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {listen}: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut settings = crate::mcp::http::HttpSettings::default();
+    settings.allowed_hosts.extend(extra_hosts);
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
+    eprintln!("api2mcp: serving {tool_count} tools at http://{address}/mcp");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        signal.cancel();
+    });
+    match crate::mcp::http::serve(listener, server, &settings, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn stdio(args: &SourceArgs) -> ExitCode {
+    let catalogue = match catalogue_for_serving(args).await {
+        Ok(catalogue) => catalogue,
+        Err(code) => return code,
+    };
+    let server = match mcp_server(catalogue) {
+        Ok(server) => server,
+        Err(code) => return code,
+    };
+    match crate::mcp::http::serve_stdio(server).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
 }

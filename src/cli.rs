@@ -1,4 +1,4 @@
-//! The command line: `check`, `tools`, `schema`.
+//! The command line: `serve`, `stdio`, `check`, `tools`, `schema`.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the tools over MCP Streamable HTTP at /mcp.
+    Serve {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "API2MCP_LISTEN")]
+        listen: String,
+        /// Extra hostnames accepted in the Host header (DNS-rebinding protection; loopback is always accepted).
+        #[arg(long = "allowed-host", env = "API2MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+        allowed_hosts: Vec<String>,
+    },
+    /// Serve the tools over MCP on stdin/stdout (logs go to stderr).
+    Stdio {
+        #[command(flatten)]
+        source: SourceArgs,
+    },
     /// Load and check the configuration: every diagnostic at once, then the catalogue's size.
     Check {
         #[command(flatten)]

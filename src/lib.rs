@@ -1,7 +1,6 @@
 //! api2mcp: a declarative OpenAPI-to-MCP adapter.
 //!
-//! It is a compiler followed by a proxy. This crate holds the compiler half so far; modules in
-//! pipeline order:
+//! It is a compiler followed by a proxy. Modules in pipeline order:
 //!
 //! - [`load`]: the only module that reads files or fetches URLs: specs (Swagger 2.0 upgraded,
 //!   OpenAPI 3.0/3.1, multi-file `$ref`s) and the mapping file (YAML with positions, `${VAR}`).
@@ -10,15 +9,21 @@
 //! - [`validate`]: cross-reference checks of the mapping against the specs; every diagnostic at once.
 //! - [`compile`]: pure (specs, mapping) → [`catalogue::Catalogue`]: names, descriptions, schemas.
 //! - [`catalogue`]: the runtime IR every later stage reads.
+//! - [`mcp`]: the only module that knows MCP (rmcp): handler, Streamable HTTP and stdio transports.
+//! - [`call`]: arguments → upstream HTTP request → response, under limits.
+//! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`app`], [`cli`]: commands and wiring.
 
 pub mod app;
+pub mod call;
 pub mod catalogue;
+pub mod classify;
 pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod load;
 pub mod mapping;
+pub mod mcp;
 pub mod spec;
 pub mod validate;

@@ -9,3 +9,4 @@ mod corpus;
 mod docs;
 mod mapping_schema;
 mod remote_specs;
+mod serve;

@@ -1,0 +1,155 @@
+//! One pooled HTTP client per upstream, and the sending of one built request: timeouts from the
+//! upstream's settings, redirects followed only within the same origin (reqwest would otherwise carry
+//! custom credential headers to another host), the body read under a limit measured after
+//! decompression, and every transport failure turned into an [`Outcome`].
+
+use std::error::Error as _;
+
+use reqwest::redirect;
+
+use super::UpstreamResponse;
+use super::request::{BuiltRequest, MultipartValue, RequestBodyBytes};
+use crate::catalogue::Upstream;
+use crate::classify::{Outcome, TimeoutPhase, UpstreamBody};
+
+/// The part of an error body kept for classification (field errors, messages).
+const ERROR_BODY_BYTES: usize = 16 * 1024;
+
+pub fn build(upstream: &Upstream) -> Result<reqwest::Client, String> {
+    let policy = redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(|url| url.origin());
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if first.is_some_and(|origin| origin != attempt.url().origin()) {
+            let target = attempt.url().origin().ascii_serialization();
+            attempt.error(CrossOrigin(target))
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(upstream.connect_timeout)
+        .timeout(upstream.timeout)
+        .redirect(policy)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|error| format!("upstream '{}': cannot build its HTTP client: {error}", upstream.name))
+}
+
+#[derive(Debug)]
+struct CrossOrigin(String);
+
+impl std::fmt::Display for CrossOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to another origin ({}) refused", self.0)
+    }
+}
+
+impl std::error::Error for CrossOrigin {}
+
+pub async fn send(
+    client: &reqwest::Client,
+    upstream: &Upstream,
+    built: BuiltRequest,
+) -> Result<UpstreamResponse, Outcome> {
+    let method = reqwest::Method::from_bytes(built.method.upper().as_bytes())
+        .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+    let mut request = client.request(method, &built.url);
+    for (name, value) in &built.headers {
+        // The upstream's own headers (credentials) win over anything derived from arguments.
+        if upstream.headers.iter().any(|(configured, _)| configured.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        request = request.header(name, value);
+    }
+    for (name, value) in &upstream.headers {
+        request = request.header(name, value);
+    }
+    request = match built.body {
+        RequestBodyBytes::None => request,
+        RequestBodyBytes::Bytes { bytes, .. } => request.body(bytes),
+        RequestBodyBytes::Multipart(parts) => {
+            let mut form = reqwest::multipart::Form::new();
+            for part in parts {
+                form = match part.value {
+                    MultipartValue::Text(text) | MultipartValue::Json(text) => form.text(part.name, text),
+                    MultipartValue::File { bytes, file_name, content_type } => {
+                        let file = reqwest::multipart::Part::bytes(bytes)
+                            .file_name(file_name)
+                            .mime_str(&content_type)
+                            .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+                        form.part(part.name, file)
+                    }
+                };
+            }
+            request.multipart(form)
+        }
+    };
+    let mut response = request.send().await.map_err(|error| transport_outcome(&error))?;
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let retry_after =
+        response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let success = response.status().is_success();
+    let limit = if success { upstream.max_response_bytes as usize } else { ERROR_BODY_BYTES };
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    if success {
+                        return Err(Outcome::ResponseTooLarge { limit: upstream.max_response_bytes });
+                    }
+                    body.extend_from_slice(&chunk[..limit - body.len()]);
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) if error.is_decode() => {
+                return Err(Outcome::InvalidResponse { reason: "the response body could not be decoded".to_string() });
+            }
+            Err(error) => return Err(transport_outcome(&error)),
+        }
+    }
+    if success {
+        return Ok(UpstreamResponse { status, content_type, body });
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let body = (!text.trim().is_empty()).then_some(UpstreamBody { content_type, text });
+    Err(Outcome::UpstreamStatus { status, retry_after, body })
+}
+
+/// Walks the error's causes: reqwest flattens most of them into "error sending request".
+fn transport_outcome(error: &reqwest::Error) -> Outcome {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(cross_origin) = cause.downcast_ref::<CrossOrigin>() {
+            return Outcome::CrossOriginRedirect { location: cross_origin.0.clone() };
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Outcome::ConnectionRefused,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => return Outcome::ConnectionReset,
+                _ => {}
+            }
+        }
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        return Outcome::Timeout {
+            phase: if error.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Total },
+        };
+    }
+    if error.is_connect() {
+        return Outcome::ConnectionRefused;
+    }
+    if error.is_decode() || error.is_body() {
+        return Outcome::InvalidResponse { reason: "the response body could not be read".to_string() };
+    }
+    Outcome::ConnectionReset
+}

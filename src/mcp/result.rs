@@ -1,0 +1,67 @@
+//! Turns an upstream response or a classified failure into an MCP tool result: JSON bodies as
+//! `structuredContent` plus a compact text copy; text as text; binary as an embedded resource (base64)
+//! up to a limit; failures as `isError` results carrying the structured error and a short text.
+
+use base64::Engine;
+use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
+use serde_json::Value;
+
+use crate::call::UpstreamResponse;
+use crate::classify::{self, Outcome};
+
+/// Binary bodies larger than this are described, not embedded.
+const MAX_EMBEDDED_BINARY: usize = 1024 * 1024;
+
+pub fn tool_result(outcome: Result<UpstreamResponse, Outcome>, secrets: &[String]) -> CallToolResult {
+    match outcome {
+        Ok(response) => success(response),
+        Err(outcome) => {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let error = classify::classify(&outcome, std::time::SystemTime::now(), &secrets);
+            let mut result = CallToolResult::error(vec![ContentBlock::text(classify::render_text(&error))]);
+            result.structured_content = serde_json::to_value(&error).ok();
+            result
+        }
+    }
+}
+
+fn success(response: UpstreamResponse) -> CallToolResult {
+    let media_type = response
+        .content_type
+        .as_deref()
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if response.body.is_empty() {
+        return CallToolResult::success(vec![ContentBlock::text(format!(
+            "Done (HTTP {}, no content).",
+            response.status
+        ))]);
+    }
+    let is_json = media_type.ends_with("/json") || media_type.ends_with("+json") || media_type.is_empty();
+    if is_json && let Ok(value) = serde_json::from_slice::<Value>(&response.body) {
+        let text = value.to_string();
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        // Older protocol versions only allow an object here; other JSON travels as text.
+        if value.is_object() {
+            result.structured_content = Some(value);
+        }
+        return result;
+    }
+    if media_type.starts_with("text/") || media_type.ends_with("xml") || std::str::from_utf8(&response.body).is_ok() {
+        return CallToolResult::success(vec![ContentBlock::text(String::from_utf8_lossy(&response.body).into_owned())]);
+    }
+    if response.body.len() > MAX_EMBEDDED_BINARY {
+        return CallToolResult::success(vec![ContentBlock::text(format!(
+            "The response is {} bytes of {}, too large to include.",
+            response.body.len(),
+            if media_type.is_empty() { "binary data" } else { &media_type }
+        ))]);
+    }
+    let blob = base64::engine::general_purpose::STANDARD.encode(&response.body);
+    CallToolResult::success(vec![ContentBlock::resource(ResourceContents::BlobResourceContents {
+        uri: "api2mcp://response".to_string(),
+        mime_type: (!media_type.is_empty()).then_some(media_type),
+        blob,
+        meta: None,
+    })])
+}

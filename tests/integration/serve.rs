@@ -1,0 +1,195 @@
+//! The core loop over real parts: an axum upstream on 127.0.0.1:0, api2mcp's Streamable HTTP server
+//! on 127.0.0.1:0, and rmcp's client in both protocol eras (2026-07-28 `server/discover` and the
+//! 2025-11-25 `initialize` handshake) listing and calling tools.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, ProtocolVersion};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// What the upstream received, for the assertions.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+async fn upstream() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route(
+            "/pets",
+            get(|State(seen): State<Seen>, RawQuery(query): RawQuery| async move {
+                seen.0.lock().unwrap().push(format!("GET /pets?{}", query.unwrap_or_default()));
+                axum::Json(json!([{"id": 1, "name": "Rex"}, {"id": 2, "name": "Tom"}]))
+            })
+            .post(|State(seen): State<Seen>, headers: HeaderMap, body: String| async move {
+                let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                seen.0.lock().unwrap().push(format!("POST /pets {body} x-request-id={request_id}"));
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({"id": 3, "created": serde_json::from_str::<Value>(&body).unwrap()})),
+                )
+            }),
+        )
+        .route(
+            "/pets/{id}",
+            get(|State(seen): State<Seen>, Path(id): Path<String>, headers: HeaderMap| async move {
+                let cookie = headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                seen.0.lock().unwrap().push(format!("GET /pets/{id} cookie={cookie}"));
+                if id == "404" {
+                    return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "No pet with id 404"})));
+                }
+                (StatusCode::OK, axum::Json(json!({"id": id, "name": "Rex"})))
+            }),
+        )
+        .route(
+            "/status/{code}",
+            get(|Path(code): Path<u16>| async move {
+                let mut headers = HeaderMap::new();
+                headers.insert("retry-after", "7".parse().unwrap());
+                (StatusCode::from_u16(code).unwrap(), headers, "upstream says no")
+            }),
+        )
+        .route("/text", get(|| async { "plain words" }))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), seen)
+}
+
+/// Compiles the serve fixture against `base_url` and serves it; returns the MCP endpoint URL.
+async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
+    let source = api2mcp::load::ConfigSource::Spec {
+        spec: "tests/fixtures/serve/openapi.yaml".to_string(),
+        base_url: Some(base_url.to_string()),
+    };
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
+    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
+    let caller = Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
+    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let settings = api2mcp::mcp::http::HttpSettings::default();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
+    format!("http://{address}/mcp")
+}
+
+async fn client(url: &str, lifecycle: ClientLifecycleMode) -> RunningService<RoleClient, ClientConfig> {
+    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
+    ClientConfig::default().serve_with_lifecycle(transport, lifecycle).await.expect("the MCP client connects")
+}
+
+async fn call(client: &RunningService<RoleClient, ClientConfig>, tool: &str, arguments: Value) -> CallToolResult {
+    let arguments = arguments.as_object().cloned().unwrap();
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+        .await
+        .expect("tools/call answers")
+}
+
+fn text(result: &CallToolResult) -> String {
+    result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+async fn exercise(lifecycle: ClientLifecycleMode) {
+    let (base_url, seen) = upstream().await;
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&base_url, shutdown.clone()).await;
+    let client = client(&url, lifecycle).await;
+
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["list_pets", "create_pet", "get_pet", "fail_with", "get_text"]);
+
+    // Query parameters, with an array in form style without explode.
+    let result = call(&client, "list_pets", json!({"limit": 2, "tags": ["a b", "c&d"]})).await;
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(text(&result), r#"[{"id":1,"name":"Rex"},{"id":2,"name":"Tom"}]"#);
+
+    // A flattened JSON body and a header parameter.
+    let result = call(&client, "create_pet", json!({"name": "Kit", "X-Request-Id": "r-1"})).await;
+    assert_eq!(result.structured_content, Some(json!({"id": 3, "created": {"name": "Kit"}})));
+
+    // Path (a hostile value stays in one segment) and cookie parameters.
+    let result = call(&client, "get_pet", json!({"petId": "../admin", "session": "s 1"})).await;
+    assert_eq!(result.structured_content, Some(json!({"id": "../admin", "name": "Rex"})));
+
+    // Text bodies come back as text.
+    assert_eq!(text(&call(&client, "get_text", json!({})).await), "plain words");
+
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        [
+            "GET /pets?limit=2&tags=a%20b,c%26d",
+            r#"POST /pets {"name":"Kit"} x-request-id=r-1"#,
+            "GET /pets/../admin cookie=session=s%201",
+        ]
+    );
+
+    // Errors are results with isError and a structured, classified error.
+    let result = call(&client, "get_pet", json!({"petId": "404"})).await;
+    assert_eq!(result.is_error, Some(true));
+    let error = result.structured_content.clone().unwrap();
+    assert_eq!((error["category"].as_str(), error["code"].as_str()), (Some("CLIENT"), Some("upstream_not_found")));
+    assert_eq!(error["http_status"], 404);
+    assert!(text(&result).contains("No pet with id 404"), "{}", text(&result));
+
+    let result = call(&client, "fail_with", json!({"code": 503})).await;
+    let error = result.structured_content.unwrap();
+    assert_eq!(
+        (error["category"].as_str(), error["retryable"].as_bool(), error["retry_after"].as_u64()),
+        (Some("EXTERNAL"), Some(true), Some(7))
+    );
+
+    let result = call(&client, "list_pets", json!({"limit": "two", "colour": "red"})).await;
+    let error = result.structured_content.unwrap();
+    assert_eq!((error["category"].as_str(), error["code"].as_str()), (Some("CLIENT"), Some("invalid_arguments")));
+    let fields: Vec<&str> = error["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["colour", "limit"]);
+
+    // An unknown tool is a protocol error, not a tool result.
+    let unknown = client.call_tool(CallToolRequestParams::new("no_such_tool")).await;
+    assert!(unknown.is_err());
+
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn stateless_2026_era_lists_and_calls_tools() {
+    exercise(ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] }).await;
+}
+
+#[tokio::test]
+async fn initialize_era_lists_and_calls_tools() {
+    exercise(ClientLifecycleMode::Initialize).await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_is_down_is_an_external_error() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&format!("http://{address}"), shutdown.clone()).await;
+    let client = ClientConfig::default()
+        .serve(StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url)))
+        .await
+        .unwrap();
+    let result = call(&client, "get_text", json!({})).await;
+    let error = result.structured_content.unwrap();
+    assert_eq!((error["category"].as_str(), error["code"].as_str()), (Some("EXTERNAL"), Some("connection_refused")));
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
