@@ -58,7 +58,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Command::Serve { source, listen, allowed_hosts } => serve(&source, &listen, allowed_hosts).await,
+        Command::Serve { source, listen, allowed_hosts, allowed_origins } => {
+            serve(&source, &listen, allowed_hosts, allowed_origins).await
+        }
         Command::Stdio { source } => stdio(&source).await,
         Command::Check { source, deny_warnings } => {
             with_prepared(&source, |prepared| check(prepared, deny_warnings)).await
@@ -245,7 +247,7 @@ fn mcp_server(catalogue: std::sync::Arc<Catalogue>) -> Result<crate::mcp::McpSer
     })
 }
 
-async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>) -> ExitCode {
+async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>, extra_origins: Vec<String>) -> ExitCode {
     let catalogue = match catalogue_for_serving(args).await {
         Ok(catalogue) => catalogue,
         Err(code) => return code,
@@ -264,12 +266,13 @@ async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>) -> Exi
     };
     let mut settings = crate::mcp::http::HttpSettings::default();
     settings.allowed_hosts.extend(extra_hosts);
+    settings.allowed_origins.extend(extra_origins);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     eprintln!("api2mcp: serving {tool_count} tools at http://{address}/mcp");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         signal.cancel();
     });
     match crate::mcp::http::serve(listener, server, &settings, shutdown).await {
@@ -297,4 +300,25 @@ async fn stdio(args: &SourceArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// SIGINT or SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }

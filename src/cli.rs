@@ -23,6 +23,9 @@ pub enum Command {
         /// Extra hostnames accepted in the Host header (DNS-rebinding protection; loopback is always accepted).
         #[arg(long = "allowed-host", env = "API2MCP_ALLOWED_HOSTS", value_delimiter = ',')]
         allowed_hosts: Vec<String>,
+        /// Extra browser origins accepted in the Origin header (e.g. https://app.example.com:443).
+        #[arg(long = "allowed-origin", env = "API2MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+        allowed_origins: Vec<String>,
     },
     /// Serve the tools over MCP on stdin/stdout (logs go to stderr).
     Stdio {

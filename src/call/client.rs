@@ -107,6 +107,7 @@ pub async fn send(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
+            Err(error) if error.is_timeout() => return Err(Outcome::Timeout { phase: TimeoutPhase::Total }),
             Err(error) if error.is_decode() => {
                 return Err(Outcome::InvalidResponse { reason: "the response body could not be decoded".to_string() });
             }

@@ -1,11 +1,23 @@
 //! Streamable HTTP at `/mcp` (both protocol eras, stateless, JSON responses unless a request needs a
-//! stream) and stdio.
+//! stream) and stdio. The HTTP server is hyper's, driven here rather than through `axum::serve`, so
+//! that accepted sockets get `TCP_NODELAY` (without it SSE responses stall about 40 ms each) and
+//! slow clients get a header read timeout; a body size limit and a cap on concurrent requests sit in
+//! front of rmcp's service.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
@@ -15,15 +27,24 @@ use super::McpServer;
 pub struct HttpSettings {
     /// Hosts accepted in `Host` (DNS-rebinding protection); loopback names by default.
     pub allowed_hosts: Vec<String>,
-    /// Origins accepted in `Origin` when present.
+    /// Origins accepted in `Origin` when present; local origins by default.
     pub allowed_origins: Vec<String>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more are answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()],
-            allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
+            allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into(), "http://[::1]:*".into()],
+            max_body_bytes: 4 * 1024 * 1024,
+            max_concurrent_requests: 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -38,10 +59,25 @@ pub fn router(server: McpServer, settings: &HttpSettings, shutdown: Cancellation
     config.allowed_origins = settings.allowed_origins.clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
-    axum::Router::new().nest_service("/mcp", service)
+    let permits = Arc::new(Semaphore::new(settings.max_concurrent_requests));
+    axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(permits, limit_concurrency))
 }
 
-/// Serves MCP over HTTP on `listener` until `shutdown` is cancelled.
+/// Sheds load instead of queueing it: a client told to come back soon does better than one whose
+/// request waits behind thousands of others.
+async fn limit_concurrency(State(permits): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
+    match permits.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "too many concurrent requests\n").into_response()
+        }
+    }
+}
+
+/// Serves MCP over HTTP on `listener` until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: McpServer,
@@ -49,7 +85,29 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = router(server, settings, shutdown.child_token());
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled_owned().await }).await
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: keep serving the connections we have.
+                Err(_) => continue,
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    // In-flight calls get a grace period; the lifecycle issue makes it configurable.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
 }
 
 /// Serves MCP over stdin/stdout until the client closes it. Nothing else may write to stdout.

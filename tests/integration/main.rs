@@ -7,6 +7,7 @@ mod cli;
 mod compile_fixtures;
 mod corpus;
 mod docs;
+mod faults;
 mod mapping_schema;
 mod remote_specs;
 mod serve;

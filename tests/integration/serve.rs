@@ -84,12 +84,12 @@ async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
     format!("http://{address}/mcp")
 }
 
-async fn client(url: &str, lifecycle: ClientLifecycleMode) -> RunningService<RoleClient, ClientConfig> {
+pub async fn client(url: &str, lifecycle: ClientLifecycleMode) -> RunningService<RoleClient, ClientConfig> {
     let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
     ClientConfig::default().serve_with_lifecycle(transport, lifecycle).await.expect("the MCP client connects")
 }
 
-async fn call(client: &RunningService<RoleClient, ClientConfig>, tool: &str, arguments: Value) -> CallToolResult {
+pub async fn call(client: &RunningService<RoleClient, ClientConfig>, tool: &str, arguments: Value) -> CallToolResult {
     let arguments = arguments.as_object().cloned().unwrap();
     client
         .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
@@ -97,7 +97,7 @@ async fn call(client: &RunningService<RoleClient, ClientConfig>, tool: &str, arg
         .expect("tools/call answers")
 }
 
-fn text(result: &CallToolResult) -> String {
+pub fn text(result: &CallToolResult) -> String {
     result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
 }
 

@@ -1,0 +1,255 @@
+//! Fault drills against real upstreams on 127.0.0.1:0: every failure an upstream can inflict ends as
+//! a classified tool error (and the server keeps serving), and hostile argument values reach the
+//! upstream exactly as intended, never as another path, query or header.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::ClientLifecycleMode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::serve::{call, client, text};
+
+/// Serves `tests/fixtures/serve/faults.yaml` against `base_url` with a short upstream timeout.
+async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
+    let dir = std::env::temp_dir().join(format!("api2mcp-faults-{}", base_url.rsplit(':').next().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = std::fs::canonicalize("tests/fixtures/serve/faults.yaml").unwrap();
+    let mapping = dir.join("api2mcp.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "upstreams:\n  faults:\n    spec: {}\n    base_url: {base_url}\n    settings: {{timeout: 1s, max_response_bytes: 1048576, headers: {{Authorization: Bearer upstream-secret-token}}}}\n",
+            spec.display()
+        ),
+    )
+    .unwrap();
+    let prepared = api2mcp::app::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
+    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
+    let caller = Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
+    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let settings = api2mcp::mcp::http::HttpSettings::default();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
+    format!("http://{address}/mcp")
+}
+
+/// 200 MB of zeros, gzipped (about 200 KB on the wire).
+fn gzip_bomb() -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1024 * 1024];
+    for _ in 0..200 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+async fn upstream(seen: Seen) -> String {
+    let bomb = Arc::new(gzip_bomb());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let other_origin = format!("http://localhost:{}/echo/x", address.port());
+    let app = Router::new()
+        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route(
+            "/drip",
+            get(|| async {
+                // One byte every 200 ms, forever: only the total timeout ends it.
+                let stream = futures_stream();
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from_stream(stream))
+                    .unwrap()
+            }),
+        )
+        .route(
+            "/bomb",
+            get(move || {
+                let bomb = bomb.clone();
+                async move {
+                    Response::builder()
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header(header::CONTENT_ENCODING, "gzip")
+                        .body(Body::from(bomb.as_ref().clone()))
+                        .unwrap()
+                }
+            }),
+        )
+        .route("/redirect-away", get(move || async move { (StatusCode::FOUND, [(header::LOCATION, other_origin)]) }))
+        .route("/redirect-home", get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/echo/home")]) }))
+        .route(
+            "/limited/{how}",
+            get(|Path(how): Path<String>| async move {
+                let retry_after = match how.as_str() {
+                    "seconds" => "30".to_string(),
+                    _ => httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120)),
+                };
+                (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry_after)], "slow down")
+            }),
+        )
+        .fallback(move |request: Request| {
+            let seen = seen.clone();
+            async move {
+                let trace = request.headers().get("x-trace").map(|v| v.to_str().unwrap_or("?").to_string());
+                let auth = request.headers().get("authorization").map(|v| v.to_str().unwrap_or("?").to_string());
+                seen.lock().unwrap().push(format!("{} trace={trace:?} auth={auth:?}", request.uri()));
+                axum::Json(json!({"ok": true})).into_response()
+            }
+        });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+fn futures_stream() -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    tokio_stream_like::Drip::default()
+}
+
+/// A tiny stream (no extra dependency) that yields one byte every 200 ms.
+mod tokio_stream_like {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    pub struct Drip {
+        sleep: Pin<Box<tokio::time::Sleep>>,
+    }
+
+    impl Default for Drip {
+        fn default() -> Self {
+            Drip { sleep: Box::pin(tokio::time::sleep(Duration::from_millis(200))) }
+        }
+    }
+
+    impl futures_core::Stream for Drip {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.sleep = Box::pin(tokio::time::sleep(Duration::from_millis(200)));
+                    Poll::Ready(Some(Ok(b" ".to_vec())))
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+    use std::future::Future as _;
+}
+
+fn error_of(result: &rmcp::model::CallToolResult) -> Value {
+    assert_eq!(result.is_error, Some(true), "{}", text(result));
+    result.structured_content.clone().expect("errors carry structured content")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_upstream_failure_is_classified_and_the_server_keeps_serving() {
+    let seen: Seen = Arc::default();
+    let base_url = upstream(seen.clone()).await;
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&base_url, shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+
+    for (tool, category, code, retryable) in [
+        ("hang", "EXTERNAL", "upstream_timeout", true),
+        ("drip", "EXTERNAL", "upstream_timeout", true),
+        ("bomb", "EXTERNAL", "response_too_large", false),
+        ("redirect_away", "EXTERNAL", "redirect_refused", false),
+    ] {
+        let error = error_of(&call(&client, tool, json!({})).await);
+        assert_eq!(
+            (error["category"].as_str(), error["code"].as_str(), error["retryable"].as_bool()),
+            (Some(category), Some(code), Some(retryable)),
+            "{tool}: {error}"
+        );
+        assert!(!error.to_string().contains("upstream-secret-token"), "{tool}: {error}");
+    }
+
+    // A same-origin redirect is followed.
+    let result = call(&client, "redirect_home", json!({})).await;
+    assert_eq!(result.structured_content, Some(json!({"ok": true})));
+
+    // Retry-After in both forms.
+    let error = error_of(&call(&client, "limited", json!({"how": "seconds"})).await);
+    assert_eq!((error["code"].as_str(), error["retry_after"].as_u64()), (Some("rate_limited"), Some(30)));
+    let error = error_of(&call(&client, "limited", json!({"how": "date"})).await);
+    let retry_after = error["retry_after"].as_u64().unwrap();
+    assert!((118..=120).contains(&retry_after), "{error}");
+
+    // Still serving after all of that.
+    let result = call(&client, "echo", json!({"id": "still-here"})).await;
+    assert_eq!(result.is_error, Some(false));
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_an_external_error() {
+    // An "upstream" that accepts and closes every connection without answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&format!("http://{address}"), shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    let error = error_of(&call(&client, "echo", json!({"id": "x"})).await);
+    assert_eq!(
+        (error["category"].as_str(), error["code"].as_str()),
+        (Some("EXTERNAL"), Some("connection_reset")),
+        "{error}"
+    );
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn hostile_argument_values_reach_the_upstream_exactly_as_intended() {
+    let seen: Seen = Arc::default();
+    let base_url = upstream(seen.clone()).await;
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&base_url, shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    // (arguments, what the upstream must receive)
+    let table = [
+        (json!({"id": "../admin"}), "/echo/..%2Fadmin"),
+        (json!({"id": "%2e%2e"}), "/echo/%252e%252e"),
+        (json!({"id": "a?admin=1"}), "/echo/a%3Fadmin%3D1"),
+        (json!({"id": "a#frag"}), "/echo/a%23frag"),
+        (json!({"id": "user@evil.example"}), "/echo/user%40evil.example"),
+        (json!({"id": "http://evil.example/"}), "/echo/http%3A%2F%2Fevil.example%2F"),
+        (json!({"id": "a b"}), "/echo/a%20b"),
+        (json!({"id": "ü"}), "/echo/%C3%BC"),
+        (json!({"id": "x", "q": "a&admin=true"}), "/echo/x?q=a%26admin%3Dtrue"),
+        (json!({"id": "x", "q": "#+%"}), "/echo/x?q=%23%2B%25"),
+    ];
+    for (arguments, _) in &table {
+        let result = call(&client, "echo", arguments.clone()).await;
+        assert_eq!(result.is_error, Some(false), "{arguments}: {}", text(&result));
+    }
+    // A header value with CR/LF is refused before anything is sent, naming the argument.
+    let error = error_of(&call(&client, "echo", json!({"id": "x", "X-Trace": "a\r\nX-Admin: 1"})).await);
+    assert_eq!((error["category"].as_str(), error["code"].as_str()), (Some("CLIENT"), Some("invalid_arguments")));
+    assert!(error.to_string().contains("X-Trace"), "{error}");
+    // The upstream saw exactly the intended requests, each with api2mcp's own credentials.
+    let expected: Vec<String> =
+        table.iter().map(|(_, uri)| format!("{uri} trace=None auth=Some(\"Bearer upstream-secret-token\")")).collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
