@@ -64,7 +64,19 @@ async fn upstream(seen: Seen) -> String {
     let address = listener.local_addr().unwrap();
     let other_origin = format!("http://localhost:{}/echo/x", address.port());
     let app = Router::new()
-        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route("/hang", get(std::future::pending::<&'static str>))
+        .route(
+            "/leaky-error",
+            // A careless upstream that echoes the request's credentials in its error body.
+            get(|headers: HeaderMap| async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                (StatusCode::BAD_REQUEST, axum::Json(json!({"message": format!("bad request with {auth}")})))
+            }),
+        )
+        .route(
+            "/image",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![0x89u8, b'P', b'N', b'G', 0, 1, 2, 255]) }),
+        )
         .route(
             "/drip",
             get(|| async {
@@ -177,6 +189,18 @@ async fn every_upstream_failure_is_classified_and_the_server_keeps_serving() {
         assert!(!error.to_string().contains("upstream-secret-token"), "{tool}: {error}");
     }
 
+    // Upstream error bodies never echo api2mcp's upstream credentials.
+    let error = error_of(&call(&client, "leaky_error", json!({})).await);
+    assert_eq!(error["code"].as_str(), Some("upstream_rejected_request"));
+    assert!(!error.to_string().contains("upstream-secret-token"), "{error}");
+    assert!(error.to_string().contains("[redacted]"), "{error}");
+
+    // Binary bodies come back as an embedded resource, base64.
+    let result = call(&client, "image", json!({})).await;
+    let resource = serde_json::to_value(&result.content[0]).unwrap();
+    assert_eq!(resource["resource"]["blob"], "iVBORwABAv8=");
+    assert_eq!(resource["resource"]["mimeType"], "image/png");
+
     // A same-origin redirect is followed.
     let result = call(&client, "redirect_home", json!({})).await;
     assert_eq!(result.structured_content, Some(json!({"ok": true})));
@@ -251,5 +275,35 @@ async fn hostile_argument_values_reach_the_upstream_exactly_as_intended() {
         table.iter().map(|(_, uri)| format!("{uri} trace=None auth=Some(\"Bearer upstream-secret-token\")")).collect();
     assert_eq!(*seen.lock().unwrap(), expected);
     client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_http_transport_rejects_foreign_hosts_and_oversized_bodies() {
+    let seen: Seen = Arc::default();
+    let base_url = upstream(seen).await;
+    let shutdown = CancellationToken::new();
+    let url = api2mcp(&base_url, shutdown.clone()).await;
+    let http = reqwest::Client::new();
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let post = |body: String| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+    };
+    let ok = post(list.to_string()).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    // DNS-rebinding protection: a Host that is not allowed is refused.
+    let foreign = post(list.to_string()).header("host", "evil.example").send().await.unwrap();
+    assert_eq!(foreign.status(), 403);
+    let origin = post(list.to_string()).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(origin.status(), 403);
+    // Request bodies over the limit (4 MiB) are refused before they are parsed.
+    let huge =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(5 << 20));
+    let too_big = post(huge).send().await.unwrap();
+    assert_eq!(too_big.status(), 413);
     shutdown.cancel();
 }

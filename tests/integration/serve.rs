@@ -193,3 +193,44 @@ async fn an_upstream_that_is_down_is_an_external_error() {
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn stdio_transport_lists_and_calls_tools() {
+    let (base_url, seen) = upstream().await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command.args(["stdio", "--spec", "tests/fixtures/serve/openapi.yaml", "--base-url", &base_url]);
+    let transport = rmcp::transport::TokioChildProcess::new(command).expect("api2mcp stdio starts");
+    let client = ClientConfig::default().serve(transport).await.expect("the stdio handshake completes");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 5);
+    let result = call(&client, "get_pet", json!({"petId": "7"})).await;
+    assert_eq!(result.structured_content, Some(json!({"id": "7", "name": "Rex"})));
+    assert_eq!(*seen.0.lock().unwrap(), ["GET /pets/7 cookie=-"]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catalogue_is_listed_in_pages() {
+    // GitHub's description: 1,186 tools, more than one page of tools/list.
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/github-api.github.com.v3.json");
+    let source =
+        api2mcp::load::ConfigSource::Spec { spec: spec.to_string(), base_url: Some("http://127.0.0.1:9".into()) };
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
+    let expected: Vec<String> = catalogue.tools.iter().map(|t| t.name.clone()).collect();
+    let server = api2mcp::mcp::McpServer::new(Arc::new(api2mcp::call::Caller::new(catalogue).unwrap())).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let settings = api2mcp::mcp::http::HttpSettings::default();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, stop).await.unwrap() });
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    let first = client.list_tools(None).await.unwrap();
+    assert_eq!(first.tools.len(), api2mcp::mcp::TOOLS_PAGE_SIZE);
+    assert!(first.next_cursor.is_some());
+    let all: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(all, expected);
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
