@@ -72,7 +72,13 @@ pub async fn send(
             let mut form = reqwest::multipart::Form::new();
             for part in parts {
                 form = match part.value {
-                    MultipartValue::Text(text) | MultipartValue::Json(text) => form.text(part.name, text),
+                    MultipartValue::Text(text) => form.text(part.name, text),
+                    MultipartValue::Json(json) => {
+                        let json_part = reqwest::multipart::Part::text(json)
+                            .mime_str("application/json")
+                            .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+                        form.part(part.name, json_part)
+                    }
                     MultipartValue::File { bytes, file_name, content_type } => {
                         let file = reqwest::multipart::Part::bytes(bytes)
                             .file_name(file_name)

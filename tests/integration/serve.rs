@@ -59,6 +59,29 @@ async fn upstream() -> (String, Seen) {
             }),
         )
         .route("/text", get(|| async { "plain words" }))
+        .route(
+            "/forms",
+            axum::routing::post(|State(seen): State<Seen>, headers: HeaderMap, body: String| async move {
+                let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                seen.0.lock().unwrap().push(format!("POST /forms {content_type} {body}"));
+                "ok"
+            }),
+        )
+        .route(
+            "/upload",
+            axum::routing::post(|State(seen): State<Seen>, headers: HeaderMap, body: axum::body::Bytes| async move {
+                let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                let body = String::from_utf8_lossy(&body);
+                let has = |needle: &str| body.contains(needle);
+                seen.0.lock().unwrap().push(format!(
+                    "POST /upload multipart={} caption={} file={}",
+                    content_type.starts_with("multipart/form-data; boundary="),
+                    has("name=\"caption\"") && has("a cat"),
+                    has("name=\"file\"") && has("hello file"),
+                ));
+                "ok"
+            }),
+        )
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -109,7 +132,7 @@ async fn exercise(lifecycle: ClientLifecycleMode) {
 
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["list_pets", "create_pet", "get_pet", "fail_with", "get_text"]);
+    assert_eq!(names, ["list_pets", "create_pet", "get_pet", "fail_with", "get_text", "submit_form", "upload"]);
 
     // Query parameters, with an array in form style without explode.
     let result = call(&client, "list_pets", json!({"limit": 2, "tags": ["a b", "c&d"]})).await;
@@ -127,12 +150,22 @@ async fn exercise(lifecycle: ClientLifecycleMode) {
     // Text bodies come back as text.
     assert_eq!(text(&call(&client, "get_text", json!({})).await), "plain words");
 
+    // Form and multipart bodies; a binary argument travels as base64 and is sent as file bytes.
+    assert_eq!(
+        call(&client, "submit_form", json!({"email": "a@b.c", "tags": ["x", "y z"]})).await.is_error,
+        Some(false)
+    );
+    let file = "aGVsbG8gZmlsZQ=="; // "hello file"
+    assert_eq!(call(&client, "upload", json!({"caption": "a cat", "file": file})).await.is_error, Some(false));
+
     assert_eq!(
         *seen.0.lock().unwrap(),
         [
             "GET /pets?limit=2&tags=a%20b,c%26d",
             r#"POST /pets {"name":"Kit"} x-request-id=r-1"#,
             "GET /pets/../admin cookie=session=s%201",
+            "POST /forms application/x-www-form-urlencoded email=a%40b.c&tags=x&tags=y%20z",
+            "POST /upload multipart=true caption=true file=true",
         ]
     );
 
@@ -202,7 +235,7 @@ async fn stdio_transport_lists_and_calls_tools() {
     let transport = rmcp::transport::TokioChildProcess::new(command).expect("api2mcp stdio starts");
     let client = ClientConfig::default().serve(transport).await.expect("the stdio handshake completes");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 5);
+    assert_eq!(tools.len(), 7);
     let result = call(&client, "get_pet", json!({"petId": "7"})).await;
     assert_eq!(result.structured_content, Some(json!({"id": "7", "name": "Rex"})));
     assert_eq!(*seen.0.lock().unwrap(), ["GET /pets/7 cookie=-"]);
