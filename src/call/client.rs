@@ -135,13 +135,24 @@ fn transport_outcome(error: &reqwest::Error) -> Outcome {
         if let Some(cross_origin) = cause.downcast_ref::<CrossOrigin>() {
             return Outcome::CrossOriginRedirect { location: cross_origin.0.clone() };
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        if let Some(outer) = cause.downcast_ref::<std::io::Error>() {
+            // Connectors wrap io errors in io errors (kind Other); the innermost kind is the real one.
+            let mut io = outer;
+            while let Some(inner) = io.get_ref().and_then(|inner| inner.downcast_ref::<std::io::Error>()) {
+                io = inner;
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return Outcome::ConnectionRefused,
                 std::io::ErrorKind::ConnectionReset
                 | std::io::ErrorKind::ConnectionAborted
                 | std::io::ErrorKind::BrokenPipe
                 | std::io::ErrorKind::UnexpectedEof => return Outcome::ConnectionReset,
+                // rustls reports handshake failures (bad certificate, not TLS at all) as InvalidData.
+                std::io::ErrorKind::InvalidData if error.is_connect() => {
+                    return Outcome::Tls {
+                        reason: io.get_ref().map_or_else(|| io.to_string(), |inner| inner.to_string()),
+                    };
+                }
                 _ => {}
             }
         }

@@ -135,6 +135,6 @@ impl ServerHandler for McpServer {
             () = context.ct.cancelled() => Err(crate::classify::Outcome::Cancelled),
         };
         let secrets = self.caller.secrets(tool);
-        Ok(result::tool_result(outcome, &secrets).into())
+        Ok(result::tool_result(&tool.name, outcome, &secrets).into())
     }
 }

@@ -12,12 +12,19 @@ use crate::classify::{self, Outcome};
 /// Binary bodies larger than this are described, not embedded.
 const MAX_EMBEDDED_BINARY: usize = 1024 * 1024;
 
-pub fn tool_result(outcome: Result<UpstreamResponse, Outcome>, secrets: &[String]) -> CallToolResult {
+pub fn tool_result(tool: &str, outcome: Result<UpstreamResponse, Outcome>, secrets: &[String]) -> CallToolResult {
     match outcome {
         Ok(response) => success(response),
         Err(outcome) => {
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             let error = classify::classify(&outcome, std::time::SystemTime::now(), &secrets);
+            // SERVER failures are shown without internals, so the detail goes to the log. Other
+            // categories are the upstream's or the agent's doing and are logged at debug level.
+            if error.category == classify::Category::Server && !matches!(outcome, Outcome::Cancelled) {
+                tracing::error!(tool, code = error.code, detail = ?outcome, "tool call failed inside api2mcp");
+            } else {
+                tracing::debug!(tool, category = error.category.as_str(), code = error.code, "tool call failed");
+            }
             let mut result = CallToolResult::error(vec![ContentBlock::text(classify::render_text(&error))]);
             result.structured_content = serde_json::to_value(&error).ok();
             result

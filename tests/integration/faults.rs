@@ -307,3 +307,77 @@ async fn the_http_transport_rejects_foreign_hosts_and_oversized_bodies() {
     assert_eq!(too_big.status(), 413);
     shutdown.cancel();
 }
+
+/// Every status row of the classification table, through the real server and client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_upstream_status_row_is_classified_end_to_end() {
+    let (base_url, _) = crate::serve::upstream().await;
+    let shutdown = CancellationToken::new();
+    let url = crate::serve::api2mcp(&base_url, shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    let table = [
+        (400, "CLIENT", "upstream_rejected_request", false),
+        (422, "CLIENT", "upstream_rejected_request", false),
+        (401, "CLIENT", "upstream_unauthorized", false),
+        (403, "CLIENT", "upstream_forbidden", false),
+        (404, "CLIENT", "upstream_not_found", false),
+        (405, "CLIENT", "method_not_allowed", false),
+        (409, "CLIENT", "conflict", false),
+        (410, "CLIENT", "gone", false),
+        (412, "CLIENT", "precondition_failed", false),
+        (428, "CLIENT", "precondition_failed", false),
+        (413, "CLIENT", "payload_too_large", false),
+        (415, "SERVER", "unsupported_media_type", false),
+        (429, "CLIENT", "rate_limited", true),
+        (418, "CLIENT", "upstream_client_error", false),
+        (500, "EXTERNAL", "upstream_error", false),
+        (501, "EXTERNAL", "upstream_error", false),
+        (502, "EXTERNAL", "upstream_unavailable", true),
+        (503, "EXTERNAL", "upstream_unavailable", true),
+        (504, "EXTERNAL", "upstream_unavailable", true),
+        (599, "EXTERNAL", "upstream_error", false),
+        (304, "EXTERNAL", "unexpected_status", false),
+    ];
+    for (status, category, code, retryable) in table {
+        let error = error_of(&call(&client, "fail_with", json!({"code": status})).await);
+        assert_eq!(
+            (
+                error["category"].as_str(),
+                error["code"].as_str(),
+                error["retryable"].as_bool(),
+                error["http_status"].as_u64()
+            ),
+            (Some(category), Some(code), Some(retryable), Some(status)),
+            "{status}: {error}"
+        );
+    }
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn tls_failures_and_missing_base_urls_are_classified() {
+    // TLS spoken to a plain-HTTP loopback server: the handshake fails.
+    let (plain, _) = crate::serve::upstream().await;
+    let shutdown = CancellationToken::new();
+    let url = crate::serve::api2mcp(&plain.replace("http://", "https://"), shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    let error = error_of(&call(&client, "get_text", json!({})).await);
+    assert_eq!(
+        (error["category"].as_str(), error["code"].as_str()),
+        (Some("EXTERNAL"), Some("tls_failure")),
+        "{error}"
+    );
+    client.cancel().await.unwrap();
+
+    // No base URL anywhere (the fixture spec has no servers): a SERVER error whose detail is logged, not shown.
+    let source = api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/openapi.yaml".into(), base_url: None };
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let caller = api2mcp::call::Caller::new(Arc::new(prepared.compiled.unwrap().catalogue)).unwrap();
+    let tool = caller.catalogue().tools.iter().position(|t| t.name == "get_text").unwrap();
+    let outcome = caller.call(tool, serde_json::Map::new()).await.unwrap_err();
+    let error = api2mcp::classify::classify(&outcome, std::time::SystemTime::now(), &[]);
+    assert_eq!((error.category, error.code), (api2mcp::classify::Category::Server, "misconfigured"));
+    assert!(!error.message.contains("base URL"), "{}", error.message);
+    shutdown.cancel();
+}

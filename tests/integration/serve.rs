@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 /// What the upstream received, for the assertions.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<String>>>);
+pub struct Seen(pub Arc<Mutex<Vec<String>>>);
 
-async fn upstream() -> (String, Seen) {
+pub async fn upstream() -> (String, Seen) {
     let seen = Seen::default();
     let app = Router::new()
         .route(
@@ -90,7 +90,7 @@ async fn upstream() -> (String, Seen) {
 }
 
 /// Compiles the serve fixture against `base_url` and serves it; returns the MCP endpoint URL.
-async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
+pub async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
     let source = api2mcp::load::ConfigSource::Spec {
         spec: "tests/fixtures/serve/openapi.yaml".to_string(),
         base_url: Some(base_url.to_string()),
