@@ -381,3 +381,53 @@ async fn tls_failures_and_missing_base_urls_are_classified() {
     assert!(!error.message.contains("base URL"), "{}", error.message);
     shutdown.cancel();
 }
+
+/// With the concurrency cap reached, further requests are shed with 503 and `Retry-After` instead of
+/// queueing; the request in flight is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_concurrency_cap_are_shed() {
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let upstream_arrived = arrived.clone();
+    let app = Router::new().route(
+        "/hang",
+        get(move || {
+            let arrived = upstream_arrived.clone();
+            async move {
+                arrived.notify_one();
+                std::future::pending::<&'static str>().await
+            }
+        }),
+    );
+    let upstream_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", upstream_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(upstream_listener, app).await.unwrap() });
+
+    let source =
+        api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/faults.yaml".into(), base_url: Some(base_url) };
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let caller = Arc::new(api2mcp::call::Caller::new(Arc::new(prepared.compiled.unwrap().catalogue)).unwrap());
+    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 1, ..Default::default() };
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, stop).await.unwrap() });
+
+    let http = reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+    };
+    let in_flight =
+        tokio::spawn(post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#).send());
+    arrived.notified().await;
+    let shed = post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#).send().await.unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers().get("retry-after").unwrap(), "1");
+    in_flight.abort();
+    shutdown.cancel();
+}
