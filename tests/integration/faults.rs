@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::serve::{call, client, text};
+use crate::support::serve_prepared;
 
 /// Serves `tests/fixtures/serve/faults.yaml` against `base_url` with a short upstream timeout.
 async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
@@ -35,15 +36,7 @@ async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
     .unwrap();
     let prepared = api2mcp::app::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
-    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
-    let caller = Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
-    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let settings = api2mcp::mcp::http::HttpSettings::default();
-    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
-    format!("http://{address}/mcp")
+    serve_prepared(prepared, Default::default(), shutdown).await
 }
 
 /// 200 MB of zeros, gzipped (about 200 KB on the wire).
@@ -405,14 +398,9 @@ async fn requests_over_the_concurrency_cap_are_shed() {
     let source =
         api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/faults.yaml".into(), base_url: Some(base_url) };
     let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
-    let caller = Arc::new(api2mcp::call::Caller::new(Arc::new(prepared.compiled.unwrap().catalogue)).unwrap());
-    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 1, ..Default::default() };
     let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, stop).await.unwrap() });
+    let url = serve_prepared(prepared, settings, shutdown.clone()).await;
 
     let http = reqwest::Client::new();
     let post = |body: &'static str| {

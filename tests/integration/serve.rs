@@ -96,15 +96,7 @@ pub async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
         base_url: Some(base_url.to_string()),
     };
     let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
-    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
-    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
-    let caller = Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
-    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let settings = api2mcp::mcp::http::HttpSettings::default();
-    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
-    format!("http://{address}/mcp")
+    crate::support::serve_prepared(prepared, Default::default(), shutdown).await
 }
 
 pub async fn client(url: &str, lifecycle: ClientLifecycleMode) -> RunningService<RoleClient, ClientConfig> {
@@ -249,15 +241,9 @@ async fn a_large_catalogue_is_listed_in_pages() {
     let source =
         api2mcp::load::ConfigSource::Spec { spec: spec.to_string(), base_url: Some("http://127.0.0.1:9".into()) };
     let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
-    let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
-    let expected: Vec<String> = catalogue.tools.iter().map(|t| t.name.clone()).collect();
-    let server = api2mcp::mcp::McpServer::new(Arc::new(api2mcp::call::Caller::new(catalogue).unwrap())).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let expected: Vec<String> = prepared.catalogue().unwrap().tools.iter().map(|t| t.name.clone()).collect();
     let shutdown = CancellationToken::new();
-    let settings = api2mcp::mcp::http::HttpSettings::default();
-    let stop = shutdown.clone();
-    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, stop).await.unwrap() });
+    let url = crate::support::serve_prepared(prepared, Default::default(), shutdown.clone()).await;
     let client = client(&url, ClientLifecycleMode::Initialize).await;
     let first = client.list_tools(None).await.unwrap();
     assert_eq!(first.tools.len(), api2mcp::mcp::TOOLS_PAGE_SIZE);

@@ -72,3 +72,20 @@ pub fn describe_calls(catalogue: &Catalogue) -> String {
     }
     out
 }
+
+/// Serves a prepared (error-free) configuration over Streamable HTTP on 127.0.0.1:0 until `shutdown`;
+/// returns the MCP endpoint URL.
+pub async fn serve_prepared(
+    prepared: Prepared,
+    settings: api2mcp::mcp::http::HttpSettings,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> String {
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
+    let catalogue = std::sync::Arc::new(prepared.compiled.expect("no errors means a catalogue").catalogue);
+    let caller = std::sync::Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
+    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
+    format!("http://{address}/mcp")
+}
