@@ -419,3 +419,56 @@ async fn requests_over_the_concurrency_cap_are_shed() {
     in_flight.abort();
     shutdown.cancel();
 }
+
+/// When the MCP client disconnects mid-call, the upstream request is dropped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_disconnect_drops_the_upstream_call() {
+    struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            if let Some(sender) = self.0.take() {
+                let _ = sender.send(());
+            }
+        }
+    }
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let (dropped_sender, dropped) = tokio::sync::oneshot::channel::<()>();
+    let dropped_sender = Arc::new(Mutex::new(Some(dropped_sender)));
+    let upstream_arrived = arrived.clone();
+    let app = Router::new().route(
+        "/hang",
+        get(move || {
+            let arrived = upstream_arrived.clone();
+            let guard = Dropped(dropped_sender.lock().unwrap().take());
+            async move {
+                let _guard = guard;
+                arrived.notify_one();
+                std::future::pending::<&'static str>().await
+            }
+        }),
+    );
+    let upstream_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", upstream_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(upstream_listener, app).await.unwrap() });
+    let source =
+        api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/faults.yaml".into(), base_url: Some(base_url) };
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let shutdown = CancellationToken::new();
+    let url = serve_prepared(prepared, Default::default(), shutdown.clone()).await;
+
+    let call = tokio::spawn(
+        reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#)
+            .send(),
+    );
+    arrived.notified().await;
+    call.abort();
+    // The upstream handler future is dropped once api2mcp gives up the upstream request; the
+    // default upstream timeout (30 s) is far longer than this bound.
+    tokio::time::timeout(Duration::from_secs(10), dropped).await.expect("the upstream call was dropped").unwrap();
+    shutdown.cancel();
+}
