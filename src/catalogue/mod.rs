@@ -30,6 +30,11 @@ impl Catalogue {
         self.by_name.get(name).map(|&index| &self.tools[index])
     }
 
+    /// The position of a tool in `tools` (and in everything built per tool, like argument checkers).
+    pub fn tool_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     /// The `tools/list` result, exactly as served.
     pub fn tools_list_json(&self) -> Value {
         json!({ "tools": self.tools.iter().map(|tool| tool.to_mcp_json()).collect::<Vec<_>>() })

@@ -124,7 +124,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let catalogue = self.caller.catalogue();
         // An unknown tool is a protocol error, as the spec says; everything after is a tool result.
-        let Some(tool_index) = catalogue.tools.iter().position(|tool| tool.name == request.name) else {
+        let Some(tool_index) = catalogue.tool_index(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
         };
         let tool = &catalogue.tools[tool_index];
