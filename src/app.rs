@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             serve(&source, &listen, allowed_hosts, allowed_origins).await
         }
         Command::Stdio { source } => stdio(&source).await,
+        Command::Call { source, tool, args } => call(&source, &tool, &args).await,
         Command::Check { source, deny_warnings } => {
             with_prepared(&source, |prepared| check(prepared, deny_warnings)).await
         }
@@ -321,4 +322,51 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> ExitCode {
+    let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(arguments)) => arguments,
+        Ok(_) => {
+            eprintln!("error: --args must be a JSON object, e.g. '{{\"petId\": \"1\"}}'");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(error) => {
+            eprintln!("error: --args is not valid JSON: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let catalogue = match catalogue_for_serving(args).await {
+        Ok(catalogue) => catalogue,
+        Err(code) => return code,
+    };
+    let server = match mcp_server(catalogue) {
+        Ok(server) => server,
+        Err(code) => return code,
+    };
+    match server.call_once(tool, arguments).await {
+        Ok(result) => {
+            let compact = result.to_string();
+            println!("{}", serde_json::to_string_pretty(&result).unwrap_or(compact.clone()));
+            let text: String = result["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            eprintln!(
+                "result: {} bytes, ~{} tokens as sent; text ~{} tokens; isError: {}",
+                compact.len(),
+                approx_tokens(&compact),
+                approx_tokens(&text),
+                result["isError"].as_bool().unwrap_or(false)
+            );
+            if result["isError"].as_bool() == Some(true) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `stdio`, `check`, `tools`, `schema`.
+//! The command line: `serve`, `stdio`, `call`, `check`, `tools`, `schema`.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,16 @@ pub enum Command {
     Stdio {
         #[command(flatten)]
         source: SourceArgs,
+    },
+    /// Call one tool from the command line: prints the tool result as a client receives it, and its size.
+    Call {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// The tool's name (see `api2mcp tools`).
+        tool: String,
+        /// The arguments, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
     },
     /// Load and check the configuration: every diagnostic at once, then the catalogue's size.
     Check {

@@ -43,6 +43,7 @@ struct Effective {
     output_schema_max_bytes: usize,
     include_deprecated: bool,
     scopes: Vec<String>,
+    output: Option<crate::mapping::OutputConfig>,
 }
 
 impl Effective {
@@ -62,6 +63,7 @@ impl Effective {
             output_schema_max_bytes: pick!(output_schema_max_bytes, DEFAULT_OUTPUT_SCHEMA_MAX_BYTES),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
+            output: layers.iter().find_map(|layer| layer.output.clone()),
         }
     }
 }
@@ -153,10 +155,9 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
     for (item, name) in pending.iter().zip(tool_names) {
-        let (upstream_name, upstream_config, spec) = spec_by_upstream[item.upstream_index];
+        let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
-        let tool =
-            build_tool(name, item, upstream_name, upstream_config, spec, effective, diagnostics, &mut unresolved);
+        let tool = build_tool(name, item, upstream_name, spec, effective, diagnostics, &mut unresolved);
         tools.push(Arc::new(tool));
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
@@ -325,7 +326,6 @@ fn build_tool(
     name: String,
     item: &Pending<'_>,
     upstream_name: &str,
-    upstream: &UpstreamConfig,
     spec: &Spec,
     effective: &Effective,
     diagnostics: &mut Diagnostics,
@@ -378,6 +378,10 @@ fn build_tool(
     }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
+    let output = tool_config.and_then(|t| t.output.clone()).or_else(|| effective.output.clone());
+    // A shaped result no longer has the response's shape; rather than advertise a schema the result
+    // might not meet, shaped tools advertise none (clients validate structuredContent against it).
+    let output_mode = if output.is_some() { OutputSchemaMode::None } else { output_mode };
     let (output_schema, accept, output_unresolved) =
         output_schema(spec, operation, output_mode, effective.output_schema_max_bytes);
 
@@ -410,7 +414,7 @@ fn build_tool(
             accept,
         },
         pagination: tool_config.and_then(|t| t.pagination.clone()),
-        output: tool_config.and_then(|t| t.output.clone()).or_else(|| upstream.defaults.output.clone()),
+        output,
         source: ToolSource {
             upstream: upstream_name.to_string(),
             operation_id: operation.operation_id().map(str::to_string),

@@ -127,14 +127,42 @@ impl ServerHandler for McpServer {
         let Some(tool_index) = catalogue.tool_index(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
         };
-        let tool = &catalogue.tools[tool_index];
         let arguments = request.arguments.unwrap_or_default();
         // The call is dropped (and the upstream request with it) when the client cancels.
+        Ok(self.run_tool(tool_index, arguments, context.ct.cancelled()).await.into())
+    }
+}
+
+impl McpServer {
+    async fn run_tool(
+        &self,
+        tool_index: usize,
+        arguments: serde_json::Map<String, serde_json::Value>,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> rmcp::model::CallToolResult {
+        let tool = &self.caller.catalogue().tools[tool_index];
         let outcome = tokio::select! {
             outcome = self.caller.call(tool_index, arguments) => outcome,
-            () = context.ct.cancelled() => Err(crate::classify::Outcome::Cancelled),
+            () = cancelled => Err(crate::classify::Outcome::Cancelled),
         };
         let secrets = self.caller.secrets(tool);
-        Ok(result::tool_result(&tool.name, outcome, &secrets).into())
+        result::tool_result(&tool.name, outcome, &secrets)
+    }
+
+    /// One tool call outside any MCP session (for `api2mcp call`): the `CallToolResult` as JSON, exactly
+    /// as a client would receive it.
+    pub async fn call_once(
+        &self,
+        tool: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let catalogue = self.caller.catalogue();
+        let tool_index = catalogue.tool_index(tool).ok_or_else(|| {
+            let names = catalogue.tools.iter().map(|t| t.name.as_str());
+            let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
+            format!("unknown tool '{tool}'{hint}")
+        })?;
+        let result = self.run_tool(tool_index, arguments, std::future::pending()).await;
+        serde_json::to_value(&result).map_err(|error| error.to_string())
     }
 }

@@ -102,3 +102,31 @@ fn missing_configuration_is_a_config_error() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn call_runs_one_tool_and_reports_its_size() {
+    let (base_url, _) = crate::serve::upstream().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
+        .args(["call", "--spec", "tests/fixtures/serve/openapi.yaml", "--base-url", &base_url, "get_pet"])
+        .args(["--args", r#"{"petId": "7"}"#])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["structuredContent"], serde_json::json!({"id": "7", "name": "Rex"}));
+    assert!(
+        stderr.contains("~") && stderr.contains("tokens as sent; text ~") && stderr.contains("isError: false"),
+        "{stderr}"
+    );
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
+        .args(["call", "--spec", "tests/fixtures/serve/openapi.yaml", "--base-url", &base_url, "get_pett"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown tool 'get_pett' (did you mean 'get_pet'?)"));
+}
