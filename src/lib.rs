@@ -10,7 +10,8 @@
 //! - [`compile`]: pure (specs, mapping) → [`catalogue::Catalogue`]: names, descriptions, schemas.
 //! - [`catalogue`]: the runtime IR every later stage reads.
 //! - [`mcp`]: the only module that knows MCP (rmcp): handler, Streamable HTTP and stdio transports.
-//! - [`call`]: arguments → upstream HTTP request → response, under limits.
+//! - [`call`]: arguments → upstream HTTP request(s) → response, under limits; pagination.
+//! - [`shape`]: response → the compact result an agent reads (select, fields, budgets, formats).
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`app`], [`cli`]: commands and wiring.
@@ -25,5 +26,6 @@ pub mod diag;
 pub mod load;
 pub mod mapping;
 pub mod mcp;
+pub mod shape;
 pub mod spec;
 pub mod validate;

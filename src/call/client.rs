@@ -95,6 +95,7 @@ pub async fn send(
     let status = response.status().as_u16();
     let content_type =
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let link = response.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).map(str::to_string);
     let retry_after =
         response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let success = response.status().is_success();
@@ -121,7 +122,7 @@ pub async fn send(
         }
     }
     if success {
-        return Ok(UpstreamResponse { status, content_type, body });
+        return Ok(UpstreamResponse { status, content_type, link, url: built.url, body });
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     let body = (!text.trim().is_empty()).then_some(UpstreamBody { content_type, text });

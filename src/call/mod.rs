@@ -1,9 +1,12 @@
-//! Calls the upstream for one tool call: arguments checked against the tool's `inputSchema` → request
-//! built from the argument bindings → sent with the upstream's pooled client → response read under a
-//! size limit. Every failure is a [`classify::Outcome`]; nothing here builds a tool result.
+//! Runs one tool call: arguments checked against the tool's `inputSchema` → request built from the
+//! argument bindings → sent with the upstream's pooled client → response read under a size limit →
+//! shaped for the agent ([`crate::shape`]); paginated tools go through [`pages`], which may fetch several
+//! pages. Every failure is a [`classify::Outcome`]; nothing here builds an MCP result.
 
 mod arguments;
 mod client;
+pub mod cursor;
+pub mod pages;
 pub mod request;
 
 use std::sync::Arc;
@@ -12,13 +15,45 @@ use serde_json::{Map, Value};
 
 use crate::catalogue::{Catalogue, Tool};
 use crate::classify::Outcome;
+use crate::shape::{Shaped, Shaper};
 
 /// A 2xx upstream response, read whole (under the upstream's size limit).
 #[derive(Debug)]
 pub struct UpstreamResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The `Link` header (pagination).
+    pub link: Option<String>,
+    /// The URL requested (next-page links are resolved against it).
+    pub url: String,
     pub body: Vec<u8>,
+}
+
+/// What a successful call produced.
+#[derive(Debug)]
+pub enum CallOutput {
+    /// A JSON response (or pages of one), shaped for the agent.
+    Shaped(Shaped),
+    /// A response that is not JSON (text, binary, or nothing): the MCP layer presents it as it is.
+    Raw(UpstreamResponse),
+}
+
+/// About the call, beyond its arguments.
+#[derive(Debug, Default)]
+pub struct CallContext {
+    /// The authenticated caller (subject or key id); pagination cursors are bound to it.
+    pub caller: Option<String>,
+    /// Where to report progress while several pages are fetched.
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<Progress>>,
+}
+
+/// Progress of a paginated call: pages fetched and items kept so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub pages: u64,
+    pub items: u64,
+    /// The most pages this call fetches (`collect` mode).
+    pub max_pages: Option<u64>,
 }
 
 /// Everything needed to call any tool of one catalogue; built once at startup.
@@ -26,6 +61,9 @@ pub struct Caller {
     catalogue: Arc<Catalogue>,
     clients: Vec<reqwest::Client>,
     checkers: Vec<arguments::ArgumentChecker>,
+    shapers: Vec<Shaper>,
+    paginators: Vec<Option<pages::Paginator>>,
+    cursor_key: cursor::CursorKey,
 }
 
 impl Caller {
@@ -34,7 +72,21 @@ impl Caller {
             catalogue.upstreams.iter().map(|upstream| client::build(upstream)).collect::<Result<Vec<_>, _>>()?;
         let checkers =
             catalogue.tools.iter().map(|tool| arguments::ArgumentChecker::new(tool)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Caller { catalogue, clients, checkers })
+        let shapers = catalogue
+            .tools
+            .iter()
+            .map(|tool| match &tool.output {
+                Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name)),
+                None => Ok(crate::shape::default_shaper()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let paginators = catalogue
+            .tools
+            .iter()
+            .map(|tool| tool.pagination.as_ref().map(|p| pages::Paginator::new(tool, p)).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
+        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key })
     }
 
     pub fn catalogue(&self) -> &Arc<Catalogue> {
@@ -51,21 +103,83 @@ impl Caller {
             .collect()
     }
 
-    pub async fn call(&self, tool_index: usize, arguments: Map<String, Value>) -> Result<UpstreamResponse, Outcome> {
+    pub async fn call(
+        &self,
+        tool_index: usize,
+        arguments: Map<String, Value>,
+        context: &CallContext,
+    ) -> Result<CallOutput, Outcome> {
+        self.checkers[tool_index].check(&arguments)?;
+        if let Some(paginator) = &self.paginators[tool_index] {
+            return pages::run(self, tool_index, paginator, arguments, context).await;
+        }
+        let response = self.send(tool_index, &arguments, None).await?;
+        shape_single(&self.shapers[tool_index], response, &arguments)
+    }
+
+    /// Builds the request from `arguments` and sends it; `url` (a next-page link, already checked to be
+    /// on the upstream's origin) replaces the built URL.
+    async fn send(
+        &self,
+        tool_index: usize,
+        arguments: &Map<String, Value>,
+        url: Option<&str>,
+    ) -> Result<UpstreamResponse, Outcome> {
         let tool = &self.catalogue.tools[tool_index];
         let checker = &self.checkers[tool_index];
-        checker.check(&arguments)?;
         let upstream = &self.catalogue.upstreams[tool.upstream];
         let Some(base_url) = upstream.base_url.as_deref() else {
             return Err(Outcome::Misconfigured { detail: format!("upstream '{}' has no base URL", upstream.name) });
         };
         let binary: Vec<&str> = checker.binary_arguments().iter().map(String::as_str).collect();
-        let built = request::build(base_url, &tool.call, &arguments, &binary).map_err(|error| match error {
+        let mut built = request::build(base_url, &tool.call, arguments, &binary).map_err(|error| match error {
             request::BuildError::Invalid { argument, reason } => Outcome::UnbuildableRequest { argument, reason },
             request::BuildError::Missing { argument } => Outcome::InvalidArguments {
                 fields: vec![crate::classify::FieldError { field: argument, message: "is required".to_string() }],
             },
         })?;
+        if let Some(url) = url {
+            built.url = url.to_string();
+        }
         client::send(&self.clients[tool.upstream], upstream, built).await
+    }
+
+    /// The origin (`scheme://host:port`) of a tool's upstream.
+    fn origin(&self, tool: &Tool) -> Result<String, Outcome> {
+        let upstream = &self.catalogue.upstreams[tool.upstream];
+        upstream
+            .base_url
+            .as_deref()
+            .and_then(|base| url::Url::parse(base).ok())
+            .map(|base| base.origin().ascii_serialization())
+            .ok_or_else(|| Outcome::Misconfigured { detail: format!("upstream '{}' has no base URL", upstream.name) })
+    }
+}
+
+/// JSON bodies go through the tool's shaper; anything else is passed on as it is.
+fn shape_single(
+    shaper: &Shaper,
+    response: UpstreamResponse,
+    arguments: &Map<String, Value>,
+) -> Result<CallOutput, Outcome> {
+    if response.body.is_empty() || !is_json_media_type(response.content_type.as_deref()) {
+        return Ok(CallOutput::Raw(response));
+    }
+    match serde_json::from_slice::<Value>(&response.body) {
+        Ok(value) => shaper
+            .apply(&value, arguments, response.status)
+            .map(CallOutput::Shaped)
+            .map_err(|error| Outcome::Misconfigured { detail: error.to_string() }),
+        // Declared JSON that is not: shown as the text it is.
+        Err(_) => Ok(CallOutput::Raw(response)),
+    }
+}
+
+/// `application/json`, `*/*+json`, or no content type at all (many APIs omit it).
+pub fn is_json_media_type(content_type: Option<&str>) -> bool {
+    let media_type = content_type.map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    match media_type.as_deref() {
+        None | Some("") => true,
+        Some(media_type) => media_type.ends_with("/json") || media_type.ends_with("+json"),
     }
 }

@@ -47,6 +47,8 @@ pub struct ServerInfo {
     pub title: Option<String>,
     pub description: Option<String>,
     pub instructions: Option<String>,
+    /// Secret that signs pagination cursors (the same on every instance); `None`: a random key per process.
+    pub cursor_secret: Option<String>,
 }
 
 #[derive(Debug)]
@@ -88,9 +90,20 @@ pub struct Tool {
     pub scopes: Vec<String>,
     pub upstream: usize,
     pub call: UpstreamCall,
-    pub pagination: Option<PaginationConfig>,
+    pub pagination: Option<Pagination>,
     pub output: Option<OutputConfig>,
     pub source: ToolSource,
+}
+
+/// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.
+#[derive(Debug, Clone)]
+pub struct Pagination {
+    pub config: PaginationConfig,
+    /// The tool argument that takes api2mcp's opaque cursor: `cursor`, or `page_cursor` when the
+    /// operation has a `cursor` parameter of its own that is not the paging one.
+    pub cursor_argument: String,
+    /// Inferred from the spec rather than declared (reported by `check`).
+    pub inferred: bool,
 }
 
 impl Tool {

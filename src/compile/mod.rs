@@ -3,6 +3,7 @@
 //! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
 
 pub mod names;
+pub mod paging;
 pub mod params;
 pub mod schema;
 pub mod select;
@@ -14,10 +15,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
+use crate::catalogue::{Annotations, Catalogue, Pagination, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
-use crate::mapping::{MappingFile, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
+use crate::mapping::{MappingFile, OutputConfig, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
+use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
 use schema::{Mode, SchemaCompiler, SchemaOptions};
 use select::{CompiledSelector, Selection};
@@ -44,6 +46,7 @@ struct Effective {
     include_deprecated: bool,
     scopes: Vec<String>,
     output: Option<crate::mapping::OutputConfig>,
+    infer_pagination: bool,
 }
 
 impl Effective {
@@ -64,6 +67,7 @@ impl Effective {
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
             output: layers.iter().find_map(|layer| layer.output.clone()),
+            infer_pagination: pick!(infer_pagination, false),
         }
     }
 }
@@ -177,6 +181,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         title: mapping.server.title.clone(),
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
+        cursor_secret: mapping.server.cursor_secret.clone(),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
@@ -369,7 +374,7 @@ fn build_tool(
             max_bytes: None,
         },
     );
-    let input = params::build_input(spec, operation, &mut input_compiler, effective.parameter_description_words);
+    let mut input = params::build_input(spec, operation, &mut input_compiler, effective.parameter_description_words);
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
         diagnostics.push(
@@ -379,11 +384,21 @@ fn build_tool(
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
     let output = tool_config.and_then(|t| t.output.clone()).or_else(|| effective.output.clone());
-    // A shaped result no longer has the response's shape; rather than advertise a schema the result
-    // might not meet, shaped tools advertise none (clients validate structuredContent against it).
-    let output_mode = if output.is_some() { OutputSchemaMode::None } else { output_mode };
+    let pagination = match tool_config.and_then(|t| t.pagination.clone()) {
+        Some(config) => Some((config, false)),
+        None if effective.infer_pagination => paging::infer(spec, operation, &input.bindings).map(|c| (c, true)),
+        None => None,
+    };
+    let pagination = pagination.map(|(config, inferred)| {
+        let cursor_argument = paging::paged_input(&mut input.schema, &input.bindings, &config);
+        Pagination { config, cursor_argument, inferred }
+    });
+    let shape = match &pagination {
+        Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
+        None => ResultShape::Single,
+    };
     let (output_schema, accept, output_unresolved) =
-        output_schema(spec, operation, output_mode, effective.output_schema_max_bytes);
+        output_schema(spec, operation, output_mode, effective.output_schema_max_bytes, output.as_ref(), shape);
 
     for (doc, error) in input_compiler.unresolved.into_iter().chain(output_unresolved) {
         if matches!(error, RefError::MissingDocument { .. }) {
@@ -413,7 +428,7 @@ fn build_tool(
             body: input.body,
             accept,
         },
-        pagination: tool_config.and_then(|t| t.pagination.clone()),
+        pagination,
         output,
         source: ToolSource {
             upstream: upstream_name.to_string(),
@@ -452,7 +467,17 @@ type ResponseFacts = (Option<Map<String, Value>>, Vec<String>, Vec<(DocId, RefEr
 
 /// The lowest 2xx response with a JSON object schema gives the output schema; every 2xx media type
 /// feeds `Accept`.
-fn output_schema(spec: &Spec, operation: &Operation<'_>, mode: OutputSchemaMode, max_bytes: usize) -> ResponseFacts {
+fn output_schema(
+    spec: &Spec,
+    operation: &Operation<'_>,
+    mode: OutputSchemaMode,
+    max_bytes: usize,
+    output: Option<&OutputConfig>,
+    shape: ResultShape<'_>,
+) -> ResponseFacts {
+    // Shaped and paginated results are rewritten from the whole response schema; the size limit then
+    // applies to the rewritten schema.
+    let rewritten = output.is_some() || matches!(shape, ResultShape::Paginated { .. });
     let mut accept: Vec<String> = Vec::new();
     let mut chosen = None;
     let mut unresolved = Vec::new();
@@ -496,12 +521,14 @@ fn output_schema(spec: &Spec, operation: &Operation<'_>, mode: OutputSchemaMode,
                     mode: Mode::Output,
                     description_words: 0,
                     max_depth: OUTPUT_MAX_DEPTH,
-                    max_bytes: max_bytes.map(|b| b * 2),
+                    max_bytes: if rewritten { None } else { max_bytes.map(|b| b * 2) },
                 },
             );
             let compiled = compiler.compile(doc, schema);
             unresolved.extend(compiler.unresolved);
             compiled.and_then(|compiled| match compiled {
+                compiled if rewritten => shaped_output_schema(&compiled, output, shape)
+                    .filter(|map| max_bytes.is_none_or(|max| Value::Object(map.clone()).to_string().len() <= max)),
                 Value::Object(mut map)
                     if map.get("type") == Some(&json!("object"))
                         || (map.contains_key("properties") && !map.contains_key("type")) =>

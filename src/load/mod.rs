@@ -93,7 +93,7 @@ fn zero_config_mapping(spec: &str, base_url: Option<String>) -> MappingFile {
         include: Vec::new(),
         exclude: Vec::new(),
         tools: IndexMap::new(),
-        defaults: Default::default(),
+        defaults: crate::mapping::ToolDefaults { infer_pagination: Some(true), ..Default::default() },
         settings: Default::default(),
     };
     MappingFile { upstreams: IndexMap::from([("api".to_string(), upstream)]), ..MappingFile::default() }

@@ -43,6 +43,9 @@ pub struct ServerSettings {
     pub description: Option<String>,
     /// Instructions sent to the client at initialisation (how to use these tools together).
     pub instructions: Option<String>,
+    /// Secret that signs pagination cursors. Set the same value on every instance behind one load balancer
+    /// (e.g. `${file:/run/secrets/cursor}`); unset, each process signs with a random key and its cursors end with it.
+    pub cursor_secret: Option<String>,
 }
 
 /// Settings that apply to many tools at once.
@@ -71,6 +74,10 @@ pub struct ToolDefaults {
     pub scopes: Option<Vec<String>>,
     /// Output shaping applied to every tool that does not set its own.
     pub output: Option<OutputConfig>,
+    /// Recognise common pagination parameters (`cursor`, `page_token`, `starting_after`, `page`/`per_page`,
+    /// `offset`/`limit`) and infer the paging style where the spec makes it unambiguous. Default: true in
+    /// zero-config mode, false with a mapping file. `check` reports what it inferred.
+    pub infer_pagination: Option<bool>,
 }
 
 /// When a tool advertises an `outputSchema`.

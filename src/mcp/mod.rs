@@ -14,9 +14,10 @@ use rmcp::model::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, RequestContext, RoleServer};
 
-use crate::call::Caller;
+use crate::call::{CallContext, Caller, Progress};
 
 /// Tools per `tools/list` page: large catalogues are paginated with a cursor.
 pub const TOOLS_PAGE_SIZE: usize = 200;
@@ -128,8 +129,9 @@ impl ServerHandler for McpServer {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
         };
         let arguments = request.arguments.unwrap_or_default();
+        let progress = context.meta.get_progress_token().map(|token| (context.peer.clone(), token));
         // The call is dropped (and the upstream request with it) when the client cancels.
-        Ok(self.run_tool(tool_index, arguments, context.ct.cancelled()).await.into())
+        Ok(self.run_tool(tool_index, arguments, context.ct.cancelled(), progress).await.into())
     }
 }
 
@@ -139,12 +141,37 @@ impl McpServer {
         tool_index: usize,
         arguments: serde_json::Map<String, serde_json::Value>,
         cancelled: impl std::future::Future<Output = ()>,
+        progress: Option<(Peer<RoleServer>, ProgressToken)>,
     ) -> rmcp::model::CallToolResult {
         let tool = &self.caller.catalogue().tools[tool_index];
-        let outcome = tokio::select! {
-            outcome = self.caller.call(tool_index, arguments) => outcome,
-            () = cancelled => Err(crate::classify::Outcome::Cancelled),
+        let (sender, mut receiver) = match progress {
+            Some(_) => {
+                let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+                (Some(sender), Some(receiver))
+            }
+            None => (None, None),
         };
+        let context = CallContext { caller: None, progress: sender };
+        let call = self.caller.call(tool_index, arguments, &context);
+        tokio::pin!(call, cancelled);
+        // Progress is sent from this task, before the result, so a client never sees it after the result.
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                outcome = &mut call => break outcome,
+                () = &mut cancelled => break Err(crate::classify::Outcome::Cancelled),
+                Some(update) = next_progress(&mut receiver) => {
+                    if let Some((peer, token)) = &progress {
+                        notify_progress(peer, token, update).await;
+                    }
+                }
+            }
+        };
+        if let (Some(receiver), Some((peer, token))) = (&mut receiver, &progress) {
+            while let Ok(update) = receiver.try_recv() {
+                notify_progress(peer, token, update).await;
+            }
+        }
         let secrets = self.caller.secrets(tool);
         result::tool_result(&tool.name, outcome, &secrets)
     }
@@ -162,7 +189,25 @@ impl McpServer {
             let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
             format!("unknown tool '{tool}'{hint}")
         })?;
-        let result = self.run_tool(tool_index, arguments, std::future::pending()).await;
+        let result = self.run_tool(tool_index, arguments, std::future::pending(), None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
     }
+}
+
+async fn next_progress(receiver: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Progress>>) -> Option<Progress> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `notifications/progress` for a paginated call: pages fetched so far, out of `max_pages` when collecting.
+async fn notify_progress(peer: &Peer<RoleServer>, token: &ProgressToken, update: Progress) {
+    let mut param = ProgressNotificationParam::new(token.clone(), update.pages as f64)
+        .with_message(format!("{} pages, {} items", update.pages, update.items));
+    if let Some(max_pages) = update.max_pages {
+        param = param.with_total(max_pages as f64);
+    }
+    // A client that went away is handled by cancellation; a lost progress note is not an error.
+    let _ = peer.notify_progress(param).await;
 }

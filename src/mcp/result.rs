@@ -1,20 +1,24 @@
-//! Turns an upstream response or a classified failure into an MCP tool result: JSON bodies as
-//! `structuredContent` plus a compact text copy; text as text; binary as an embedded resource (base64)
-//! up to a limit; failures as `isError` results carrying the structured error and a short text.
+//! Turns a call's output or a classified failure into an MCP tool result: shaped JSON as its text plus
+//! `structuredContent` (when the shaped output is JSON); text as text; binary as an embedded resource
+//! (base64) up to a limit; failures as `isError` results carrying the structured error and a short text.
 
 use base64::Engine;
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
-use serde_json::Value;
 
-use crate::call::UpstreamResponse;
+use crate::call::{CallOutput, UpstreamResponse};
 use crate::classify::{self, Outcome};
 
 /// Binary bodies larger than this are described, not embedded.
 const MAX_EMBEDDED_BINARY: usize = 1024 * 1024;
 
-pub fn tool_result(tool: &str, outcome: Result<UpstreamResponse, Outcome>, secrets: &[String]) -> CallToolResult {
+pub fn tool_result(tool: &str, outcome: Result<CallOutput, Outcome>, secrets: &[String]) -> CallToolResult {
     match outcome {
-        Ok(response) => success(response),
+        Ok(CallOutput::Shaped(shaped)) => {
+            let mut result = CallToolResult::success(vec![ContentBlock::text(shaped.text)]);
+            result.structured_content = shaped.structured;
+            result
+        }
+        Ok(CallOutput::Raw(response)) => success(response),
         Err(outcome) => {
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             let error = classify::classify(&outcome, std::time::SystemTime::now(), &secrets);
@@ -43,16 +47,6 @@ fn success(response: UpstreamResponse) -> CallToolResult {
             "Done (HTTP {}, no content).",
             response.status
         ))]);
-    }
-    let is_json = media_type.ends_with("/json") || media_type.ends_with("+json") || media_type.is_empty();
-    if is_json && let Ok(value) = serde_json::from_slice::<Value>(&response.body) {
-        let text = value.to_string();
-        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-        // Older protocol versions only allow an object here; other JSON travels as text.
-        if value.is_object() {
-            result.structured_content = Some(value);
-        }
-        return result;
     }
     if media_type.starts_with("text/") || media_type.ends_with("xml") || std::str::from_utf8(&response.body).is_ok() {
         return CallToolResult::success(vec![ContentBlock::text(String::from_utf8_lossy(&response.body).into_owned())]);

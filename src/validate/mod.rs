@@ -100,6 +100,16 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
                     source,
                     diagnostics,
                 );
+                if tool.output.as_ref().is_some_and(|o| o.select.is_some()) {
+                    diagnostics.push(
+                        Diagnostic::warning(
+                            "mapping/select-ignored",
+                            format!("tool '{key}': output.select is not used for a paginated tool"),
+                        )
+                        .at(at(&format!("{tool_pointer}/output/select")))
+                        .with_help("`pagination.items` chooses the items of each page; `fields` shapes each item"),
+                    );
+                }
             }
             check_headers(&tool.settings.headers, &format!("{tool_pointer}/settings/headers"), source, diagnostics);
         }

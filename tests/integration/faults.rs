@@ -368,7 +368,7 @@ async fn tls_failures_and_missing_base_urls_are_classified() {
     let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
     let caller = api2mcp::call::Caller::new(Arc::new(prepared.compiled.unwrap().catalogue)).unwrap();
     let tool = caller.catalogue().tools.iter().position(|t| t.name == "get_text").unwrap();
-    let outcome = caller.call(tool, serde_json::Map::new()).await.unwrap_err();
+    let outcome = caller.call(tool, serde_json::Map::new(), &Default::default()).await.unwrap_err();
     let error = api2mcp::classify::classify(&outcome, std::time::SystemTime::now(), &[]);
     assert_eq!((error.category, error.code), (api2mcp::classify::Category::Server, "misconfigured"));
     assert!(!error.message.contains("base URL"), "{}", error.message);

@@ -1,0 +1,188 @@
+//! Pagination at compile time: the paged tool's `inputSchema` (the upstream's paging parameters are
+//! driven by api2mcp and hidden; one opaque `cursor` argument is added) and, in zero-config mode, the
+//! inference of the paging style from common parameter names when the spec makes it unambiguous.
+
+use serde_json::{Map, Value, json};
+
+use super::schema::{Mode, SchemaCompiler, SchemaOptions};
+use crate::catalogue::{ArgumentBinding, ArgumentLocation};
+use crate::mapping::{PaginationConfig, PaginationMode, PaginationStyle};
+use crate::spec::{Operation, Spec};
+
+/// Hides the parameters api2mcp drives (cursor, offset, page; the page size stays the agent's choice) and
+/// adds the cursor argument. Returns its name.
+pub fn paged_input(schema: &mut Map<String, Value>, bindings: &[ArgumentBinding], config: &PaginationConfig) -> String {
+    let driven = [&config.cursor_param, &config.offset_param, &config.page_param];
+    let hidden: Vec<&str> = bindings
+        .iter()
+        .filter(|b| b.location != ArgumentLocation::Body)
+        .filter(|b| driven.iter().any(|param| param.as_deref() == Some(b.wire_name.as_str())))
+        .map(|b| b.argument.as_str())
+        .collect();
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.retain(|name, _| !hidden.contains(&name.as_str()));
+    }
+    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|name| !hidden.iter().any(|hidden| name == hidden));
+        if required.is_empty() {
+            schema.remove("required");
+        }
+    }
+    let properties = schema.entry("properties").or_insert_with(|| json!({}));
+    let name = if properties.get("cursor").is_some() { "page_cursor" } else { "cursor" };
+    let description = match config.mode {
+        PaginationMode::Agent => "Opaque cursor from a previous result's next_cursor; omit for the first page.",
+        PaginationMode::Collect => "Opaque cursor from a previous result's next_cursor, to continue where it stopped.",
+    };
+    if let Some(properties) = properties.as_object_mut() {
+        properties.insert(name.to_string(), json!({"type": "string", "description": description}));
+    }
+    name.to_string()
+}
+
+/// Cursor parameter names and the response fields that feed them.
+const CURSOR_PARAMS: [(&str, &[&str]); 3] = [
+    ("cursor", &["next_cursor", "nextCursor", "cursor", "next"]),
+    ("page_token", &["next_page_token", "nextPageToken"]),
+    ("pageToken", &["nextPageToken", "next_page_token"]),
+];
+const PAGE_SIZE_PARAMS: [&str; 4] = ["per_page", "page_size", "pageSize", "limit"];
+
+/// The paging style of an operation, when its query parameters and response make it unambiguous:
+/// `cursor`/`page_token` with a next-cursor field, `starting_after` with `has_more` (Stripe),
+/// `offset` + `limit`, `page` + a page size. `None` when nothing or more than one style fits.
+pub fn infer(spec: &Spec, operation: &Operation<'_>, bindings: &[ArgumentBinding]) -> Option<PaginationConfig> {
+    let query: Vec<&str> =
+        bindings.iter().filter(|b| b.location == ArgumentLocation::Query).map(|b| b.wire_name.as_str()).collect();
+    let has = |name: &str| query.contains(&name);
+    let mut candidates: Vec<PaginationConfig> = Vec::new();
+    let looks_paged = has("starting_after")
+        || CURSOR_PARAMS.iter().any(|(p, _)| has(p))
+        || (has("offset") && has("limit"))
+        || (has("page") && PAGE_SIZE_PARAMS.iter().any(|p| has(p)));
+    if !looks_paged {
+        return None;
+    }
+    let response = response_schema(spec, operation)?;
+    let properties = response.get("properties").and_then(Value::as_object);
+    let field = |name: &str| properties.is_some_and(|p| p.contains_key(name));
+    // The items: the body when it is an array, else its only array-valued property.
+    let items: Option<Option<String>> = if response.get("type") == Some(&json!("array")) {
+        Some(None)
+    } else {
+        let arrays: Vec<&String> = properties
+            .into_iter()
+            .flatten()
+            .filter(|(_, schema)| schema.get("type") == Some(&json!("array")))
+            .map(|(name, _)| name)
+            .collect();
+        match arrays.as_slice() {
+            [only] => Some(Some(format!("$.{only}"))),
+            _ => None,
+        }
+    };
+    let items = items?;
+    let base = |style: PaginationStyle| PaginationConfig {
+        style,
+        mode: PaginationMode::Agent,
+        items: items.clone(),
+        cursor_param: None,
+        next_cursor: None,
+        has_more: field("has_more").then(|| "$.has_more".to_string()),
+        offset_param: None,
+        limit_param: None,
+        page_param: None,
+        first_page: None,
+        page_size: None,
+        next_url: None,
+        max_pages: None,
+        max_items: None,
+    };
+    for (param, fields) in CURSOR_PARAMS {
+        if !has(param) {
+            continue;
+        }
+        let found: Vec<&&str> = fields.iter().filter(|f| field(f)).collect();
+        if let [next] = found.as_slice() {
+            candidates.push(PaginationConfig {
+                cursor_param: Some(param.to_string()),
+                next_cursor: Some(format!("$.{next}")),
+                ..base(PaginationStyle::Cursor)
+            });
+        }
+    }
+    if has("starting_after")
+        && field("has_more")
+        && let Some(items) = &items
+    {
+        candidates.push(PaginationConfig {
+            cursor_param: Some("starting_after".to_string()),
+            next_cursor: Some(format!("{items}[-1].id")),
+            ..base(PaginationStyle::Cursor)
+        });
+    }
+    if has("offset") && has("limit") {
+        candidates.push(PaginationConfig {
+            offset_param: Some("offset".to_string()),
+            limit_param: Some("limit".to_string()),
+            ..base(PaginationStyle::Offset)
+        });
+    }
+    if has("page")
+        && let Some(size) = PAGE_SIZE_PARAMS.iter().find(|p| has(p))
+    {
+        candidates.push(PaginationConfig {
+            page_param: Some("page".to_string()),
+            limit_param: Some(size.to_string()),
+            ..base(PaginationStyle::Page)
+        });
+    }
+    match candidates.len() {
+        1 => candidates.pop(),
+        _ => None,
+    }
+}
+
+/// The lowest 2xx JSON response schema, two levels deep (enough to see fields and their types).
+fn response_schema(spec: &Spec, operation: &Operation<'_>) -> Option<Value> {
+    let responses = operation.operation.get("responses")?.as_object()?;
+    let mut codes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
+    codes.sort();
+    let (doc, response) = spec.deref(operation.operation_doc, responses.get(*codes.first()?)?).ok()?;
+    let content = response.get("content")?.as_object()?;
+    let schema = content.iter().find(|(media, _)| media.contains("json"))?.1.get("schema")?;
+    let mut compiler = SchemaCompiler::new(
+        spec,
+        SchemaOptions { mode: Mode::Output, description_words: 0, max_depth: 2, max_bytes: None },
+    );
+    compiler.compile(doc, schema)
+}
+
+/// One line for `check` and `tools`: the style and what drives it.
+pub fn describe(config: &PaginationConfig) -> String {
+    let mode = match config.mode {
+        PaginationMode::Agent => "agent",
+        PaginationMode::Collect => "collect",
+    };
+    let style = match config.style {
+        PaginationStyle::Cursor => format!(
+            "cursor {} ← {}",
+            config.cursor_param.as_deref().unwrap_or("?"),
+            config.next_cursor.as_deref().unwrap_or("?")
+        ),
+        PaginationStyle::Offset => format!(
+            "offset {}/{}",
+            config.offset_param.as_deref().unwrap_or("?"),
+            config.limit_param.as_deref().unwrap_or("-")
+        ),
+        PaginationStyle::Page => format!(
+            "page {}/{}",
+            config.page_param.as_deref().unwrap_or("?"),
+            config.limit_param.as_deref().unwrap_or("-")
+        ),
+        PaginationStyle::LinkHeader => "Link header".to_string(),
+        PaginationStyle::NextUrl => format!("next URL {}", config.next_url.as_deref().unwrap_or("?")),
+    };
+    let items = config.items.as_deref().map(|i| format!(", items {i}")).unwrap_or_default();
+    format!("{style} ({mode}{items})")
+}
