@@ -143,6 +143,37 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
             out.push_str(&format!("  left out: {count} {why}\n"));
         }
     }
+    let inferred: Vec<String> = catalogue
+        .tools
+        .iter()
+        .filter_map(|tool| {
+            let pagination = tool.pagination.as_ref().filter(|p| p.inferred)?;
+            Some(format!("  {}: {}\n", tool.name, crate::compile::paging::describe(&pagination.config)))
+        })
+        .collect();
+    if !inferred.is_empty() {
+        out.push_str(&format!("pagination inferred for {} tools (set `pagination:` to change):\n", inferred.len()));
+        inferred.iter().for_each(|line| out.push_str(line));
+    }
+    let shaped: Vec<String> = catalogue
+        .tools
+        .iter()
+        .filter(|tool| tool.output.is_some() || tool.pagination.as_ref().is_some_and(|p| !p.inferred))
+        .map(|tool| {
+            let mut parts = Vec::new();
+            if let Some(pagination) = tool.pagination.as_ref().filter(|p| !p.inferred) {
+                parts.push(format!("pages: {}", crate::compile::paging::describe(&pagination.config)));
+            }
+            if let Some(output) = &tool.output {
+                parts.push(format!("output: {}", crate::shape::describe(output)));
+            }
+            format!("  {}: {}\n", tool.name, parts.join("; "))
+        })
+        .collect();
+    if !shaped.is_empty() {
+        out.push_str(&format!("shaping and pagination ({} tools):\n", shaped.len()));
+        shaped.iter().for_each(|line| out.push_str(line));
+    }
     let list = catalogue.tools_list_json().to_string();
     let total_tokens = approx_tokens(&list);
     let per_tool = if catalogue.tools.is_empty() { 0 } else { total_tokens / catalogue.tools.len() };
@@ -206,11 +237,12 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
         if !tool.scopes.is_empty() {
             extras.push(format!("scopes: {}", tool.scopes.join(" ")));
         }
-        if tool.pagination.is_some() {
-            extras.push("paginated".to_string());
+        if let Some(pagination) = &tool.pagination {
+            let inferred = if pagination.inferred { ", inferred" } else { "" };
+            extras.push(format!("pages: {}{inferred}", crate::compile::paging::describe(&pagination.config)));
         }
-        if tool.output.is_some() {
-            extras.push("shaped output".to_string());
+        if let Some(output) = &tool.output {
+            extras.push(format!("output: {}", crate::shape::describe(output)));
         }
         let extras = if extras.is_empty() { String::new() } else { format!(" [{}]", extras.join("; ")) };
         out.push_str(&format!("{:name_width$}  {call:call_width$}  {description}{extras}\n", tool.name));

@@ -3,8 +3,10 @@
 //! page (the upstream position and the original arguments), so that any instance sharing the key can
 //! continue a walk: no server-side state.
 //!
-//! Format: `base64url(JSON payload) "." base64url(HMAC-SHA256(key, payload))`. The payload is signed, not
-//! encrypted: it holds only what the agent sent and what the upstream returned for it.
+//! Format: `base64url(JSON payload) "." base64url(HMAC-SHA256(key, tool, origin, caller, payload)[..16])`.
+//! The binding (tool, origin, caller) is signed but not carried, which keeps cursors short (they cost the
+//! agent tokens). The payload is signed, not encrypted: it holds only what the agent sent and what the
+//! upstream returned for it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +22,9 @@ pub const CURSOR_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// Cursors longer than this are refused before any decoding.
 const MAX_CURSOR_BYTES: usize = 16 * 1024;
+
+/// Bytes of the HMAC kept in a cursor: 128 bits.
+const TAG_BYTES: usize = 16;
 
 /// The key that signs cursors: derived from `server.cursor_secret` when set (same value on every
 /// instance), else random per process (cursors then die with the process).
@@ -46,16 +51,23 @@ impl CursorKey {
         <HmacSha256 as KeyInit>::new_from_slice(&self.key).expect("HMAC takes keys of any length")
     }
 
-    pub fn seal(&self, state: &CursorState) -> String {
-        let payload = serde_json::to_vec(state).unwrap_or_default();
+    fn tag(&self, binding: &Binding<'_>, payload: &[u8]) -> HmacSha256 {
         let mut mac = self.mac();
-        mac.update(&payload);
-        let tag = mac.finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
+        for part in [binding.tool, binding.origin, &caller_tag(binding.caller)] {
+            mac.update(part.as_bytes());
+            mac.update(b"\0");
+        }
+        mac.update(payload);
+        mac
     }
 
-    /// Checks the signature first, then that the cursor belongs to this tool, origin and caller and has
-    /// not expired.
+    pub fn seal(&self, binding: &Binding<'_>, state: &CursorState) -> String {
+        let payload = serde_json::to_vec(state).unwrap_or_default();
+        let tag = self.tag(binding, &payload).finalize().into_bytes();
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
+    }
+
+    /// Checks the signature (which covers the tool, origin and caller it was issued for), then the expiry.
     pub fn open(&self, token: &str, expect: &Binding<'_>, now: u64) -> Result<CursorState, CursorError> {
         if token.len() > MAX_CURSOR_BYTES {
             return Err(CursorError::Malformed);
@@ -63,16 +75,8 @@ impl CursorKey {
         let (payload, tag) = token.split_once('.').ok_or(CursorError::Malformed)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| CursorError::Malformed)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| CursorError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(&payload);
-        mac.verify_slice(&tag).map_err(|_| CursorError::Forged)?;
+        self.tag(expect, &payload).verify_truncated_left(&tag).map_err(|_| CursorError::NotIssued)?;
         let state: CursorState = serde_json::from_slice(&payload).map_err(|_| CursorError::Malformed)?;
-        if state.tool != expect.tool || state.origin != expect.origin {
-            return Err(CursorError::OtherTool);
-        }
-        if state.caller != caller_tag(expect.caller) {
-            return Err(CursorError::OtherCaller);
-        }
         if state.expires < now {
             return Err(CursorError::Expired);
         }
@@ -124,34 +128,28 @@ pub enum Position {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CursorState {
-    #[serde(rename = "t")]
-    pub tool: String,
-    #[serde(rename = "o")]
-    pub origin: String,
-    #[serde(rename = "c", default)]
-    pub caller: String,
     /// The arguments of the first call (without `cursor`): later pages repeat the same query.
-    #[serde(rename = "a", default)]
+    #[serde(rename = "a", default, skip_serializing_if = "Map::is_empty")]
     pub arguments: Map<String, Value>,
     #[serde(rename = "p")]
     pub position: Position,
     /// Items of the page at `position` already returned (a budget cut a page short).
-    #[serde(rename = "s", default)]
+    #[serde(rename = "s", default, skip_serializing_if = "is_zero")]
     pub skip: usize,
     #[serde(rename = "e")]
     pub expires: u64,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CursorError {
     #[error("is not a cursor issued by this server")]
     Malformed,
-    #[error("has been altered or was signed with another key")]
-    Forged,
-    #[error("belongs to another tool")]
-    OtherTool,
-    #[error("belongs to another caller")]
-    OtherCaller,
+    #[error("was not issued by this tool for this caller, or has been altered")]
+    NotIssued,
     #[error("has expired")]
     Expired,
 }
@@ -164,16 +162,8 @@ pub fn now_secs() -> u64 {
 mod tests {
     use super::*;
 
-    fn state(tool: &str, caller: Option<&str>) -> CursorState {
-        CursorState {
-            tool: tool.into(),
-            origin: "http://127.0.0.1:1".into(),
-            caller: caller_tag(caller),
-            arguments: Map::new(),
-            position: Position::Offset { o: 40 },
-            skip: 3,
-            expires: 1_000,
-        }
+    fn state() -> CursorState {
+        CursorState { arguments: Map::new(), position: Position::Offset { o: 40 }, skip: 3, expires: 1_000 }
     }
 
     fn binding<'a>(tool: &'a str, caller: Option<&'a str>) -> Binding<'a> {
@@ -181,30 +171,29 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_cursor_opens_for_its_tool_origin_and_caller() {
+    fn a_sealed_cursor_opens_only_for_its_tool_origin_and_caller() {
         let key = CursorKey::new(Some("secret"));
-        let token = key.seal(&state("list", Some("alice")));
-        assert_eq!(key.open(&token, &binding("list", Some("alice")), 999), Ok(state("list", Some("alice"))));
-        assert_eq!(key.open(&token, &binding("other", Some("alice")), 999), Err(CursorError::OtherTool));
-        assert_eq!(key.open(&token, &binding("list", Some("bob")), 999), Err(CursorError::OtherCaller));
-        assert_eq!(key.open(&token, &binding("list", None), 999), Err(CursorError::OtherCaller));
+        let token = key.seal(&binding("list", Some("alice")), &state());
+        assert!(token.len() < 100, "cursors stay short: {token}");
+        assert_eq!(key.open(&token, &binding("list", Some("alice")), 999), Ok(state()));
+        assert_eq!(key.open(&token, &binding("other", Some("alice")), 999), Err(CursorError::NotIssued));
+        assert_eq!(key.open(&token, &binding("list", Some("bob")), 999), Err(CursorError::NotIssued));
+        assert_eq!(key.open(&token, &binding("list", None), 999), Err(CursorError::NotIssued));
         let other_origin = Binding { tool: "list", origin: "http://127.0.0.1:2", caller: Some("alice") };
-        assert_eq!(key.open(&token, &other_origin, 999), Err(CursorError::OtherTool));
+        assert_eq!(key.open(&token, &other_origin, 999), Err(CursorError::NotIssued));
         assert_eq!(key.open(&token, &binding("list", Some("alice")), 1_001), Err(CursorError::Expired));
     }
 
     #[test]
     fn tampering_and_foreign_keys_are_detected() {
         let key = CursorKey::new(Some("secret"));
-        let token = key.seal(&state("list", None));
+        let token = key.seal(&binding("list", None), &state());
         let (payload, tag) = token.split_once('.').unwrap();
-        let mut decoded = URL_SAFE_NO_PAD.decode(payload).unwrap();
-        let text = String::from_utf8(decoded.clone()).unwrap().replace("40", "99");
-        decoded = text.into_bytes();
-        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(&decoded));
-        assert_eq!(key.open(&forged, &binding("list", None), 0), Err(CursorError::Forged));
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap().replace("40", "99");
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(decoded.as_bytes()));
+        assert_eq!(key.open(&forged, &binding("list", None), 0), Err(CursorError::NotIssued));
         let other = CursorKey::new(Some("another secret"));
-        assert_eq!(other.open(&token, &binding("list", None), 0), Err(CursorError::Forged));
+        assert_eq!(other.open(&token, &binding("list", None), 0), Err(CursorError::NotIssued));
         assert_eq!(key.open("garbage", &binding("list", None), 0), Err(CursorError::Malformed));
         assert_eq!(key.open(&"a.".repeat(10_000), &binding("list", None), 0), Err(CursorError::Malformed));
         // Random keys differ per process (and per key).

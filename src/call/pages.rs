@@ -23,8 +23,8 @@ use crate::shape::compact_len;
 /// `collect`: pages fetched in one call when `max_pages` is not set.
 pub const DEFAULT_MAX_PAGES: u64 = 10;
 
-/// Bytes of the token budget kept for the cursor and the note.
-const BUDGET_RESERVE: usize = 400;
+/// Bytes of the token budget kept for the note (the cursor is measured).
+const NOTE_RESERVE: usize = 120;
 
 /// One tool's pagination, compiled: JSONPaths parsed, request parameters resolved to tool arguments.
 #[derive(Debug)]
@@ -167,7 +167,14 @@ pub async fn run(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let budget = shaper.max_tokens().map(|tokens| tokens.saturating_mul(4).saturating_sub(BUDGET_RESERVE).max(1));
+    // Room for the items: the budget less the cursor (measured on a stand-in of the same size) and a note.
+    let cursor_room = {
+        let expires = cursor::now_secs() + cursor::CURSOR_LIFETIME_SECS;
+        let stand_in = CursorState { arguments: arguments.clone(), position: position.clone(), skip: 9_999, expires };
+        caller.cursor_key.seal(&binding, &stand_in).len() + 64
+    };
+    let budget =
+        shaper.max_tokens().map(|tokens| tokens.saturating_mul(4).saturating_sub(cursor_room + NOTE_RESERVE).max(1));
     let mut collected: Vec<Value> = Vec::new();
     let mut used = compact_len(&json!({"items": []}));
     let mut pages = 0u64;
@@ -223,15 +230,8 @@ pub async fn run(
     };
 
     let token = next.map(|(position, skip)| {
-        caller.cursor_key.seal(&CursorState {
-            tool: tool.name.clone(),
-            origin: origin.clone(),
-            caller: cursor::caller_tag(context.caller.as_deref()),
-            arguments: arguments.clone(),
-            position,
-            skip,
-            expires: cursor::now_secs() + cursor::CURSOR_LIFETIME_SECS,
-        })
+        let expires = cursor::now_secs() + cursor::CURSOR_LIFETIME_SECS;
+        caller.cursor_key.seal(&binding, &CursorState { arguments: arguments.clone(), position, skip, expires })
     });
     let mut notes: Vec<String> = Vec::new();
     match stop {

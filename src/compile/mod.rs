@@ -520,7 +520,8 @@ fn output_schema(
                 SchemaOptions {
                     mode: Mode::Output,
                     description_words: 0,
-                    max_depth: OUTPUT_MAX_DEPTH,
+                    // A rewritten schema keeps only what shaping keeps, so it can afford more depth.
+                    max_depth: if rewritten { INPUT_MAX_DEPTH } else { OUTPUT_MAX_DEPTH },
                     max_bytes: if rewritten { None } else { max_bytes.map(|b| b * 2) },
                 },
             );

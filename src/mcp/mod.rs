@@ -176,6 +176,11 @@ impl McpServer {
         result::tool_result(&tool.name, outcome, &secrets)
     }
 
+    /// The `tools/list` entries as served.
+    pub fn tools(&self) -> Vec<serde_json::Value> {
+        self.tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
+    }
+
     /// One tool call outside any MCP session (for `api2mcp call`): the `CallToolResult` as JSON, exactly
     /// as a client would receive it.
     pub async fn call_once(

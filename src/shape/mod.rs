@@ -98,6 +98,42 @@ const NOTE_PREFIX: &str = "\n… ";
 /// Template errors can quote values; capping the reason keeps a large response out of logs and results.
 const MAX_ERROR_CHARS: usize = 200;
 
+/// One line saying what a tool's output settings do, in the order they apply (for `check` and `tools`).
+pub fn describe(config: &OutputConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(select) = &config.select {
+        parts.push(format!("select {select}"));
+    }
+    if let Some(fields) = config.fields.as_ref().filter(|f| !f.is_empty()) {
+        parts.push(format!("fields {}", fields.join(",")));
+    }
+    if !config.exclude.is_empty() {
+        parts.push(format!("exclude {}", config.exclude.join(",")));
+    }
+    if !config.rename.is_empty() {
+        let renames: Vec<String> = config.rename.iter().map(|(from, to)| format!("{from}→{to}")).collect();
+        parts.push(format!("rename {}", renames.join(",")));
+    }
+    if config.drop_empty == Some(false) {
+        parts.push("keep empty values".to_string());
+    }
+    if let Some(max_items) = config.max_items {
+        parts.push(format!("max_items {max_items}"));
+    }
+    if let Some(max_tokens) = config.max_tokens {
+        parts.push(format!("max_tokens {max_tokens}"));
+    }
+    parts.push(
+        match (config.format, &config.template) {
+            (Some(OutputFormat::Table), _) => "table",
+            (Some(OutputFormat::Template), _) | (None, Some(_)) => "template",
+            _ => "json",
+        }
+        .to_string(),
+    );
+    parts.join(", ")
+}
+
 /// Approximate token count used for budgets: ceil(bytes / 4), the same measure as the rest of the project.
 pub fn approx_tokens(text: &str) -> usize {
     text.len().div_ceil(4)

@@ -11,3 +11,4 @@ mod faults;
 mod mapping_schema;
 mod remote_specs;
 mod serve;
+mod shaping;
