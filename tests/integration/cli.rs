@@ -130,3 +130,29 @@ async fn call_runs_one_tool_and_reports_its_size() {
     assert_eq!(output.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown tool 'get_pett' (did you mean 'get_pet'?)"));
 }
+
+#[test]
+fn check_and_tools_report_inferred_pagination_and_shaping() {
+    let spec = "tests/fixtures/compile/pagination-inferred/spec.yaml";
+    let (code, stdout, _) = api2mcp(&["check", "--spec", spec]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("pagination inferred for 4 tools (set `pagination:` to change):\n"), "{stdout}");
+    assert!(stdout.contains("  list_logs: offset offset/limit (agent, items $.entries)\n"), "{stdout}");
+    assert!(!stdout.contains("list_ambiguous:"), "two lists in one response: nothing inferred\n{stdout}");
+    let (code, stdout, _) = api2mcp(&["tools", "--spec", spec]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("[pages: cursor starting_after ← $.data[-1].id (agent, items $.data), inferred]"), "{stdout}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
+        .args(["check", "--config", "tests/fixtures/compile/mapping-full/api2mcp.yaml"])
+        .envs(env_of("tests/fixtures/compile/mapping-full/env.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("shaping and pagination ("), "{stdout}");
+    assert!(stdout.contains("output: select $[*], fields id,name, max_items 50, json"), "{stdout}");
+}
+
+fn env_of(path: &str) -> std::collections::HashMap<String, String> {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

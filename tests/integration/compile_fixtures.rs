@@ -66,6 +66,7 @@ cases! {
     broken_spec_diagnostics => "broken-spec",
     suspicious_descriptions => "injection",
     server_variables => "server-variables",
+    pagination_inferred_in_zero_config => "pagination-inferred",
 }
 
 #[tokio::test]

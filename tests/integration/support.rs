@@ -66,8 +66,13 @@ pub fn describe_calls(catalogue: &Catalogue) -> String {
                 binding.required
             );
         }
-        if tool.pagination.is_some() || tool.output.is_some() {
-            let _ = writeln!(out, "  pagination={} output={}", tool.pagination.is_some(), tool.output.is_some());
+        if let Some(pagination) = &tool.pagination {
+            let how = if pagination.inferred { "inferred" } else { "declared" };
+            let described = api2mcp::compile::paging::describe(&pagination.config);
+            let _ = writeln!(out, "  pagination ({how}): {described}; cursor argument: {}", pagination.cursor_argument);
+        }
+        if let Some(output) = &tool.output {
+            let _ = writeln!(out, "  output: {}", api2mcp::shape::describe(output));
         }
     }
     out
