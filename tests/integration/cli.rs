@@ -141,7 +141,10 @@ fn check_and_tools_report_inferred_pagination_and_shaping() {
     assert!(!stdout.contains("list_ambiguous:"), "two lists in one response: nothing inferred\n{stdout}");
     let (code, stdout, _) = api2mcp(&["tools", "--spec", spec]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("[pages: cursor starting_after ← $.data[-1].id (agent, items $.data), inferred]"), "{stdout}");
+    assert!(
+        stdout.contains("[pages: cursor starting_after ← $.data[-1].id (agent, items $.data), inferred]"),
+        "{stdout}"
+    );
 
     let output = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
         .args(["check", "--config", "tests/fixtures/compile/mapping-full/api2mcp.yaml"])

@@ -414,3 +414,67 @@ async fn a_cursor_does_not_cross_tools() {
     assert!(result["content"][0]["text"].as_str().unwrap().contains("was not issued by this tool"), "{result}");
     assert_eq!(upstream.requests.load(Ordering::Relaxed), before, "a refused cursor sends nothing upstream");
 }
+
+/// Records the progress notifications a client receives.
+#[derive(Clone)]
+struct ProgressRecorder(tokio::sync::mpsc::UnboundedSender<rmcp::model::ProgressNotificationParam>);
+
+impl rmcp::ClientHandler for ProgressRecorder {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.0.send(params);
+    }
+}
+
+/// Collecting pages over Streamable HTTP sends `notifications/progress` (one per page) before the result,
+/// when the client asked for progress; both protocol eras.
+#[tokio::test]
+async fn collecting_reports_progress_to_clients_that_ask() {
+    use rmcp::model::{CallToolRequestParams, NumberOrString, ProgressToken, ProtocolVersion, RequestMetaObject};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::{ClientLifecycleMode, ClientServiceExt};
+
+    let (base, _) = start_upstream(30, Value::Null).await;
+    let tool = json!({"pagination": {"style": "page", "mode": "collect", "page_param": "page", "limit_param": "per_page", "page_size": 10}});
+    let server = server_for(&base, "listByPage", &tool, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let settings = api2mcp::mcp::http::HttpSettings::default();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, stop).await.unwrap() });
+
+    for lifecycle in [
+        ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+        ClientLifecycleMode::Initialize,
+    ] {
+        let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let transport =
+            StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url.as_str()));
+        let client = ProgressRecorder(sender).serve_with_lifecycle(transport, lifecycle).await.unwrap();
+        let mut meta = RequestMetaObject::default();
+        meta.set_progress_token(ProgressToken(NumberOrString::Number(7)));
+        let mut params = CallToolRequestParams::new("list_by_page");
+        params.meta = Some(meta);
+        let result = client.call_tool(params).await.unwrap();
+        let items = result.structured_content.unwrap()["items"].as_array().unwrap().len();
+        assert_eq!(items, 30);
+        let mut pages = Vec::new();
+        let mut tokens = HashSet::new();
+        while let Ok(progress) = received.try_recv() {
+            // rmcp's client puts its own token on the request; every notification carries that one.
+            tokens.insert(format!("{:?}", progress.progress_token));
+            assert_eq!(progress.total, Some(10.0), "max_pages is the total");
+            pages.push(progress.progress);
+        }
+        // Three full pages and the empty one that ends the walk, each reported before the result.
+        assert_eq!(pages, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(tokens.len(), 1);
+        client.cancel().await.unwrap();
+    }
+    shutdown.cancel();
+}
