@@ -478,3 +478,36 @@ async fn collecting_reports_progress_to_clients_that_ask() {
     }
     shutdown.cancel();
 }
+
+#[path = "../../bench/token_data.rs"]
+mod token_data;
+
+/// The example mappings keep what an agent asked for at least 80% cheaper than the raw responses, and
+/// keep it: every issue's number, title and author, every customer's id and email.
+#[tokio::test]
+async fn example_mappings_save_at_least_80_percent_of_tokens() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let measured = token_data::measure(&examples).await;
+    assert_eq!(measured.len(), 2);
+    for m in &measured {
+        assert!(
+            m.saving() >= 0.80,
+            "{}: {} → {} tokens ({:.1}%)",
+            m.name,
+            m.raw_tokens(),
+            m.shaped_tokens(),
+            m.saving() * 100.0
+        );
+    }
+    let issues = token_data::github_issues();
+    for issue in issues.as_array().unwrap() {
+        let number = issue["number"].to_string();
+        assert!(measured[0].shaped_text.contains(&format!("\"number\":{number}")), "issue {number} is kept");
+        assert!(measured[0].shaped_text.contains(issue["user"]["login"].as_str().unwrap()));
+    }
+    assert!(measured[0].result["structuredContent"]["next_cursor"].is_string(), "the Link header gives a cursor");
+    for customer in token_data::stripe_customers()["data"].as_array().unwrap() {
+        assert!(measured[1].shaped_text.contains(customer["id"].as_str().unwrap()));
+        assert!(measured[1].shaped_text.contains(customer["email"].as_str().unwrap()));
+    }
+}
