@@ -285,7 +285,7 @@ pub struct OutputConfig {
     pub template: Option<String>,
     /// Most items of an array returned.
     pub max_items: Option<u64>,
-    /// Approximate token budget of one result (bytes / 4); longer results are cut at an item boundary with a note.
+    /// Approximate token budget of one result (bytes / 4); longer results are cut at an item boundary with a note. Default 20000.
     pub max_tokens: Option<u64>,
 }
 

@@ -49,7 +49,22 @@ fn success(response: UpstreamResponse) -> CallToolResult {
         ))]);
     }
     if media_type.starts_with("text/") || media_type.ends_with("xml") || std::str::from_utf8(&response.body).is_ok() {
-        return CallToolResult::success(vec![ContentBlock::text(String::from_utf8_lossy(&response.body).into_owned())]);
+        let mut text = String::from_utf8_lossy(&response.body).into_owned();
+        // Text has no items to cut at: it is cut at the default token budget, with a note.
+        let budget = crate::shape::DEFAULT_MAX_TOKENS * 4;
+        if text.len() > budget {
+            let tokens = crate::shape::approx_tokens(&text);
+            let mut end = budget;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str(&format!(
+                "\n… text cut at {} of ~{tokens} tokens; ask for a narrower query",
+                crate::shape::DEFAULT_MAX_TOKENS
+            ));
+        }
+        return CallToolResult::success(vec![ContentBlock::text(text)]);
     }
     if response.body.len() > MAX_EMBEDDED_BINARY {
         return CallToolResult::success(vec![ContentBlock::text(format!(

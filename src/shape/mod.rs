@@ -139,7 +139,11 @@ pub fn approx_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
 
-/// Default shaping when a tool has no OutputConfig: drop_empty only, compact JSON.
+/// The token budget of a result whose tool sets none: under the 25,000-token cap some clients put on
+/// tool results, so a result is cut by api2mcp (with a note saying how to get the rest), not by the client.
+pub const DEFAULT_MAX_TOKENS: usize = 20_000;
+
+/// Default shaping when a tool has no OutputConfig: drop_empty, compact JSON, the default token budget.
 pub fn default_shaper() -> Shaper {
     Shaper {
         select: None,
@@ -148,7 +152,7 @@ pub fn default_shaper() -> Shaper {
         rename: Vec::new(),
         drop_empty: true,
         max_items: None,
-        max_tokens: None,
+        max_tokens: Some(DEFAULT_MAX_TOKENS),
         format: Format::Json,
     }
 }
@@ -199,7 +203,7 @@ impl Shaper {
             rename: config.rename.iter().map(|(path, name)| (split_path(path), name.clone())).collect(),
             drop_empty: config.drop_empty.unwrap_or(true),
             max_items: config.max_items.map(to_usize),
-            max_tokens: config.max_tokens.map(to_usize),
+            max_tokens: Some(config.max_tokens.map_or(DEFAULT_MAX_TOKENS, to_usize)),
             format,
         })
     }

@@ -344,7 +344,9 @@ async fn ten_thousand_records_every_style_both_modes() {
         collect["mode"] = json!("collect");
         collect["page_size"] = json!(100);
         collect["max_pages"] = json!(1000);
-        let server = server_for(&base, operation, &json!({"pagination": collect}), None).await;
+        // All 10,000 records in one result: a budget far above the default one.
+        let everything = json!({"pagination": collect, "output": {"max_tokens": 1_000_000}});
+        let server = server_for(&base, operation, &everything, None).await;
         let name = server.tools()[0]["name"].as_str().unwrap().to_string();
         let before = upstream.requests.load(Ordering::Relaxed);
         let result = call(&server, &name, json!({})).await;
@@ -356,7 +358,9 @@ async fn ten_thousand_records_every_style_both_modes() {
         // Collected up to max_items, cut inside a page, then continued with the cursor: still exactly once.
         let mut limited = collect.clone();
         limited["max_items"] = json!(2_550);
-        let server = server_for(&base, operation, &json!({"pagination": limited}), None).await;
+        let server =
+            server_for(&base, operation, &json!({"pagination": limited, "output": {"max_tokens": 1_000_000}}), None)
+                .await;
         let results = walk(&server, &name, json!({}), 10).await;
         assert_eq!(results.len(), 4, "{operation}: 2,550 + 2,550 + 2,550 + 2,350");
         assert!(results[0]["content"][0]["text"].as_str().unwrap().contains("stopped at 2550 items (max_items)"));
@@ -510,4 +514,17 @@ async fn example_mappings_save_at_least_80_percent_of_tokens() {
         assert!(measured[1].shaped_text.contains(customer["id"].as_str().unwrap()));
         assert!(measured[1].shaped_text.contains(customer["email"].as_str().unwrap()));
     }
+}
+
+/// Without any `output` settings, a result still stays within the default budget: a 10,000-record page
+/// is cut at an item boundary with a note, and text is cut too.
+#[tokio::test]
+async fn the_default_budget_caps_every_result() {
+    let (base, _) = start_upstream(10_000, Value::Null).await;
+    let server = server_for(&base, "listByOffset", &json!({}), None).await;
+    let result = call(&server, "list_by_offset", json!({"limit": 10_000})).await;
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(text.len().div_ceil(4) <= api2mcp::shape::DEFAULT_MAX_TOKENS, "{} tokens", text.len() / 4);
+    assert!(text.contains("… showing "), "the note says what was left out");
+    assert!(text.contains(" of 10000 items; "), "{}", &text[text.len() - 200..]);
 }
