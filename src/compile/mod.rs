@@ -551,13 +551,14 @@ fn annotations(method: HttpMethod, tool: Option<&ToolConfig>) -> Annotations {
     let config = tool.map(|t| t.annotations.clone()).unwrap_or_default();
     let read_only =
         config.read_only.unwrap_or(matches!(method, HttpMethod::Get | HttpMethod::Head | HttpMethod::Options));
-    let destructive = config.destructive.unwrap_or(method == HttpMethod::Delete);
     let idempotent = config.idempotent.unwrap_or(matches!(method, HttpMethod::Put | HttpMethod::Delete));
     // Only hints that differ from MCP's defaults (readOnly false, destructive true, idempotent false,
-    // openWorld true) are written: clients apply the defaults, and every byte is context.
+    // openWorld true) are written: clients apply the defaults, and every byte is context. A write is
+    // never declared non-destructive from its method alone: POST, PUT and PATCH often overwrite data
+    // (MCP's `destructiveHint: false` means "only additive"); the mapping may say so per tool.
     Annotations {
         read_only: read_only.then_some(true),
-        destructive: (!read_only && !destructive).then_some(false),
+        destructive: config.destructive.filter(|destructive| !read_only && !destructive),
         idempotent: (!read_only && idempotent).then_some(true),
         open_world: config.open_world.filter(|open| !open),
     }
