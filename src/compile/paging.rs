@@ -63,7 +63,8 @@ pub fn infer(spec: &Spec, operation: &Operation<'_>, bindings: &[ArgumentBinding
     if !looks_paged {
         return None;
     }
-    let response = response_schema(spec, operation)?;
+    // Two levels: enough to see the fields and their types.
+    let response = response_schema(spec, operation, 2)?;
     let properties = response.get("properties").and_then(Value::as_object);
     let field = |name: &str| properties.is_some_and(|p| p.contains_key(name));
     // The items: the body when it is an array, else its only array-valued property.
@@ -143,8 +144,8 @@ pub fn infer(spec: &Spec, operation: &Operation<'_>, bindings: &[ArgumentBinding
     }
 }
 
-/// The lowest 2xx JSON response schema, two levels deep (enough to see fields and their types).
-fn response_schema(spec: &Spec, operation: &Operation<'_>) -> Option<Value> {
+/// The lowest 2xx JSON response schema, compiled `depth` levels deep.
+pub fn response_schema(spec: &Spec, operation: &Operation<'_>, depth: usize) -> Option<Value> {
     let responses = operation.operation.get("responses")?.as_object()?;
     let mut codes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
     codes.sort();
@@ -153,7 +154,7 @@ fn response_schema(spec: &Spec, operation: &Operation<'_>) -> Option<Value> {
     let schema = content.iter().find(|(media, _)| media.contains("json"))?.1.get("schema")?;
     let mut compiler = SchemaCompiler::new(
         spec,
-        SchemaOptions { mode: Mode::Output, description_words: 0, max_depth: 2, max_bytes: None },
+        SchemaOptions { mode: Mode::Output, description_words: 0, max_depth: depth, max_bytes: None },
     );
     compiler.compile(doc, schema)
 }

@@ -402,7 +402,7 @@ impl FieldTree {
     }
 }
 
-fn split_path(path: &str) -> Vec<String> {
+pub fn split_path(path: &str) -> Vec<String> {
     path.split('.').map(str::to_string).collect()
 }
 

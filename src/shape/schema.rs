@@ -57,6 +57,42 @@ pub fn shaped_output_schema(
     }
 }
 
+/// The schema `fields`, `exclude` and `rename` apply to (an array's item schema when the selected value is
+/// an array), for `check`'s field diagnostics. `None` when it cannot be known.
+pub fn shaped_subject(response: &Value, output: Option<&OutputConfig>, shape: ResultShape<'_>) -> Option<Value> {
+    let subject = match shape {
+        ResultShape::Single => match output.and_then(|o| o.select.as_deref()) {
+            Some(path) => select(response, path)?,
+            None => response.clone(),
+        },
+        ResultShape::Paginated { items } => match items {
+            Some(path) => select(response, path)?,
+            None => default_items(response)?,
+        },
+    };
+    Some(if is_type(&subject, "array") { subject.get("items").cloned().unwrap_or(json!({})) } else { subject })
+}
+
+/// Whether a dotted field path exists in a schema (through arrays' items): `Some(Err(known names))` when
+/// a step names a property the schema does not have, `None` when the schema is open there.
+pub fn check_path(schema: &Value, path: &[String]) -> Option<Result<(), Vec<String>>> {
+    let mut node = schema;
+    for name in path {
+        while is_type(node, "array") {
+            node = node.get("items")?;
+        }
+        let properties = node.get("properties")?.as_object()?;
+        if node.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false)) {
+            return None;
+        }
+        match properties.get(name) {
+            Some(child) => node = child,
+            None => return Some(Err(properties.keys().cloned().collect())),
+        }
+    }
+    Some(Ok(()))
+}
+
 /// The items of a page when `pagination.items` is not set: the body when it is an array, else the body's
 /// only array-valued property.
 fn default_items(response: &Value) -> Option<Value> {

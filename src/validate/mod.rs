@@ -89,6 +89,16 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
             }
             if let Some(output) = &tool.output {
                 output::check_output(output, &format!("{tool_pointer}/output"), source, diagnostics);
+                output::check_fields(
+                    output,
+                    tool.pagination.as_ref(),
+                    spec,
+                    operation,
+                    key,
+                    &format!("{tool_pointer}/output"),
+                    source,
+                    diagnostics,
+                );
             }
             if let Some(pagination) = &tool.pagination {
                 output::check_pagination(

@@ -222,3 +222,54 @@ fn response_top_level_fields(spec: &Spec, operation: &Operation<'_>) -> Option<V
     }
     Some(compiled.get("properties")?.as_object()?.keys().cloned().collect())
 }
+
+/// Warns about `fields`, `exclude` and `rename` paths that the success response schema does not have
+/// (a warning: specs are often incomplete, and the upstream may send more than it declares).
+#[allow(clippy::too_many_arguments)]
+pub fn check_fields(
+    output: &OutputConfig,
+    pagination: Option<&PaginationConfig>,
+    spec: &Spec,
+    operation: &Operation<'_>,
+    tool_key: &str,
+    pointer: &str,
+    source: Option<&MappingSource>,
+    diagnostics: &mut Diagnostics,
+) {
+    use crate::shape::schema::{ResultShape, check_path, shaped_subject};
+    let Some(response) = crate::compile::paging::response_schema(spec, operation, 8) else { return };
+    let shape = match pagination {
+        Some(pagination) => ResultShape::Paginated { items: pagination.items.as_deref() },
+        None => ResultShape::Single,
+    };
+    let Some(subject) = shaped_subject(&response, Some(output), shape) else { return };
+    let lists: [(&str, Vec<&String>); 3] = [
+        ("fields", output.fields.iter().flatten().collect()),
+        ("exclude", output.exclude.iter().collect()),
+        ("rename", output.rename.keys().collect()),
+    ];
+    for (setting, paths) in lists {
+        for (index, path) in paths.into_iter().enumerate() {
+            let steps = crate::shape::split_path(path);
+            if let Some(Err(known)) = check_path(&subject, &steps) {
+                let at = if setting == "rename" {
+                    format!("{pointer}/rename")
+                } else {
+                    format!("{pointer}/{setting}/{index}")
+                };
+                let last = steps.iter().rev().find(|s| !known.contains(s)).map(String::as_str).unwrap_or(path);
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "mapping/unknown-field",
+                        format!(
+                            "tool '{tool_key}': output.{setting} '{path}' is not a field of what {} returns",
+                            operation.method_and_path()
+                        ),
+                    )
+                    .at(locate(source, &at))
+                    .maybe_help(did_you_mean(last, known.iter().map(String::as_str))),
+                );
+            }
+        }
+    }
+}

@@ -153,7 +153,7 @@ fn check_and_tools_report_inferred_pagination_and_shaping() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("shaping and pagination ("), "{stdout}");
-    assert!(stdout.contains("output: select $[*], fields id,name, max_items 50, json"), "{stdout}");
+    assert!(stdout.contains("output: select $[*], fields id,name,tagg, max_items 50, json"), "{stdout}");
 }
 
 fn env_of(path: &str) -> std::collections::HashMap<String, String> {
