@@ -390,7 +390,7 @@ fn build_tool(
         None => None,
     };
     let pagination = pagination.map(|(config, inferred)| {
-        let cursor_argument = paging::paged_input(&mut input.schema, &input.bindings, &config);
+        let cursor_argument = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
         Pagination { config, cursor_argument, inferred }
     });
     let shape = match &pagination {

@@ -11,16 +11,24 @@ use crate::spec::{Operation, Spec};
 
 /// Hides the parameters api2mcp drives (cursor, offset, page; the page size stays the agent's choice) and
 /// adds the cursor argument. Returns its name.
-pub fn paged_input(schema: &mut Map<String, Value>, bindings: &[ArgumentBinding], config: &PaginationConfig) -> String {
+pub fn paged_input(
+    schema: &mut Map<String, Value>,
+    bindings: &mut [ArgumentBinding],
+    config: &PaginationConfig,
+) -> String {
     let driven = [&config.cursor_param, &config.offset_param, &config.page_param];
-    let hidden: Vec<&str> = bindings
-        .iter()
-        .filter(|b| b.location != ArgumentLocation::Body)
-        .filter(|b| driven.iter().any(|param| param.as_deref() == Some(b.wire_name.as_str())))
-        .map(|b| b.argument.as_str())
-        .collect();
+    let mut hidden: Vec<String> = Vec::new();
+    for binding in bindings.iter_mut() {
+        if binding.location != ArgumentLocation::Body
+            && driven.iter().any(|param| param.as_deref() == Some(binding.wire_name.as_str()))
+        {
+            // The first page goes without it, even when the spec calls it required.
+            binding.required = false;
+            hidden.push(binding.argument.clone());
+        }
+    }
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        properties.retain(|name, _| !hidden.contains(&name.as_str()));
+        properties.retain(|name, _| !hidden.contains(name));
     }
     if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
         required.retain(|name| !hidden.iter().any(|hidden| name == hidden));
