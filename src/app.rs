@@ -67,6 +67,20 @@ pub async fn run(cli: Cli) -> ExitCode {
             with_prepared(&source, |prepared| check(prepared, deny_warnings)).await
         }
         Command::Tools { source, json } => with_prepared(&source, |prepared| tools(prepared, json)).await,
+        Command::Summary { source, format, url } => summary_command(&source, format, url.as_deref()).await,
+        Command::Healthcheck { url, listen, timeout } => {
+            let url = url.unwrap_or_else(|| crate::ops::default_healthcheck_url(&listen));
+            match crate::ops::healthcheck(&url, std::time::Duration::from_secs(timeout)).await {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(line) => {
+                    eprintln!("unhealthy: {line}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 
@@ -315,6 +329,30 @@ async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>, extra_
             ExitCode::from(1)
         }
     }
+}
+
+/// `api2mcp summary`: the documents the HTTP endpoints serve, from the same builder, offline.
+async fn summary_command(args: &SourceArgs, format: crate::cli::SummaryFormat, url: Option<&str>) -> ExitCode {
+    use crate::cli::SummaryFormat;
+    use crate::ops::summary;
+    let catalogue = match catalogue_for_serving(args).await {
+        Ok(catalogue) => catalogue,
+        Err(code) => return code,
+    };
+    let server = match mcp_server(catalogue) {
+        Ok(server) => server,
+        Err(code) => return code,
+    };
+    let served = server.served();
+    let public_url = served.catalogue.server.discovery.public_url.clone();
+    let mcp_url = url.map(str::to_string).or(public_url).unwrap_or_else(|| summary::DEFAULT_MCP_URL.to_string());
+    let document = match format {
+        SummaryFormat::Json => summary::document(&served, &mcp_url),
+        SummaryFormat::ServerJson => summary::server_json(&served, &mcp_url),
+        SummaryFormat::ServerCard => summary::server_card(&served, &mcp_url),
+    };
+    println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    ExitCode::SUCCESS
 }
 
 async fn stdio(args: &SourceArgs) -> ExitCode {

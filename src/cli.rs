@@ -1,4 +1,4 @@
-//! The command line: `serve`, `stdio`, `call`, `check`, `tools`, `schema`.
+//! The command line: `serve`, `stdio`, `call`, `check`, `tools`, `schema`, `summary`, `healthcheck`.
 
 use std::path::PathBuf;
 
@@ -60,6 +60,40 @@ pub enum Command {
     },
     /// Print the JSON Schema of the mapping file.
     Schema,
+    /// Print the capability summary (what GET / serves), or the MCP registry's server.json, offline.
+    Summary {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// What to print.
+        #[arg(long, value_enum, default_value = "json")]
+        format: SummaryFormat,
+        /// The MCP endpoint URL clients use (default: server.discovery.public_url, else http://127.0.0.1:8080/mcp).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Ask a running server whether it is ready: exit 0 when it answers 2xx, 1 otherwise (for container health checks).
+    Healthcheck {
+        /// URL to ask (default: /ready on the --listen address, loopback for 0.0.0.0 and [::]).
+        #[arg(long)]
+        url: Option<String>,
+        /// The address `serve` listens on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "API2MCP_LISTEN")]
+        listen: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+}
+
+/// The documents `api2mcp summary` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// The capability summary (as `GET /` serves it with `Accept: application/json`).
+    Json,
+    /// The MCP registry's `server.json` (a remote server).
+    ServerJson,
+    /// The draft MCP Server Card (SEP-2127).
+    ServerCard,
 }
 
 /// Where the configuration comes from: a mapping file, or a single spec (zero-config mode).

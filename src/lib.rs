@@ -13,6 +13,7 @@
 //! - [`call`]: arguments → upstream HTTP request(s) → response, under limits; pagination.
 //! - [`shape`]: response → the compact result an agent reads (select, fields, budgets, formats).
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
+//! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`app`], [`cli`]: commands and wiring.
 
@@ -26,6 +27,7 @@ pub mod diag;
 pub mod load;
 pub mod mapping;
 pub mod mcp;
+pub mod ops;
 pub mod shape;
 pub mod spec;
 pub mod validate;

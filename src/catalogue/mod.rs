@@ -49,6 +49,10 @@ pub struct ServerInfo {
     pub instructions: Option<String>,
     /// Secret that signs pagination cursors (the same on every instance); `None`: a random key per process.
     pub cursor_secret: Option<String>,
+    /// Redis, when configured (may hold a password: never printed).
+    pub redis_url: Option<String>,
+    /// Discovery metadata (the mapping's `server.discovery`).
+    pub discovery: crate::mapping::DiscoverySettings,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,15 @@ pub struct Upstream {
     pub max_response_bytes: u64,
     /// Extra headers sent on every call (may hold secrets: never printed).
     pub headers: Vec<(String, String)>,
+    /// The readiness probe, when configured.
+    pub health: Option<HealthProbe>,
+}
+
+/// How `/ready` checks an upstream: GET `base_url + path` (2xx is healthy), or a TCP connect without a path.
+#[derive(Debug, Clone)]
+pub struct HealthProbe {
+    pub path: Option<String>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

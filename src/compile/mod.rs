@@ -182,6 +182,8 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
         cursor_secret: mapping.server.cursor_secret.clone(),
+        redis_url: mapping.server.redis_url.clone(),
+        discovery: mapping.server.discovery.clone(),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
@@ -207,6 +209,10 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
         connect_timeout: settings.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
         max_response_bytes: settings.max_response_bytes.unwrap_or(10 * 1024 * 1024),
         headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        health: config.health.as_ref().map(|probe| crate::catalogue::HealthProbe {
+            path: probe.path.clone(),
+            timeout: probe.timeout.map_or(Duration::from_secs(2), |d| d.0),
+        }),
     }
 }
 

@@ -95,6 +95,7 @@ fn zero_config_mapping(spec: &str, base_url: Option<String>) -> MappingFile {
         tools: IndexMap::new(),
         defaults: crate::mapping::ToolDefaults { infer_pagination: Some(true), ..Default::default() },
         settings: Default::default(),
+        health: None,
     };
     MappingFile { upstreams: IndexMap::from([("api".to_string(), upstream)]), ..MappingFile::default() }
 }

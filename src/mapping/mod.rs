@@ -46,6 +46,31 @@ pub struct ServerSettings {
     /// Secret that signs pagination cursors. Set the same value on every instance behind one load balancer
     /// (e.g. `${file:/run/secrets/cursor}`); unset, each process signs with a random key and its cursors end with it.
     pub cursor_secret: Option<String>,
+    /// Redis server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). When set, `/ready` reports not
+    /// ready while Redis does not answer a PING. May hold a password: use `${file:...}`; never printed.
+    pub redis_url: Option<String>,
+    /// How the server describes itself to discovery tools: the capability summary, the draft MCP Server Card and
+    /// the registry `server.json` (`api2mcp summary`).
+    #[serde(default)]
+    pub discovery: DiscoverySettings,
+}
+
+/// Discovery metadata: what `GET /`, `/.well-known/api2mcp.json`, the Server Card and `server.json` say.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySettings {
+    /// The MCP endpoint URL as clients reach it (e.g. `https://mcp.example.com/mcp` behind a proxy). Default: built
+    /// from the request's `Host` header, or `http://127.0.0.1:8080/mcp` offline.
+    pub public_url: Option<String>,
+    /// Reverse-DNS server name for the Server Card and the registry `server.json`, with exactly one `/`
+    /// (e.g. `com.example/petstore`). Default: `local.api2mcp/` followed by the server name.
+    pub registry_name: Option<String>,
+    /// Web page about this server, for the Server Card and `server.json`.
+    pub website_url: Option<String>,
+    /// Serve the draft MCP Server Card (SEP-2127) at `/mcp/server-card` and the MCP Catalog at
+    /// `/.well-known/mcp/catalog.json`. Default false: the format is still a draft.
+    #[serde(default)]
+    pub server_card: bool,
 }
 
 /// Settings that apply to many tools at once.
@@ -121,6 +146,19 @@ pub struct UpstreamConfig {
     /// How api2mcp calls this upstream.
     #[serde(default)]
     pub settings: UpstreamSettings,
+    /// Readiness probe: while it fails, `/ready` reports not ready. Unset: the upstream is not probed.
+    pub health: Option<HealthProbeConfig>,
+}
+
+/// How `/ready` checks that an upstream is reachable.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbeConfig {
+    /// Path appended to the base URL and fetched with GET (e.g. `/status`); a 2xx answer is healthy. Unset: a TCP
+    /// connection to the base URL's host and port is enough.
+    pub path: Option<String>,
+    /// Time allowed for the probe, e.g. `2s`. Default 2s.
+    pub timeout: Option<DurationSpec>,
 }
 
 /// Selects operations; every field given must match (an empty selector matches nothing).

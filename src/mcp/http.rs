@@ -49,14 +49,22 @@ impl Default for HttpSettings {
     }
 }
 
-/// The axum router serving MCP at `/mcp`.
+/// The axum router serving MCP at `/mcp` and the operational endpoints (`ops::router`).
 pub fn router(server: McpServer, settings: &HttpSettings, shutdown: CancellationToken) -> axum::Router {
+    let ops_shutdown = shutdown.clone();
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_cancellation_token(shutdown);
     config.allowed_hosts = settings.allowed_hosts.clone();
     config.allowed_origins = settings.allowed_origins.clone();
+    let ops = crate::ops::router(
+        Arc::new({
+            let server = server.clone();
+            move || server.served()
+        }),
+        ops_shutdown,
+    );
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
     let permits = Arc::new(Semaphore::new(settings.max_concurrent_requests));
@@ -64,6 +72,8 @@ pub fn router(server: McpServer, settings: &HttpSettings, shutdown: Cancellation
         .nest_service("/mcp", service)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(permits, limit_concurrency))
+        // Added after the limits: health checks are answered even when MCP traffic is shed.
+        .merge(ops)
 }
 
 /// Sheds load instead of queueing it: a client told to come back soon does better than one whose

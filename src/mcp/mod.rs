@@ -181,6 +181,17 @@ impl McpServer {
         self.tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
     }
 
+    /// What this handler serves, for the capability summary and readiness (`ops/`).
+    pub fn served(&self) -> crate::ops::Served {
+        let versions = ServerHandler::supported_protocol_versions(self);
+        crate::ops::Served {
+            catalogue: self.caller.catalogue().clone(),
+            tools: self.tools(),
+            protocol_versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
+            version: self.get_info().server_info.version,
+        }
+    }
+
     /// One tool call outside any MCP session (for `api2mcp call`): the `CallToolResult` as JSON, exactly
     /// as a client would receive it.
     pub async fn call_once(

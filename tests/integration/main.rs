@@ -9,6 +9,7 @@ mod corpus;
 mod docs;
 mod faults;
 mod mapping_schema;
+mod ops;
 mod remote_specs;
 mod serve;
 mod shaping;

@@ -1,0 +1,332 @@
+//! The capability summary and the documents derived from it: the JSON summary (`GET /`,
+//! `/.well-known/api2mcp.json`, `api2mcp summary`), its HTML page, the draft MCP Server Card and
+//! Catalog, and the MCP registry's `server.json`. Every one is built from a [`Served`] snapshot, the
+//! same data `tools/list` and `server/discover` answer with, so they cannot disagree.
+
+use serde_json::{Map, Value, json};
+
+use super::Served;
+use crate::catalogue::Catalogue;
+
+/// The path of the summary's well-known URL.
+pub const WELL_KNOWN_PATH: &str = "/.well-known/api2mcp.json";
+/// `$schema` of the draft Server Card (SEP-2127, experimental server-card extension, v1 family).
+pub const SERVER_CARD_SCHEMA: &str = "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json";
+/// `$schema` of the MCP registry's `server.json`.
+pub const SERVER_JSON_SCHEMA: &str = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json";
+/// The MCP endpoint offline, when `server.discovery.public_url` is not set.
+pub const DEFAULT_MCP_URL: &str = "http://127.0.0.1:8080/mcp";
+/// Card and registry descriptions and titles are at most this many characters.
+const REGISTRY_TEXT_CHARS: usize = 100;
+
+/// The capability summary: who the server is, how to reach it, what it requires and which tools it
+/// offers on which upstreams. `mcp_url` is the absolute URL of the MCP endpoint.
+pub fn document(served: &Served, mcp_url: &str) -> Value {
+    let catalogue = &served.catalogue;
+    let server = &catalogue.server;
+    let base = base_of(mcp_url);
+    let mut endpoints = Map::new();
+    endpoints.insert("mcp".into(), json!(mcp_url));
+    endpoints.insert("summary".into(), json!(format!("{base}{WELL_KNOWN_PATH}")));
+    endpoints.insert("health".into(), json!(format!("{base}/health")));
+    endpoints.insert("ready".into(), json!(format!("{base}/ready")));
+    if server.discovery.server_card {
+        endpoints.insert("serverCard".into(), json!(format!("{mcp_url}/server-card")));
+        endpoints.insert("catalog".into(), json!(format!("{base}/.well-known/mcp/catalog.json")));
+    }
+    let tools: Vec<Value> = served.tools.iter().map(|tool| tool_entry(catalogue, tool)).collect();
+    let mut document = Map::new();
+    document.insert("name".into(), json!(server.name));
+    insert_some(&mut document, "title", server.title.as_deref());
+    document.insert("version".into(), json!(served.version));
+    insert_some(&mut document, "description", server.description.as_deref());
+    document.insert("transports".into(), json!([{"type": "streamable-http", "url": mcp_url}]));
+    document.insert("protocolVersions".into(), json!(served.protocol_versions));
+    document.insert("auth".into(), auth(catalogue));
+    document.insert("endpoints".into(), Value::Object(endpoints));
+    document.insert("upstreams".into(), upstreams(catalogue));
+    document.insert("toolCount".into(), json!(tools.len()));
+    document.insert("tools".into(), Value::Array(tools));
+    Value::Object(document)
+}
+
+/// What a caller needs to authenticate. The auth issue fills this in (issuer, resource metadata URL,
+/// scopes supported) from the catalogue's auth settings; until then the server takes anonymous calls.
+pub fn auth(_catalogue: &Catalogue) -> Value {
+    json!({"type": "none"})
+}
+
+/// One `tools/list` entry as served, with the scopes and upstream the catalogue knows for it.
+fn tool_entry(catalogue: &Catalogue, served_tool: &Value) -> Value {
+    let name = served_tool["name"].as_str().unwrap_or_default();
+    let mut entry = Map::new();
+    entry.insert("name".into(), json!(name));
+    for key in ["title", "description", "annotations"] {
+        if let Some(value) = served_tool.get(key) {
+            entry.insert(key.into(), value.clone());
+        }
+    }
+    if let Some(tool) = catalogue.tool(name) {
+        entry.insert("scopes".into(), json!(tool.scopes));
+        if let Some(upstream) = catalogue.upstreams.get(tool.upstream) {
+            entry.insert("upstream".into(), json!(upstream.name));
+        }
+    }
+    Value::Object(entry)
+}
+
+/// Upstream names and base URLs, without credentials or query strings.
+fn upstreams(catalogue: &Catalogue) -> Value {
+    let list = catalogue
+        .upstreams
+        .iter()
+        .map(|upstream| json!({"name": upstream.name, "baseUrl": upstream.base_url.as_deref().map(public_url)}));
+    Value::Array(list.collect())
+}
+
+/// A URL safe to show anyone: no user name, password, query or fragment.
+pub fn public_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        // Not a URL: show nothing of it rather than something that may hold a secret.
+        Err(_) => String::from("(not a URL)"),
+    }
+}
+
+/// The server's base URL: the MCP URL without its final `/mcp` segment.
+pub fn base_of(mcp_url: &str) -> &str {
+    let trimmed = mcp_url.trim_end_matches('/');
+    trimmed.strip_suffix("/mcp").unwrap_or(trimmed)
+}
+
+/// The reverse-DNS name of the Server Card and `server.json`: configured, or `local.api2mcp/<name>`.
+pub fn registry_name(catalogue: &Catalogue) -> String {
+    if let Some(name) = &catalogue.server.discovery.registry_name {
+        return name.clone();
+    }
+    let slug: String = catalogue
+        .server
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let slug = slug.trim_matches('-');
+    format!("local.api2mcp/{}", if slug.is_empty() { "api2mcp" } else { slug })
+}
+
+/// The description for registries: at most 100 characters, never empty.
+fn registry_description(catalogue: &Catalogue) -> String {
+    let server = &catalogue.server;
+    let text = server
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("MCP tools for {}", server.title.as_deref().unwrap_or(&server.name)));
+    truncate(&text, REGISTRY_TEXT_CHARS)
+}
+
+fn truncate(text: &str, limit: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(limit - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Title, description, website and remote: what the Server Card and `server.json` share.
+fn registry_common(served: &Served, schema: &str) -> Map<String, Value> {
+    let catalogue = &served.catalogue;
+    let server = &catalogue.server;
+    let mut card = Map::new();
+    card.insert("$schema".into(), json!(schema));
+    card.insert("name".into(), json!(registry_name(catalogue)));
+    card.insert("version".into(), json!(served.version));
+    card.insert("description".into(), json!(registry_description(catalogue)));
+    if let Some(title) = server.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        card.insert("title".into(), json!(truncate(title, REGISTRY_TEXT_CHARS)));
+    }
+    insert_some(&mut card, "websiteUrl", server.discovery.website_url.as_deref());
+    card
+}
+
+/// The draft MCP Server Card (SEP-2127): identity, the remote and its protocol versions.
+pub fn server_card(served: &Served, mcp_url: &str) -> Value {
+    let mut card = registry_common(served, SERVER_CARD_SCHEMA);
+    let mut remote = remote(&served.catalogue, mcp_url);
+    remote.insert("supportedProtocolVersions".into(), json!(served.protocol_versions));
+    card.insert("remotes".into(), json!([remote]));
+    Value::Object(card)
+}
+
+/// The draft MCP Catalog (`/.well-known/mcp/catalog.json`) with this server's card as its one entry.
+pub fn catalog(served: &Served, mcp_url: &str) -> Value {
+    let catalogue = &served.catalogue;
+    let name = registry_name(catalogue);
+    let (namespace, short_name) = name.split_once('/').unwrap_or(("local.api2mcp", &name));
+    let publisher: Vec<&str> = namespace.split('.').rev().collect();
+    let display_name = catalogue.server.title.clone().unwrap_or_else(|| catalogue.server.name.clone());
+    json!({
+        "specVersion": "draft",
+        "entries": [{
+            "identifier": format!("urn:air:{}:{short_name}", publisher.join(".")),
+            "displayName": display_name,
+            "type": "application/mcp-server-card+json",
+            "url": format!("{mcp_url}/server-card"),
+        }]
+    })
+}
+
+/// The MCP registry's `server.json` for this deployment (a remote server, no packages).
+pub fn server_json(served: &Served, mcp_url: &str) -> Value {
+    let mut document = registry_common(served, SERVER_JSON_SCHEMA);
+    document.insert("remotes".into(), json!([remote(&served.catalogue, mcp_url)]));
+    Value::Object(document)
+}
+
+/// The streamable HTTP remote. When the auth issue lands, a required secret `Authorization` header
+/// is declared here for servers that require a token.
+fn remote(_catalogue: &Catalogue, mcp_url: &str) -> Map<String, Value> {
+    let mut remote = Map::new();
+    remote.insert("type".into(), json!("streamable-http"));
+    remote.insert("url".into(), json!(mcp_url));
+    remote
+}
+
+fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        map.insert(key.into(), json!(value));
+    }
+}
+
+/// The summary as a small HTML page for people who open the server's URL in a browser. Everything
+/// from the document is escaped: descriptions come from third-party specs.
+pub fn html(document: &Value) -> String {
+    let text = |value: &Value| escape(value.as_str().unwrap_or_default());
+    let name = document.get("title").map(text).unwrap_or_else(|| text(&document["name"]));
+    let mut page = String::with_capacity(4096);
+    page.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    page.push_str(&format!("<title>{name} · MCP server</title>"));
+    page.push_str(
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+         table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;\
+         border-bottom:1px solid #ddd}code{background:#f4f4f4;padding:0 .2rem}small{color:#666}</style></head><body>\n",
+    );
+    page.push_str(&format!("<h1>{name}</h1>\n"));
+    if let Some(description) = document.get("description") {
+        page.push_str(&format!("<p>{}</p>\n", text(description)));
+    }
+    let mcp_url = text(&document["endpoints"]["mcp"]);
+    page.push_str(&format!(
+        "<p>An MCP server (api2mcp {}). Connect an MCP client to <code>{mcp_url}</code> (Streamable HTTP).</p>\n",
+        text(&document["version"])
+    ));
+    let versions: Vec<String> = document["protocolVersions"].as_array().into_iter().flatten().map(text).collect();
+    page.push_str(&format!("<p>Protocol versions: {}.<br>Auth: {}.</p>\n", versions.join(", "), auth_text(document)));
+    page.push_str("<h2>Upstreams</h2>\n<table><tr><th>name</th><th>base URL</th></tr>\n");
+    for upstream in document["upstreams"].as_array().into_iter().flatten() {
+        page.push_str(&format!("<tr><td>{}</td><td><code>{}</code></td></tr>\n", text(&upstream["name"]), {
+            text(&upstream["baseUrl"])
+        }));
+    }
+    page.push_str("</table>\n");
+    page.push_str(&format!("<h2>Tools ({})</h2>\n", document["toolCount"]));
+    page.push_str("<table><tr><th>tool</th><th>description</th><th>scopes</th><th>hints</th></tr>\n");
+    for tool in document["tools"].as_array().into_iter().flatten() {
+        let title = tool.get("title").map(|t| format!("<br><small>{}</small>", text(t))).unwrap_or_default();
+        let scopes: Vec<String> = tool["scopes"].as_array().into_iter().flatten().map(text).collect();
+        page.push_str(&format!(
+            "<tr><td><code>{}</code>{title}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            text(&tool["name"]),
+            tool.get("description").map(text).unwrap_or_default(),
+            scopes.join(" "),
+            hints(&tool["annotations"]),
+        ));
+    }
+    page.push_str("</table>\n<p><small>");
+    let endpoints = &document["endpoints"];
+    let links: Vec<String> = ["summary", "health", "ready", "serverCard"]
+        .iter()
+        .filter_map(|key| endpoints.get(*key).map(|url| format!("<a href=\"{0}\">{0}</a>", text(url))))
+        .collect();
+    page.push_str(&links.join(" · "));
+    page.push_str("</small></p>\n</body></html>\n");
+    page
+}
+
+fn auth_text(document: &Value) -> String {
+    match document["auth"]["type"].as_str() {
+        Some("none") | None => "none (anonymous calls)".to_string(),
+        Some(other) => escape(other),
+    }
+}
+
+fn hints(annotations: &Value) -> String {
+    let mut hints = Vec::new();
+    for (key, label) in [
+        ("readOnlyHint", "read-only"),
+        ("destructiveHint", "destructive"),
+        ("idempotentHint", "idempotent"),
+        ("openWorldHint", "open world"),
+    ] {
+        if annotations[key].as_bool() == Some(true) {
+            hints.push(label);
+        }
+    }
+    hints.join(", ")
+}
+
+/// HTML text and attribute escaping.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_lose_credentials_query_and_fragment() {
+        assert_eq!(public_url("https://user:pw@api.example.com/v1?key=s3cret#x"), "https://api.example.com/v1");
+        assert_eq!(public_url("not a url"), "(not a URL)");
+    }
+
+    #[test]
+    fn the_base_is_the_mcp_url_without_its_last_segment() {
+        assert_eq!(base_of("https://h.example/mcp"), "https://h.example");
+        assert_eq!(base_of("https://h.example/prefix/mcp/"), "https://h.example/prefix");
+    }
+
+    #[test]
+    fn html_escapes_everything() {
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn registry_texts_are_cut_to_100_characters() {
+        let cut = truncate(&"é".repeat(150), 100);
+        assert_eq!(cut.chars().count(), 100);
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,428 @@
+//! The operational endpoints over real parts: api2mcp serving on 127.0.0.1:0, a real upstream that
+//! is stopped and started again on the same port, a real `redis-server`, the rmcp client in the
+//! 2026-07-28 era, and the `api2mcp` binary's `healthcheck` and `summary` commands.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use rmcp::ClientLifecycleMode;
+use rmcp::model::{ProtocolVersion, RequestMetaObject};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serve/openapi.yaml");
+
+/// A mapping file for the serve fixture, written to a fresh directory. `extra_server` and
+/// `extra_upstream` are YAML lines added under `server:` and the upstream.
+fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("api2mcp-ops-{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("api2mcp.yaml");
+    let text = format!(
+        "version: 1\n\
+         server:\n  name: ops-test\n  title: 'Ops <b>test</b> & \"friends\"'\n  description: Pets for the operational tests.\n{extra_server}\
+         upstreams:\n  store:\n    spec: {SPEC}\n    base_url: {base_url}\n\
+         \x20   settings: {{headers: {{Authorization: Bearer s3cret-token}}}}\n\
+         \x20   tools:\n      getPet: {{scopes: [pets.read]}}\n{extra_upstream}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn serve(path: &PathBuf, shutdown: CancellationToken) -> String {
+    let source = api2mcp::load::ConfigSource::Mapping(path.clone());
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let mcp_url = crate::support::serve_prepared(prepared, Default::default(), shutdown).await;
+    mcp_url.trim_end_matches("/mcp").to_string()
+}
+
+async fn get_with(url: &str, accept: &str) -> (u16, HeaderPairs, String) {
+    let response = reqwest::Client::new().get(url).header("accept", accept).send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_string()))
+        .collect();
+    (status, HeaderPairs(headers), response.text().await.unwrap())
+}
+
+struct HeaderPairs(Vec<(String, String)>);
+
+impl HeaderPairs {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let (status, _, body) = get_with(url, "application/json").await;
+    (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("{url} answers JSON: {body}")))
+}
+
+/// Polls `/ready` until it answers `expected`, or fails after 15 seconds with the last answer.
+async fn wait_ready(base: &str, expected: u16) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = get_json(&format!("{base}/ready")).await;
+        if status == expected {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/ready stayed {status}, expected {expected}: {body}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A real upstream with `/status` on a given port; the returned token stops it (and the handle ends
+/// once the port is released).
+async fn upstream_on(port: u16) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let app = Router::new().route("/status", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(stopped.cancelled_owned()).await.unwrap();
+    });
+    (stop, handle)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn summary_tools_list_and_server_discover_agree() {
+    let shutdown = CancellationToken::new();
+    let base = serve(&mapping("agree", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    let (status, summary) = get_json(&format!("{base}/")).await;
+    assert_eq!(status, 200);
+
+    let client = crate::serve::client(
+        &format!("{base}/mcp"),
+        ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+    )
+    .await;
+    let listed = client.list_all_tools().await.unwrap();
+    let discovered = client.discover(RequestMetaObject::default()).await.unwrap();
+    client.cancel().await.unwrap();
+
+    // Every tool, in order, with the same name, title, description and annotations.
+    let from_list: Vec<Value> = listed
+        .iter()
+        .map(|tool| {
+            let tool = serde_json::to_value(tool).unwrap();
+            json!({"name": tool["name"], "title": tool.get("title"), "description": tool.get("description"),
+                   "annotations": tool.get("annotations")})
+        })
+        .collect();
+    let from_summary: Vec<Value> = summary["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| {
+            json!({"name": tool["name"], "title": tool.get("title"), "description": tool.get("description"),
+                   "annotations": tool.get("annotations")})
+        })
+        .collect();
+    assert_eq!(from_summary, from_list);
+    assert_eq!(summary["toolCount"], listed.len());
+    // The server's identity and protocol versions as server/discover gives them.
+    let info = discovered.server_info().expect("server/discover names the server");
+    assert_eq!(summary["name"], info.name);
+    assert_eq!(summary["version"], info.version);
+    assert_eq!(summary["title"].as_str(), info.title.as_deref());
+    let versions: Vec<&str> = discovered.supported_versions.iter().map(|v| v.as_str()).collect();
+    assert_eq!(summary["protocolVersions"], json!(versions));
+    assert!(versions.contains(&"2026-07-28") && versions.contains(&"2025-11-25"), "{versions:?}");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_with_its_status_and_body() {
+    let shutdown = CancellationToken::new();
+    let discovery = "  discovery: {server_card: true, registry_name: com.example/pets}\n";
+    let upstream = "https://user:pa55word@pets.example.com/v1?api_key=k3y#frag";
+    let base = serve(&mapping("endpoints", upstream, discovery, ""), shutdown.clone()).await;
+    let mcp_url = format!("{base}/mcp");
+
+    // GET / as JSON, and the same document at the well-known URL.
+    let (status, headers, body) = get_with(&format!("{base}/"), "application/json").await;
+    assert_eq!(status, 200);
+    assert!(headers.get("content-type").unwrap().starts_with("application/json"));
+    assert_eq!(headers.get("access-control-allow-origin"), Some("*"));
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    let (status, well_known) = get_json(&format!("{base}/.well-known/api2mcp.json")).await;
+    assert_eq!((status, &well_known), (200, &summary));
+    assert_eq!(summary["name"], "ops-test");
+    assert_eq!(summary["description"], "Pets for the operational tests.");
+    assert_eq!(summary["transports"], json!([{"type": "streamable-http", "url": mcp_url}]));
+    assert_eq!(summary["auth"], json!({"type": "none"}));
+    assert_eq!(summary["endpoints"]["ready"], format!("{base}/ready"));
+    assert_eq!(summary["endpoints"]["serverCard"], format!("{mcp_url}/server-card"));
+    // Upstream names and base URLs only: no credentials, query or headers.
+    assert_eq!(summary["upstreams"], json!([{"name": "store", "baseUrl": "https://pets.example.com/v1"}]));
+    for secret in ["pa55word", "k3y", "s3cret-token", "user:"] {
+        assert!(!body.contains(secret), "the summary leaks {secret}: {body}");
+    }
+    let get_pet = summary["tools"].as_array().unwrap().iter().find(|t| t["name"] == "get_pet").unwrap();
+    assert_eq!(
+        *get_pet,
+        json!({"name": "get_pet", "description": "Get a pet.", "annotations": {"readOnlyHint": true}, "scopes": ["pets.read"], "upstream": "store"})
+    );
+
+    // A browser gets a page, with everything escaped.
+    let (status, headers, page) = get_with(&format!("{base}/"), "text/html,application/xhtml+xml,*/*;q=0.8").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.contains("<h1>Ops &lt;b&gt;test&lt;/b&gt; &amp; &quot;friends&quot;</h1>"), "{page}");
+    assert!(page.contains("<code>get_pet</code>") && page.contains(&mcp_url), "{page}");
+    assert!(!page.contains("<b>test</b>") && !page.contains("pa55word"), "{page}");
+
+    // Liveness and readiness.
+    assert_eq!(
+        get_json(&format!("{base}/health")).await,
+        (200, json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+    );
+    let (status, ready) = get_json(&format!("{base}/ready")).await;
+    assert_eq!(status, 200);
+    assert_eq!(ready, json!({"status": "ready", "checks": {"catalogue": {"status": "ok", "tools": 7}}}));
+
+    // The draft Server Card and Catalog.
+    let (status, headers, card) = get_with(&format!("{mcp_url}/server-card"), "application/mcp-server-card+json").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("content-type"), Some("application/mcp-server-card+json"));
+    let card: Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(
+        card,
+        json!({
+            "$schema": "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json",
+            "name": "com.example/pets",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Pets for the operational tests.",
+            "title": "Ops <b>test</b> & \"friends\"",
+            "remotes": [{"type": "streamable-http", "url": mcp_url, "supportedProtocolVersions": summary["protocolVersions"]}],
+        })
+    );
+    let (status, catalog) = get_json(&format!("{base}/.well-known/mcp/catalog.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        catalog,
+        json!({"specVersion": "draft", "entries": [{"identifier": "urn:air:example.com:pets",
+               "displayName": "Ops <b>test</b> & \"friends\"", "type": "application/mcp-server-card+json",
+               "url": format!("{mcp_url}/server-card")}]})
+    );
+    // MCP itself still answers beside them.
+    let (status, _, _) = get_with(&format!("{base}/nowhere"), "application/json").await;
+    assert_eq!(status, 404);
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_server_card_is_off_unless_switched_on() {
+    let shutdown = CancellationToken::new();
+    let base = serve(&mapping("card-off", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 404);
+    assert_eq!(get_with(&format!("{base}/.well-known/mcp/catalog.json"), "*/*").await.0, 404);
+    let (_, summary) = get_json(&format!("{base}/")).await;
+    assert!(summary["endpoints"].get("serverCard").is_none(), "{summary}");
+    // A public URL replaces the one built from the request.
+    shutdown.cancel();
+    let shutdown = CancellationToken::new();
+    let discovery = "  discovery: {public_url: 'https://mcp.example.com/pets/mcp'}\n";
+    let base = serve(&mapping("public-url", "http://127.0.0.1:9", discovery, ""), shutdown.clone()).await;
+    let (_, summary) = get_json(&format!("{base}/")).await;
+    assert_eq!(summary["endpoints"]["mcp"], "https://mcp.example.com/pets/mcp");
+    assert_eq!(summary["endpoints"]["health"], "https://mcp.example.com/pets/health");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn ready_follows_the_upstream_down_and_up() {
+    let port = free_port();
+    let upstream_url = format!("http://127.0.0.1:{port}");
+    let shutdown = CancellationToken::new();
+    let probe = "    health: {path: /status, timeout: 2s}\n";
+    let base = serve(&mapping("upstream", &upstream_url, "", probe), shutdown.clone()).await;
+
+    // Nothing listens yet.
+    let body = wait_ready(&base, 503).await;
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["checks"]["upstreams"]["store"]["status"], "down");
+    assert_eq!(body["checks"]["upstreams"]["store"]["detail"], "connection refused");
+
+    let (stop, handle) = upstream_on(port).await;
+    let body = wait_ready(&base, 200).await;
+    assert_eq!(body["checks"]["upstreams"]["store"]["status"], "ok");
+    assert!(body["checks"]["upstreams"]["store"]["detail"].as_str().unwrap().starts_with("GET /status: 200"));
+
+    stop.cancel();
+    handle.await.unwrap();
+    wait_ready(&base, 503).await;
+
+    let (stop, handle) = upstream_on(port).await;
+    wait_ready(&base, 200).await;
+    stop.cancel();
+    handle.await.unwrap();
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_tcp_probe_needs_only_a_listening_port() {
+    let port = free_port();
+    let shutdown = CancellationToken::new();
+    let probe = "    health: {timeout: 500ms}\n";
+    let base = serve(&mapping("tcp", &format!("http://127.0.0.1:{port}"), "", probe), shutdown.clone()).await;
+    wait_ready(&base, 503).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let body = wait_ready(&base, 200).await;
+    assert!(body["checks"]["upstreams"]["store"]["detail"].as_str().unwrap().starts_with("TCP connect"), "{body}");
+    drop(listener);
+    shutdown.cancel();
+}
+
+/// A `redis-server` on `port` (no persistence); killed on drop.
+struct RedisServer(std::process::Child);
+
+impl RedisServer {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it; locally: apt-get install -y redis-server)");
+        RedisServer(child)
+    }
+
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn ready_follows_redis_down_and_up() {
+    let port = free_port();
+    let shutdown = CancellationToken::new();
+    let redis = format!("  redis_url: 'redis://127.0.0.1:{port}/0'\n");
+    let base = serve(&mapping("redis", "http://127.0.0.1:9", &redis, ""), shutdown.clone()).await;
+
+    let body = wait_ready(&base, 503).await;
+    assert_eq!(body["checks"]["redis"]["status"], "down", "{body}");
+    assert!(!body.to_string().contains(&port.to_string()), "the redis URL stays private: {body}");
+
+    let server = RedisServer::start(port);
+    let body = wait_ready(&base, 200).await;
+    assert_eq!(body["checks"]["redis"]["status"], "ok", "{body}");
+
+    server.stop();
+    wait_ready(&base, 503).await;
+
+    let server = RedisServer::start(port);
+    wait_ready(&base, 200).await;
+    server.stop();
+    shutdown.cancel();
+}
+
+fn api2mcp(args: &[&str], listen: Option<&str>) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command.args(args).env_remove("API2MCP_CONFIG").env_remove("API2MCP_SPEC").env_remove("API2MCP_LISTEN");
+    if let Some(listen) = listen {
+        command.env("API2MCP_LISTEN", listen);
+    }
+    let output = command.output().expect("the api2mcp binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
+    let shutdown = CancellationToken::new();
+    let base = serve(&mapping("healthcheck", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    let listen = base.trim_start_matches("http://").to_string();
+
+    // The default URL: /ready on API2MCP_LISTEN, with 0.0.0.0 asked on loopback.
+    let port = listen.rsplit(':').next().unwrap().to_string();
+    let unspecified = format!("0.0.0.0:{port}");
+    let (code, stdout, stderr) =
+        tokio::task::spawn_blocking(move || api2mcp(&["healthcheck"], Some(&unspecified))).await.unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("/ready: HTTP 200"), "{stdout}");
+
+    let url = format!("{base}/health");
+    let (code, _, _) =
+        tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--url", &url], None)).await.unwrap();
+    assert_eq!(code, 0);
+
+    // A server that is not ready, and a port nobody listens on.
+    let probe = "    health: {timeout: 500ms}\n";
+    let not_ready =
+        serve(&mapping("healthcheck-down", &format!("http://127.0.0.1:{}", free_port()), "", probe), shutdown.clone())
+            .await;
+    let url = format!("{not_ready}/ready");
+    let (code, _, stderr) =
+        tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--url", &url], None)).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("HTTP 503"), "{stderr}");
+
+    let dead = format!("127.0.0.1:{}", free_port());
+    let (code, _, stderr) =
+        tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--timeout", "2"], Some(&dead))).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.starts_with("unhealthy: "), "{stderr}");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_command_prints_what_the_server_serves() {
+    let discovery = "  discovery: {registry_name: com.example/pets, website_url: 'https://example.com/pets'}\n";
+    let path = mapping("summary", "https://pets.example.com/v1", discovery, "");
+    let config = path.display().to_string();
+
+    let shutdown = CancellationToken::new();
+    let base = serve(&path, shutdown.clone()).await;
+    let (_, served) = get_json(&format!("{base}/")).await;
+    shutdown.cancel();
+
+    let url = format!("{base}/mcp");
+    let args = ["summary", "--config", &config, "--url", &url];
+    let (code, stdout, stderr) = api2mcp(&args, None);
+    assert_eq!(code, 0, "{stderr}");
+    let offline: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(offline, served);
+
+    let (code, stdout, stderr) = api2mcp(&["summary", "--config", &config, "--format", "server-json"], None);
+    assert_eq!(code, 0, "{stderr}");
+    let server_json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        server_json,
+        json!({
+            "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+            "name": "com.example/pets",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Pets for the operational tests.",
+            "title": "Ops <b>test</b> & \"friends\"",
+            "websiteUrl": "https://example.com/pets",
+            "remotes": [{"type": "streamable-http", "url": "http://127.0.0.1:8080/mcp"}],
+        })
+    );
+
+    let (code, stdout, _) = api2mcp(&["summary", "--config", &config, "--format", "server-card"], None);
+    assert_eq!(code, 0);
+    let card: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(card["$schema"], "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json");
+    assert_eq!(card["remotes"][0]["supportedProtocolVersions"], served["protocolVersions"]);
+}
