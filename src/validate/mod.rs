@@ -6,6 +6,7 @@
 //! A configuration mistake that would only surface at request time is a bug here: add the check and
 //! a fixture.
 
+mod ops;
 mod output;
 
 use serde_json::Value;
@@ -33,6 +34,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
     if let Some(output) = &defaults.output {
         output::check_output(output, "/defaults/output", source, diagnostics);
     }
+    ops::check(loaded, diagnostics);
 
     for (name, upstream) in &loaded.mapping.upstreams {
         let pointer = format!("/upstreams/{}", pointer_segment(name));

@@ -426,3 +426,30 @@ async fn summary_command_prints_what_the_server_serves() {
     assert_eq!(card["$schema"], "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json");
     assert_eq!(card["remotes"][0]["supportedProtocolVersions"], served["protocolVersions"]);
 }
+
+#[test]
+fn check_reports_bad_operational_settings() {
+    // The password comes from the environment, as it should: the message and snippet show neither.
+    let extra_server = "  redis_url: '${OPS_REDIS_URL}'\n  \
+                        discovery: {public_url: 'ftp://x', registry_name: petstore, website_url: 'https://u:p@example.com'}\n";
+    let probe = "    health: {path: status, timeout: 0s}\n";
+    let path = mapping("check", "http://127.0.0.1:9", extra_server, probe);
+    let output = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
+        .args(["check", "--config", &path.display().to_string()])
+        .env("OPS_REDIS_URL", "http://:hunter2@redis:6379")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(78), "{stdout}");
+    for expected in [
+        "error[mapping/invalid-redis-url]: server.redis_url is not a redis:// or rediss:// URL",
+        "error[mapping/invalid-discovery]: server.discovery.public_url 'ftp://x' is not an absolute http(s) URL",
+        "error[mapping/invalid-discovery]: server.discovery.website_url",
+        "error[mapping/invalid-discovery]: server.discovery.registry_name 'petstore' is not a reverse-DNS name",
+        "error[mapping/invalid-health-probe]: upstream 'store': health.path 'status' must start with one '/'",
+        "error[mapping/invalid-health-probe]: upstream 'store': health.timeout must be more than 0",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected}:\n{stdout}");
+    }
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
