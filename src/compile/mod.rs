@@ -182,7 +182,8 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
         cursor_secret: mapping.server.cursor_secret.clone(),
-        redis_url: mapping.server.redis_url.clone(),
+        // `${REDIS_URL:-}` leaves it empty: no Redis.
+        redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: mapping.server.discovery.clone(),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }

@@ -47,7 +47,8 @@ pub struct ServerSettings {
     /// (e.g. `${file:/run/secrets/cursor}`); unset, each process signs with a random key and its cursors end with it.
     pub cursor_secret: Option<String>,
     /// Redis server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). When set, `/ready` reports not
-    /// ready while Redis does not answer a PING. May hold a password: use `${file:...}`; never printed.
+    /// ready while Redis does not answer a PING. Empty: no Redis (so `${REDIS_URL:-}` makes it optional). May hold
+    /// a password: use `${file:...}` or `${VAR}`; never printed.
     pub redis_url: Option<String>,
     /// How the server describes itself to discovery tools: the capability summary, the draft MCP Server Card and
     /// the registry `server.json` (`api2mcp summary`).

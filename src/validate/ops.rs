@@ -9,7 +9,7 @@ use crate::spec::pointer_segment;
 pub fn check(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
     let source = loaded.mapping_source.as_ref();
     let server = &loaded.mapping.server;
-    if let Some(redis_url) = &server.redis_url {
+    if let Some(redis_url) = server.redis_url.as_ref().filter(|url| !url.trim().is_empty()) {
         let scheme_ok = url::Url::parse(redis_url)
             .is_ok_and(|url| matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix"));
         if !scheme_ok {

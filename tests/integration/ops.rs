@@ -453,3 +453,52 @@ fn check_reports_bad_operational_settings() {
     }
     assert!(!stdout.contains("hunter2"), "{stdout}");
 }
+
+/// What the Docker image relies on, without Docker: configuration from the environment only, the
+/// compose example's mapping, listening on 0.0.0.0, and `api2mcp healthcheck` with no arguments
+/// turning healthy once Redis and the upstream answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_contract_holds_outside_docker() {
+    let upstream = Router::new().route("/pets", get(|| async { axum::Json(json!({"data": []})) }));
+    let upstream_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}", upstream_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(upstream_listener, upstream).await.unwrap() });
+    let redis_port = free_port();
+    let _redis = RedisServer::start(redis_port);
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let environment = [
+        ("API2MCP_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker/api2mcp.yaml").to_string()),
+        ("API2MCP_LISTEN", listen.clone()),
+        ("API2MCP_ALLOWED_HOSTS", "api2mcp".to_string()),
+        ("API2MCP_ALLOW_ANONYMOUS", "true".to_string()),
+        ("REDIS_URL", format!("redis://127.0.0.1:{redis_port}/0")),
+        ("PETSTORE_URL", upstream_url),
+    ];
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    server.arg("serve").env_remove("API2MCP_SPEC").envs(environment.iter().map(|(k, v)| (k, v)));
+    let mut server = server.kill_on_drop(true).spawn().expect("api2mcp serve starts");
+
+    // The image's HEALTHCHECK: `api2mcp healthcheck`, nothing else, until it passes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listen = listen.clone();
+        let (code, stdout, stderr) =
+            tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--timeout", "2"], Some(&listen)))
+                .await
+                .unwrap();
+        if code == 0 {
+            assert!(stdout.contains(&format!("http://127.0.0.1:{port}/ready: HTTP 200")), "{stdout}");
+            assert!(stdout.contains(r#""redis":{"#) && stdout.contains(r#""petstore":{"#), "{stdout}");
+            break;
+        }
+        assert!(server.try_wait().unwrap().is_none(), "api2mcp serve exited: {stderr}");
+        assert!(Instant::now() < deadline, "never healthy: {stdout}{stderr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let (status, summary) = get_json(&format!("{base}/")).await;
+    assert_eq!((status, summary["name"].as_str()), (200, Some("petstore")));
+    assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 200);
+    server.kill().await.unwrap();
+}
