@@ -58,13 +58,7 @@ pub fn router(server: McpServer, settings: &HttpSettings, shutdown: Cancellation
         .with_cancellation_token(shutdown);
     config.allowed_hosts = settings.allowed_hosts.clone();
     config.allowed_origins = settings.allowed_origins.clone();
-    let ops = crate::ops::router(
-        Arc::new({
-            let server = server.clone();
-            move || server.served()
-        }),
-        ops_shutdown,
-    );
+    let ops = crate::ops::router(Arc::new(server.clone()), ops_shutdown);
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
     let permits = Arc::new(Semaphore::new(settings.max_concurrent_requests));

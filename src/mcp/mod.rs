@@ -181,7 +181,7 @@ impl McpServer {
         self.tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
     }
 
-    /// What this handler serves, for the capability summary and readiness (`ops/`).
+    /// What this handler serves, for the capability summary (`ops/`).
     pub fn served(&self) -> crate::ops::Served {
         let versions = ServerHandler::supported_protocol_versions(self);
         crate::ops::Served {
@@ -207,6 +207,16 @@ impl McpServer {
         })?;
         let result = self.run_tool(tool_index, arguments, std::future::pending(), None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
+    }
+}
+
+impl crate::ops::ServedSource for McpServer {
+    fn served(&self) -> crate::ops::Served {
+        McpServer::served(self)
+    }
+
+    fn catalogue(&self) -> Arc<crate::catalogue::Catalogue> {
+        self.caller.catalogue().clone()
     }
 }
 

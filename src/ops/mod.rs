@@ -30,20 +30,25 @@ pub struct Served {
     pub version: String,
 }
 
-/// Produces the current [`Served`] snapshot (called on every request, so a reload shows at once).
-pub type ServedSource = Arc<dyn Fn() -> Served + Send + Sync>;
+/// Where the endpoints read what is served, on every request (so a replaced catalogue shows at once).
+pub trait ServedSource: Send + Sync + 'static {
+    /// The full snapshot, for the documents that list tools.
+    fn served(&self) -> Served;
+    /// Only the catalogue, for readiness (cheaper: no tool is serialized).
+    fn catalogue(&self) -> Arc<Catalogue>;
+}
 
 #[derive(Clone)]
 struct OpsState {
-    served: ServedSource,
+    source: Arc<dyn ServedSource>,
     readiness: Arc<health::Readiness>,
     shutdown: CancellationToken,
 }
 
 /// The operational routes. They sit outside the MCP request limits so that a busy server still
 /// answers its health checks. `shutdown` turns `/ready` false while in-flight calls drain.
-pub fn router(served: ServedSource, shutdown: CancellationToken) -> axum::Router {
-    let state = OpsState { served, readiness: Arc::new(health::Readiness::new()), shutdown };
+pub fn router(source: Arc<dyn ServedSource>, shutdown: CancellationToken) -> axum::Router {
+    let state = OpsState { source, readiness: Arc::new(health::Readiness::new()), shutdown };
     axum::Router::new()
         .route("/", get(root))
         .route(summary::WELL_KNOWN_PATH, get(well_known))
@@ -71,7 +76,7 @@ fn mcp_url(catalogue: &Catalogue, uri: &Uri, headers: &HeaderMap) -> String {
 }
 
 async fn root(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
-    let served = (state.served)();
+    let served = state.source.served();
     let document = summary::document(&served, &mcp_url(&served.catalogue, &uri, &headers));
     let wants_html = headers
         .get(header::ACCEPT)
@@ -89,27 +94,33 @@ async fn root(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Re
 }
 
 async fn well_known(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
-    let served = (state.served)();
+    let served = state.source.served();
     public_json(summary::document(&served, &mcp_url(&served.catalogue, &uri, &headers)), "no-cache")
 }
 
 async fn server_card(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
-    let served = (state.served)();
+    let served = state.source.served();
     if !served.catalogue.server.discovery.server_card {
         return not_found();
     }
-    let mut response =
-        public_json(summary::server_card(&served, &mcp_url(&served.catalogue, &uri, &headers)), "public, max-age=300");
+    let card = summary::server_card(&served, &mcp_url(&served.catalogue, &uri, &headers));
+    let mut response = public_json(card, card_cache_control(&served.catalogue));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/mcp-server-card+json"));
     response
 }
 
 async fn catalog(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
-    let served = (state.served)();
+    let served = state.source.served();
     if !served.catalogue.server.discovery.server_card {
         return not_found();
     }
-    public_json(summary::catalog(&served, &mcp_url(&served.catalogue, &uri, &headers)), "public, max-age=300")
+    let catalog = summary::catalog(&served, &mcp_url(&served.catalogue, &uri, &headers));
+    public_json(catalog, card_cache_control(&served.catalogue))
+}
+
+/// Shared caches may keep the card only when its URLs do not come from the request's `Host`.
+fn card_cache_control(catalogue: &Catalogue) -> &'static str {
+    if catalogue.server.discovery.public_url.is_some() { "public, max-age=300" } else { "no-cache" }
 }
 
 async fn liveness() -> Response {
@@ -120,8 +131,8 @@ async fn liveness() -> Response {
 }
 
 async fn readiness(State(state): State<OpsState>) -> Response {
-    let served = (state.served)();
-    let (ready, body) = state.readiness.check(&served.catalogue, state.shutdown.is_cancelled()).await;
+    let catalogue = state.source.catalogue();
+    let (ready, body) = state.readiness.check(&catalogue, state.shutdown.is_cancelled()).await;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -195,6 +195,8 @@ async fn every_endpoint_answers_with_its_status_and_body() {
     let (status, headers, card) = get_with(&format!("{mcp_url}/server-card"), "application/mcp-server-card+json").await;
     assert_eq!(status, 200);
     assert_eq!(headers.get("content-type"), Some("application/mcp-server-card+json"));
+    // Its URLs come from the request's Host here, so shared caches must not keep it.
+    assert_eq!(headers.get("cache-control"), Some("no-cache"));
     let card: Value = serde_json::from_str(&card).unwrap();
     assert_eq!(
         card,
