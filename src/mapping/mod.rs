@@ -46,7 +46,7 @@ pub struct ServerSettings {
     /// Secret that signs pagination cursors. Set the same value on every instance behind one load balancer
     /// (e.g. `${file:/run/secrets/cursor}`); unset, each process signs with a random key and its cursors end with it.
     pub cursor_secret: Option<String>,
-    /// Redis server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). When set, `/ready` reports not
+    /// Redis server (`redis://[:password@]host:port[/db]`; no TLS). When set, `/ready` reports not
     /// ready while Redis does not answer a PING. Empty: no Redis (so `${REDIS_URL:-}` makes it optional). May hold
     /// a password: use `${file:...}` or `${VAR}`; never printed.
     pub redis_url: Option<String>,

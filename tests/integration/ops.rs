@@ -444,7 +444,7 @@ fn check_reports_bad_operational_settings() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(78), "{stdout}");
     for expected in [
-        "error[mapping/invalid-redis-url]: server.redis_url is not a redis:// or rediss:// URL",
+        "error[mapping/invalid-redis-url]: server.redis_url is not a redis:// URL",
         "error[mapping/invalid-discovery]: server.discovery.public_url 'ftp://x' is not an absolute http(s) URL",
         "error[mapping/invalid-discovery]: server.discovery.website_url",
         "error[mapping/invalid-discovery]: server.discovery.registry_name 'petstore' is not a reverse-DNS name",
