@@ -78,11 +78,8 @@ fn mcp_url(catalogue: &Catalogue, uri: &Uri, headers: &HeaderMap) -> String {
 async fn root(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
     let served = state.source.served();
     let document = summary::document(&served, &mcp_url(&served.catalogue, &uri, &headers));
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
+    let accept = headers.get(header::ACCEPT).and_then(|accept| accept.to_str().ok()).unwrap_or_default();
+    if prefers_html(accept) {
         let mut response = summary::html(&document).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
@@ -91,6 +88,28 @@ async fn root(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Re
     let mut response = public_json(document, "no-cache");
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
     response
+}
+
+/// HTML only when the client ranks `text/html` above `application/json` (browsers list only the
+/// former; `curl` sends `*/*` and gets JSON).
+fn prefers_html(accept: &str) -> bool {
+    let quality = |media_type: &str| {
+        accept
+            .split(',')
+            .filter_map(|entry| {
+                let mut parts = entry.split(';');
+                let name = parts.next()?.trim();
+                name.eq_ignore_ascii_case(media_type).then(|| {
+                    parts
+                        .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                        .next()
+                        .unwrap_or(1.0)
+                })
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = quality("text/html");
+    html > 0.0 && html > quality("application/json")
 }
 
 async fn well_known(State(state): State<OpsState>, uri: Uri, headers: HeaderMap) -> Response {
@@ -199,6 +218,16 @@ pub fn default_healthcheck_url(listen: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_only_for_clients_that_rank_it_first() {
+        assert!(prefers_html("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
+        assert!(!prefers_html("*/*"));
+        assert!(!prefers_html(""));
+        assert!(!prefers_html("application/json, text/html;q=0.5"));
+        assert!(!prefers_html("text/html;q=0"));
+        assert!(prefers_html("application/json;q=0.2, TEXT/HTML"));
+    }
 
     #[test]
     fn healthcheck_asks_loopback_for_unspecified_addresses() {
