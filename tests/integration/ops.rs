@@ -33,8 +33,8 @@ fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str
     path
 }
 
-async fn serve(path: &PathBuf, shutdown: CancellationToken) -> String {
-    let source = api2mcp::load::ConfigSource::Mapping(path.clone());
+async fn serve(path: &std::path::Path, shutdown: CancellationToken) -> String {
+    let source = api2mcp::load::ConfigSource::Mapping(path.to_path_buf());
     let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
     let mcp_url = crate::support::serve_prepared(prepared, Default::default(), shutdown).await;
     mcp_url.trim_end_matches("/mcp").to_string()
