@@ -178,6 +178,7 @@ async fn every_endpoint_answers_with_its_status_and_body() {
     let (status, headers, page) = get_with(&format!("{base}/"), "text/html,application/xhtml+xml,*/*;q=0.8").await;
     assert_eq!(status, 200);
     assert_eq!(headers.get("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(headers.get("content-security-policy"), Some("default-src 'none'; style-src 'unsafe-inline'"));
     assert!(page.contains("<h1>Ops &lt;b&gt;test&lt;/b&gt; &amp; &quot;friends&quot;</h1>"), "{page}");
     assert!(page.contains("<code>get_pet</code>") && page.contains(&mcp_url), "{page}");
     assert!(!page.contains("<b>test</b>") && !page.contains("pa55word"), "{page}");
