@@ -3,6 +3,7 @@
 //! under its own timeout, so the answer is as fresh as the request and a reloaded catalogue's
 //! upstreams are probed at once.
 
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -12,12 +13,25 @@ use crate::catalogue::{Catalogue, HealthProbe, Upstream};
 
 /// How long a Redis PING may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one round of checks answers every `/ready`: `/ready` is public, and a flood of it must not
+/// become a flood of upstream probes.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The last round of checks, and what it was for.
+struct LastCheck {
+    at: Instant,
+    catalogue: Weak<Catalogue>,
+    shutting_down: bool,
+    ready: bool,
+    body: Value,
+}
 
 /// Long-lived readiness state: the Redis pool (made for the configured URL on first use, remade when
 /// the URL changes) and the HTTP client of the upstream probes.
 pub struct Readiness {
     redis: Mutex<Option<(String, deadpool_redis::Pool)>>,
     http: reqwest::Client,
+    last: Mutex<Option<LastCheck>>,
 }
 
 impl Default for Readiness {
@@ -33,12 +47,33 @@ impl Readiness {
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
-        Readiness { redis: Mutex::new(None), http }
+        Readiness { redis: Mutex::new(None), http, last: Mutex::new(None) }
     }
 
-    /// Runs every check; `true` when all pass. The JSON body says what each check found, without
-    /// URLs or credentials.
-    pub async fn check(&self, catalogue: &Catalogue, shutting_down: bool) -> (bool, Value) {
+    /// Every check's result; `true` when all pass. The JSON body says what each check found, without
+    /// URLs or credentials. One round runs at a time and its answer is shared for [`FRESH_FOR`] (for
+    /// the same catalogue and shutdown state): concurrent requests wait for it instead of probing.
+    pub async fn check(&self, catalogue: &Arc<Catalogue>, shutting_down: bool) -> (bool, Value) {
+        let mut last = self.last.lock().await;
+        if let Some(last) = last.as_ref().filter(|last| {
+            last.at.elapsed() < FRESH_FOR
+                && last.shutting_down == shutting_down
+                && Weak::ptr_eq(&last.catalogue, &Arc::downgrade(catalogue))
+        }) {
+            return (last.ready, last.body.clone());
+        }
+        let (ready, body) = self.run_checks(catalogue, shutting_down).await;
+        *last = Some(LastCheck {
+            at: Instant::now(),
+            catalogue: Arc::downgrade(catalogue),
+            shutting_down,
+            ready,
+            body: body.clone(),
+        });
+        (ready, body)
+    }
+
+    async fn run_checks(&self, catalogue: &Catalogue, shutting_down: bool) -> (bool, Value) {
         let mut checks = Map::new();
         let mut ready = !shutting_down;
         if shutting_down {

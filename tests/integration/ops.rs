@@ -505,3 +505,35 @@ async fn the_container_contract_holds_outside_docker() {
     assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 200);
     server.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_ready_requests_probes_the_upstream_once() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let upstream = Router::new().route(
+        "/status",
+        get(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+    let shutdown = CancellationToken::new();
+    let probe = "    health: {path: /status}\n";
+    let base = serve(&mapping("flood", &upstream_url, "", probe), shutdown.clone()).await;
+
+    let requests: Vec<_> = (0..20).map(|_| tokio::spawn(get_json_owned(format!("{base}/ready")))).collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().0, 200);
+    }
+    // One round answers them all (two if the machine stalls past the 1 s the answer is shared for).
+    let probes = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&probes), "{probes} probes for 20 requests");
+    shutdown.cancel();
+}
+
+async fn get_json_owned(url: String) -> (u16, Value) {
+    get_json(&url).await
+}
