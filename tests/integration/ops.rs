@@ -537,3 +537,27 @@ async fn a_flood_of_ready_requests_probes_the_upstream_once() {
 async fn get_json_owned(url: String) -> (u16, Value) {
     get_json(&url).await
 }
+
+#[tokio::test]
+async fn health_checks_are_answered_while_mcp_traffic_is_shed() {
+    // No permits at all: every MCP request is shed, the operational endpoints still answer.
+    let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 0, ..Default::default() };
+    let source = api2mcp::load::ConfigSource::Mapping(mapping("shed", "http://127.0.0.1:9", "", ""));
+    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let shutdown = CancellationToken::new();
+    let mcp_url = crate::support::serve_prepared(prepared, settings, shutdown.clone()).await;
+    let base = mcp_url.trim_end_matches("/mcp");
+    let shed = reqwest::Client::new()
+        .post(&mcp_url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status().as_u16(), 503);
+    assert_eq!(get_json(&format!("{base}/health")).await.0, 200);
+    assert_eq!(get_json(&format!("{base}/ready")).await.0, 200);
+    assert_eq!(get_json(&format!("{base}/")).await.0, 200);
+    shutdown.cancel();
+}
