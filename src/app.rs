@@ -58,8 +58,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Command::Serve { source, listen, allowed_hosts, allowed_origins } => {
-            serve(&source, &listen, allowed_hosts, allowed_origins).await
+        Command::Serve { source, listen, allowed_hosts, allowed_origins, run } => {
+            serve(&source, &listen, allowed_hosts, allowed_origins, &run).await
         }
         Command::Stdio { source } => stdio(&source).await,
         Command::Call { source, tool, args } => call(&source, &tool, &args).await,
@@ -96,7 +96,7 @@ async fn with_prepared(args: &SourceArgs, command: impl FnOnce(&Prepared) -> Exi
     command(&prepared)
 }
 
-fn render_all(prepared: &Prepared) -> String {
+pub fn render_all(prepared: &Prepared) -> String {
     let mut sources = std::collections::HashMap::new();
     if let Some(loaded) = &prepared.loaded {
         sources.clone_from(&loaded.sources);
@@ -284,17 +284,26 @@ async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catal
 }
 
 fn mcp_server(catalogue: std::sync::Arc<Catalogue>) -> Result<crate::mcp::McpServer, ExitCode> {
-    let caller = crate::call::Caller::new(catalogue).map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(EXIT_CONFIG)
-    })?;
-    crate::mcp::McpServer::new(std::sync::Arc::new(caller)).map_err(|message| {
+    let metrics = std::sync::Arc::new(crate::telemetry::metrics::Metrics::new());
+    let caller = crate::call::Caller::new(catalogue)
+        .map_err(|message| {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_CONFIG)
+        })?
+        .with_metrics(metrics.clone());
+    crate::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(1)
     })
 }
 
-async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>, extra_origins: Vec<String>) -> ExitCode {
+async fn serve(
+    args: &SourceArgs,
+    listen: &str,
+    extra_hosts: Vec<String>,
+    extra_origins: Vec<String>,
+    run: &crate::cli::RunArgs,
+) -> ExitCode {
     let catalogue = match catalogue_for_serving(args).await {
         Ok(catalogue) => catalogue,
         Err(code) => return code,
@@ -314,14 +323,33 @@ async fn serve(args: &SourceArgs, listen: &str, extra_hosts: Vec<String>, extra_
     let mut settings = crate::mcp::http::HttpSettings::default();
     settings.allowed_hosts.extend(extra_hosts);
     settings.allowed_origins.extend(extra_origins);
+    settings.shutdown_grace = run.shutdown_grace;
+    settings.metrics = run.metrics_listen.is_none();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    if let Some(metrics_listen) = &run.metrics_listen {
+        let metrics_listener = match tokio::net::TcpListener::bind(metrics_listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("error: cannot listen on {metrics_listen} (--metrics-listen): {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let (metrics, stop) = (server.metrics().clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(error) = crate::telemetry::serve_metrics(metrics_listener, metrics, stop).await {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        });
+    }
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     eprintln!("api2mcp: serving {tool_count} tools at http://{address}/mcp");
-    let shutdown = tokio_util::sync::CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        tracing::info!("shutting down: no new connections; in-flight calls may finish");
         signal.cancel();
     });
+    crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
     match crate::mcp::http::serve(listener, server, &settings, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -364,7 +392,11 @@ async fn stdio(args: &SourceArgs) -> ExitCode {
         Ok(server) => server,
         Err(code) => return code,
     };
-    match crate::mcp::http::serve_stdio(server).await {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
+    let served = crate::mcp::http::serve_stdio(server).await;
+    shutdown.cancel();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -26,6 +26,8 @@ pub enum Command {
         /// Extra browser origins accepted in the Origin header (e.g. https://app.example.com:443).
         #[arg(long = "allowed-origin", env = "API2MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
         allowed_origins: Vec<String>,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Serve the tools over MCP on stdin/stdout (logs go to stderr).
     Stdio {
@@ -94,6 +96,21 @@ pub enum SummaryFormat {
     ServerJson,
     /// The draft MCP Server Card (SEP-2127).
     ServerCard,
+}
+
+/// How a serving process runs: metrics listener and shutdown grace period.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Serve /metrics on this address only (e.g. 0.0.0.0:9090) instead of beside /mcp.
+    #[arg(long, env = "API2MCP_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// How long in-flight calls may run after SIGTERM/SIGINT before they are dropped (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", env = "API2MCP_SHUTDOWN_GRACE", value_parser = parse_duration)]
+    pub shutdown_grace: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::mapping::duration::DurationSpec::parse(text).map(|d| d.0)
 }
 
 /// Where the configuration comes from: a mapping file, or a single spec (zero-config mode).

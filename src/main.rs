@@ -5,10 +5,6 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = api2mcp::cli::Cli::parse();
-    // Logs go to stderr (stdout belongs to the protocol in stdio mode); RUST_LOG sets the levels.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -16,5 +12,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    runtime.block_on(api2mcp::app::run(cli))
+    // Outside the runtime: the trace exporter runs on its own thread with a blocking client.
+    let telemetry = api2mcp::telemetry::init();
+    let code = runtime.block_on(api2mcp::app::run(cli));
+    telemetry.shutdown();
+    code
 }

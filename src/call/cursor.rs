@@ -28,6 +28,7 @@ const TAG_BYTES: usize = 16;
 
 /// The key that signs cursors: derived from `server.cursor_secret` when set (same value on every
 /// instance), else random per process (cursors then die with the process).
+#[derive(Clone)]
 pub struct CursorKey {
     key: [u8; 32],
 }

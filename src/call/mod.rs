@@ -64,6 +64,7 @@ pub struct Caller {
     shapers: Vec<Shaper>,
     paginators: Vec<Option<pages::Paginator>>,
     cursor_key: cursor::CursorKey,
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl Caller {
@@ -86,7 +87,24 @@ impl Caller {
             .map(|tool| tool.pagination.as_ref().map(|p| pages::Paginator::new(tool, p)).transpose())
             .collect::<Result<Vec<_>, _>>()?;
         let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
-        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key })
+        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None })
+    }
+
+    /// Upstream requests are counted and timed in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// For a reload: keeps `previous`'s cursor key when neither configuration sets `cursor_secret`
+    /// (the key is then random per process), so cursors handed out before the reload keep working.
+    #[must_use]
+    pub fn keep_cursor_key(mut self, previous: &Caller) -> Self {
+        if self.catalogue.server.cursor_secret.is_none() && previous.catalogue.server.cursor_secret.is_none() {
+            self.cursor_key = previous.cursor_key.clone();
+        }
+        self
     }
 
     pub fn catalogue(&self) -> &Arc<Catalogue> {
@@ -141,7 +159,37 @@ impl Caller {
         if let Some(url) = url {
             built.url = url.to_string();
         }
-        client::send(&self.clients[tool.upstream], upstream, built).await
+        let span = tracing::info_span!(
+            "upstream",
+            otel.name = %format!("{} {}", tool.call.method.upper(), tool.call.path),
+            otel.kind = "client",
+            api2mcp.upstream = %upstream.name,
+            http.request.method = %tool.call.method.upper(),
+            url.template = %tool.call.path,
+            http.response.status_code = tracing::field::Empty,
+        );
+        // The upstream request joins the caller's trace (nothing is added when traces are off).
+        for (name, value) in crate::telemetry::traces::outgoing_headers(&span) {
+            if !built.headers.iter().any(|(existing, _)| existing.eq_ignore_ascii_case(&name)) {
+                built.headers.push((name, value));
+            }
+        }
+        let started = std::time::Instant::now();
+        let response =
+            tracing::Instrument::instrument(client::send(&self.clients[tool.upstream], upstream, built), span.clone())
+                .await;
+        let status = match &response {
+            Ok(response) => Some(response.status),
+            Err(Outcome::UpstreamStatus { status, .. }) => Some(*status),
+            Err(_) => None,
+        };
+        if let Some(status) = status {
+            span.record("http.response.status_code", status);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.upstream_request(&upstream.name, status, started.elapsed());
+        }
+        response
     }
 
     /// The origin (`scheme://host:port`) of a tool's upstream.

@@ -5,7 +5,7 @@
 //! stale). Types here are the file's text form: `validate/` checks them against the specs and `compile/`
 //! turns them into the runtime `catalogue`.
 
-mod duration;
+pub mod duration;
 
 pub use duration::DurationSpec;
 

@@ -35,6 +35,10 @@ pub struct HttpSettings {
     pub max_concurrent_requests: usize,
     /// Time a client has to send its request headers.
     pub header_read_timeout: Duration,
+    /// Whether `/metrics` is served here (false when it has its own listener).
+    pub metrics: bool,
+    /// How long in-flight requests may run after shutdown starts before they are dropped.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for HttpSettings {
@@ -45,40 +49,61 @@ impl Default for HttpSettings {
             max_body_bytes: 4 * 1024 * 1024,
             max_concurrent_requests: 1024,
             header_read_timeout: Duration::from_secs(10),
+            metrics: true,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
 
 /// The axum router serving MCP at `/mcp` and the operational endpoints (`ops::router`).
-pub fn router(server: McpServer, settings: &HttpSettings, shutdown: CancellationToken) -> axum::Router {
-    let ops_shutdown = shutdown.clone();
+/// `draining` turns `/ready` false (shutdown has begun); `stop` ends whatever rmcp still runs (the
+/// grace period is over).
+pub fn router(
+    server: McpServer,
+    settings: &HttpSettings,
+    draining: CancellationToken,
+    stop: CancellationToken,
+) -> axum::Router {
+    let ops_shutdown = draining;
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(stop);
     config.allowed_hosts = settings.allowed_hosts.clone();
     config.allowed_origins = settings.allowed_origins.clone();
-    let ops = crate::ops::router(Arc::new(server.clone()), ops_shutdown);
+    let mut ops = crate::ops::router(Arc::new(server.clone()), ops_shutdown);
+    if settings.metrics {
+        ops = ops.merge(crate::telemetry::metrics_router(server.metrics().clone()));
+    }
+    let metrics = server.metrics().clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
-    let permits = Arc::new(Semaphore::new(settings.max_concurrent_requests));
+    let permits = Limits { permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)), metrics };
     axum::Router::new()
         .nest_service("/mcp", service)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(permits, limit_concurrency))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
+        .layer(middleware::from_fn(crate::telemetry::request_span))
 }
 
 /// Sheds load instead of queueing it: a client told to come back soon does better than one whose
 /// request waits behind thousands of others.
-async fn limit_concurrency(State(permits): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
-    match permits.try_acquire() {
+async fn limit_concurrency(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    match limits.permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
         Err(_) => {
+            limits.metrics.request_shed(crate::telemetry::metrics::SHED_CONCURRENCY);
             (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "too many concurrent requests\n").into_response()
         }
     }
+}
+
+#[derive(Clone)]
+struct Limits {
+    permits: Arc<Semaphore>,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 /// Serves MCP over HTTP on `listener` until `shutdown` is cancelled, then lets in-flight requests finish.
@@ -88,7 +113,9 @@ pub async fn serve(
     settings: &HttpSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(server, settings, shutdown.child_token());
+    // rmcp cancels the calls it runs when its token fires: that waits for the grace period.
+    let stop = CancellationToken::new();
+    let app = router(server, settings, shutdown.child_token(), stop.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -109,14 +136,22 @@ pub async fn serve(
             let _ = connection.await;
         });
     }
-    // In-flight calls get a grace period; the lifecycle issue makes it configurable.
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    // New connections are refused from here on; the ones open finish their requests.
+    drop(listener);
+    // In-flight calls get a grace period, then are dropped (their upstream requests with them).
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace = ?settings.shutdown_grace, "shutdown grace period over: dropping the requests still running");
+    }
+    stop.cancel();
     Ok(())
 }
 
 /// Serves MCP over stdin/stdout until the client closes it. Nothing else may write to stdout.
 pub async fn serve_stdio(server: McpServer) -> Result<(), String> {
-    let running = server.serve(rmcp::transport::stdio()).await.map_err(|error| error.to_string())?;
+    // One long-lived client: it can be told when a reload changes the tool list.
+    let server = server.announcing_list_changes();
+    let running = server.clone().serve(rmcp::transport::stdio()).await.map_err(|error| error.to_string())?;
+    server.push_list_changes_to(running.peer().clone());
     running.waiting().await.map_err(|error| error.to_string())?;
     Ok(())
 }

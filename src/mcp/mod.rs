@@ -6,7 +6,9 @@
 pub mod http;
 mod result;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use rmcp::ServerHandler;
 use rmcp::model::{
@@ -17,42 +19,121 @@ use rmcp::model::{
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext, RoleServer};
 
-use crate::call::{CallContext, Caller, Progress};
+use crate::call::{CallContext, CallOutput, Caller, Progress};
+use crate::classify::Outcome;
+use crate::telemetry::metrics::{self, Metrics, Status};
 
 /// Tools per `tools/list` page: large catalogues are paginated with a cursor.
 pub const TOOLS_PAGE_SIZE: usize = 200;
 /// How long a client may treat a `tools/list` page as fresh (2026-07-28 `ttlMs`).
 const TOOLS_TTL_MS: u64 = 300_000;
 
-/// One handler serves every request; it holds only immutable, shared state, so any instance can serve
-/// any request (no session state).
+/// What one catalogue serves: the caller and its `tools/list` entries, swapped together on reload.
+struct Snapshot {
+    caller: Arc<Caller>,
+    tools: Vec<Tool>,
+}
+
+/// One handler serves every request; it holds only shared state, read once per request as an
+/// immutable snapshot, so any instance can serve any request (no session state) and a reload never
+/// changes the catalogue under a call in flight.
 #[derive(Clone)]
 pub struct McpServer {
-    caller: Arc<Caller>,
-    tools: Arc<Vec<Tool>>,
+    current: Arc<ArcSwap<Snapshot>>,
+    metrics: Arc<Metrics>,
+    /// Clients that can be told `notifications/tools/list_changed` (stdio; stateless HTTP cannot be pushed to).
+    listeners: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// Whether this transport announces `tools.listChanged`.
+    list_changed: bool,
 }
 
 impl McpServer {
     pub fn new(caller: Arc<Caller>) -> Result<Self, String> {
-        let tools = caller
-            .catalogue()
-            .tools
-            .iter()
-            .map(|tool| {
-                serde_json::from_value::<Tool>(tool.to_mcp_json())
-                    .map_err(|error| format!("tool '{}' is not a valid MCP tool: {error}", tool.name))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(McpServer { caller, tools: Arc::new(tools) })
+        Self::with_metrics(caller, Arc::new(Metrics::new()))
     }
+
+    /// A server whose calls and catalogue are recorded in `metrics` (which outlive reloads).
+    pub fn with_metrics(caller: Arc<Caller>, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let snapshot = snapshot(caller)?;
+        record_catalogue(&metrics, &snapshot);
+        Ok(McpServer {
+            current: Arc::new(ArcSwap::from_pointee(snapshot)),
+            metrics,
+            listeners: Arc::default(),
+            list_changed: false,
+        })
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The caller of the catalogue served right now.
+    pub fn caller(&self) -> Arc<Caller> {
+        self.current.load().caller.clone()
+    }
+
+    /// For a transport with one long-lived client (stdio): `tools.listChanged` is announced, and
+    /// clients registered with [`Self::push_list_changes_to`] are told after every reload.
+    #[must_use]
+    pub fn announcing_list_changes(mut self) -> Self {
+        self.list_changed = true;
+        self
+    }
+
+    pub fn push_list_changes_to(&self, peer: Peer<RoleServer>) {
+        if let Ok(mut listeners) = self.listeners.lock() {
+            listeners.push(peer);
+        }
+    }
+
+    /// Swaps in a new catalogue atomically: requests already running finish on the old one, every
+    /// later request sees the new one, and clients that can be pushed to are told the list changed.
+    /// Nothing changes when the new catalogue cannot be served.
+    pub async fn replace(&self, caller: Arc<Caller>) -> Result<(), String> {
+        let snapshot = snapshot(caller)?;
+        record_catalogue(&self.metrics, &snapshot);
+        self.current.store(Arc::new(snapshot));
+        let listeners: Vec<Peer<RoleServer>> = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
+        let mut alive = Vec::new();
+        for peer in listeners {
+            if peer.notify_tool_list_changed().await.is_ok() {
+                alive.push(peer);
+            }
+        }
+        if let Ok(mut listeners) = self.listeners.lock() {
+            *listeners = alive;
+        }
+        Ok(())
+    }
+}
+
+fn snapshot(caller: Arc<Caller>) -> Result<Snapshot, String> {
+    let tools = caller
+        .catalogue()
+        .tools
+        .iter()
+        .map(|tool| {
+            serde_json::from_value::<Tool>(tool.to_mcp_json())
+                .map_err(|error| format!("tool '{}' is not a valid MCP tool: {error}", tool.name))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Snapshot { caller, tools })
+}
+
+fn record_catalogue(metrics: &Metrics, snapshot: &Snapshot) {
+    let list = snapshot.caller.catalogue().tools_list_json().to_string();
+    metrics.catalogue(snapshot.tools.len(), crate::compile::text::approx_tokens(&list));
 }
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        let server = &self.caller.catalogue().server;
-        let mut info = InitializeResult::new(
-            ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources().build(),
-        );
+        let current = self.current.load();
+        let server = &current.caller.catalogue().server;
+        let capabilities = ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources();
+        let capabilities =
+            if self.list_changed { capabilities.enable_tool_list_changed().build() } else { capabilities.build() };
+        let mut info = InitializeResult::new(capabilities);
         let mut implementation = Implementation::new(server.name.clone(), env!("CARGO_PKG_VERSION"));
         implementation.title = server.title.clone();
         implementation.description = server.description.clone();
@@ -66,19 +147,21 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let current = self.current.load();
+        let tools = &current.tools;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(cursor) => cursor
                 .parse::<usize>()
                 .ok()
-                .filter(|start| *start < self.tools.len())
+                .filter(|start| *start < tools.len())
                 .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor '{cursor}'"), None))?,
         };
-        let end = (start + TOOLS_PAGE_SIZE).min(self.tools.len());
-        let mut result = ListToolsResult::with_all_items(self.tools[start..end].to_vec())
+        let end = (start + TOOLS_PAGE_SIZE).min(tools.len());
+        let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec())
             .with_ttl_ms(TOOLS_TTL_MS)
             .with_cache_scope(CacheScope::Public);
-        if end < self.tools.len() {
+        if end < tools.len() {
             result.next_cursor = Some(end.to_string());
         }
         Ok(result)
@@ -123,27 +206,35 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let catalogue = self.caller.catalogue();
+        let caller = self.caller();
         // An unknown tool is a protocol error, as the spec says; everything after is a tool result.
-        let Some(tool_index) = catalogue.tool_index(&request.name) else {
+        let Some(tool_index) = caller.catalogue().tool_index(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
         };
         let arguments = request.arguments.unwrap_or_default();
         let progress = context.meta.get_progress_token().map(|token| (context.peer.clone(), token));
+        let span = tool_span(&request.name);
+        // A trace context in `_meta` (SEP-414) is the call's own; it wins over the HTTP request's.
+        let traceparent = context.meta.get("traceparent").and_then(|v| v.as_str());
+        let tracestate = context.meta.get("tracestate").and_then(|v| v.as_str());
+        crate::telemetry::traces::continue_trace(&span, traceparent, tracestate);
         // The call is dropped (and the upstream request with it) when the client cancels.
-        Ok(self.run_tool(tool_index, arguments, context.ct.cancelled(), progress).await.into())
+        let result = self.run_tool(&caller, tool_index, arguments, context.ct.cancelled(), progress);
+        Ok(tracing::Instrument::instrument(result, span).await.into())
     }
 }
 
 impl McpServer {
     async fn run_tool(
         &self,
+        caller: &Caller,
         tool_index: usize,
         arguments: serde_json::Map<String, serde_json::Value>,
         cancelled: impl std::future::Future<Output = ()>,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
     ) -> rmcp::model::CallToolResult {
-        let tool = &self.caller.catalogue().tools[tool_index];
+        let started = std::time::Instant::now();
+        let tool = &caller.catalogue().tools[tool_index];
         let (sender, mut receiver) = match progress {
             Some(_) => {
                 let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -152,14 +243,17 @@ impl McpServer {
             None => (None, None),
         };
         let context = CallContext { caller: None, progress: sender };
-        let call = self.caller.call(tool_index, arguments, &context);
+        if let Some(subject) = &context.caller {
+            tracing::Span::current().record("enduser.id", subject.as_str());
+        }
+        let call = caller.call(tool_index, arguments, &context);
         tokio::pin!(call, cancelled);
         // Progress is sent from this task, before the result, so a client never sees it after the result.
         let outcome = loop {
             tokio::select! {
                 biased;
                 outcome = &mut call => break outcome,
-                () = &mut cancelled => break Err(crate::classify::Outcome::Cancelled),
+                () = &mut cancelled => break Err(Outcome::Cancelled),
                 Some(update) = next_progress(&mut receiver) => {
                     if let Some((peer, token)) = &progress {
                         notify_progress(peer, token, update).await;
@@ -172,20 +266,29 @@ impl McpServer {
                 notify_progress(peer, token, update).await;
             }
         }
-        let secrets = self.caller.secrets(tool);
-        result::tool_result(&tool.name, outcome, &secrets)
+        let secrets = caller.secrets(tool);
+        let (category, status) = outcome_labels(&outcome, &secrets);
+        let span = tracing::Span::current();
+        span.record("api2mcp.outcome", category);
+        if let Some(Status::Code(code)) = status {
+            span.record("http.response.status_code", code);
+        }
+        let result = result::tool_result(&tool.name, outcome, &secrets);
+        let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
+        self.metrics.tool_call(&tool.name, category, status, started.elapsed(), &text);
+        result
     }
 
     /// The `tools/list` entries as served.
     pub fn tools(&self) -> Vec<serde_json::Value> {
-        self.tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
+        self.current.load().tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
     }
 
     /// What this handler serves, for the capability summary (`ops/`).
     pub fn served(&self) -> crate::ops::Served {
         let versions = ServerHandler::supported_protocol_versions(self);
         crate::ops::Served {
-            catalogue: self.caller.catalogue().clone(),
+            catalogue: self.caller().catalogue().clone(),
             tools: self.tools(),
             protocol_versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
             version: self.get_info().server_info.version,
@@ -199,13 +302,14 @@ impl McpServer {
         tool: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, String> {
-        let catalogue = self.caller.catalogue();
+        let caller = self.caller();
+        let catalogue = caller.catalogue();
         let tool_index = catalogue.tool_index(tool).ok_or_else(|| {
             let names = catalogue.tools.iter().map(|t| t.name.as_str());
             let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
             format!("unknown tool '{tool}'{hint}")
         })?;
-        let result = self.run_tool(tool_index, arguments, std::future::pending(), None).await;
+        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
     }
 }
@@ -216,7 +320,38 @@ impl crate::ops::ServedSource for McpServer {
     }
 
     fn catalogue(&self) -> Arc<crate::catalogue::Catalogue> {
-        self.caller.catalogue().clone()
+        self.caller().catalogue().clone()
+    }
+}
+
+/// The span of one tool call (its attributes are listed in `specs/observability.md`).
+fn tool_span(tool: &str) -> tracing::Span {
+    tracing::info_span!(
+        "mcp.tools.call",
+        otel.name = %format!("tools/call {tool}"),
+        gen_ai.tool.name = %tool,
+        api2mcp.outcome = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        enduser.id = tracing::field::Empty,
+    )
+}
+
+/// The metric labels of a call's outcome: `ok` or its classification's category, and the upstream status.
+fn outcome_labels(outcome: &Result<CallOutput, Outcome>, secrets: &[String]) -> (&'static str, Option<Status>) {
+    match outcome {
+        Ok(CallOutput::Raw(response)) => (metrics::OUTCOME_OK, Some(response.status.into())),
+        // Shaped results may merge several pages, each 2xx.
+        Ok(CallOutput::Shaped(_)) => (metrics::OUTCOME_OK, Some(metrics::STATUS_2XX)),
+        Err(Outcome::Cancelled) => (metrics::OUTCOME_CANCELLED, None),
+        Err(outcome) => {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let error = crate::classify::classify(outcome, std::time::SystemTime::now(), &secrets);
+            let status = match outcome {
+                Outcome::UpstreamStatus { status, .. } => Some((*status).into()),
+                _ => None,
+            };
+            (error.category.as_str(), status)
+        }
     }
 }
 

@@ -13,3 +13,4 @@ mod ops;
 mod remote_specs;
 mod serve;
 mod shaping;
+mod telemetry;

@@ -87,10 +87,16 @@ pub async fn serve_prepared(
 ) -> String {
     assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
     let catalogue = std::sync::Arc::new(prepared.compiled.expect("no errors means a catalogue").catalogue);
-    let caller = std::sync::Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
-    let server = api2mcp::mcp::McpServer::new(caller).unwrap();
+    let server = server_for(catalogue);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &settings, shutdown).await.unwrap() });
     format!("http://{address}/mcp")
+}
+
+/// The MCP server `api2mcp serve` builds: upstream requests and tool calls recorded in one `Metrics`.
+pub fn server_for(catalogue: std::sync::Arc<Catalogue>) -> api2mcp::mcp::McpServer {
+    let metrics = std::sync::Arc::new(api2mcp::telemetry::metrics::Metrics::new());
+    let caller = api2mcp::call::Caller::new(catalogue).unwrap().with_metrics(metrics.clone());
+    api2mcp::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).unwrap()
 }

@@ -1,0 +1,67 @@
+//! Reloading a running server: on SIGHUP the configuration and specs are read and compiled again,
+//! and the new catalogue replaces the old one atomically, only when it has no errors. A broken
+//! reload changes nothing and says why in the log.
+
+use std::sync::Arc;
+
+use crate::app::{prepare, render_all};
+use crate::cli::SourceArgs;
+use crate::load::ProcessEnvironment;
+use crate::mcp::McpServer;
+
+/// Reads, checks and compiles the configuration again and swaps it in. Returns the new tool count,
+/// or why the old catalogue stays.
+pub async fn reload(server: &McpServer, args: &SourceArgs) -> Result<usize, String> {
+    let result = try_reload(server, args).await;
+    server.metrics().reload(result.is_ok());
+    match &result {
+        Ok(tools) => tracing::info!(tools, "configuration reloaded"),
+        Err(why) => tracing::error!(why = %why, "configuration reload refused; still serving the previous catalogue"),
+    }
+    result
+}
+
+async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, String> {
+    let source = crate::app::config_source(args)?;
+    let prepared = prepare(&source, &ProcessEnvironment).await;
+    if prepared.diagnostics.has_errors() {
+        let errors = prepared.diagnostics.error_count();
+        return Err(format!("{errors} error(s) in the new configuration:\n{}", render_all(&prepared).trim_end()));
+    }
+    let Some(compiled) = prepared.compiled else {
+        return Err("the configuration did not compile".to_string());
+    };
+    let previous = server.caller();
+    let caller = crate::call::Caller::new(Arc::new(compiled.catalogue))?
+        .with_metrics(server.metrics().clone())
+        .keep_cursor_key(&previous);
+    let tools = caller.catalogue().tools.len();
+    server.replace(Arc::new(caller)).await?;
+    Ok(tools)
+}
+
+/// Reloads on every SIGHUP until `shutdown`. Reloads never overlap: a signal during one is served after it.
+pub fn reload_on_hangup(server: McpServer, args: SourceArgs, shutdown: tokio_util::sync::CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reload is unavailable");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = hangup.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = reload(&server, &args).await;
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (server, args, shutdown);
+}
