@@ -470,3 +470,38 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_upstream() {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
 }
+
+/// Records `notifications/tools/list_changed`.
+#[derive(Clone)]
+struct ListChanges(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl rmcp::ClientHandler for ListChanges {
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<rmcp::RoleClient>) {
+        let _ = self.0.send(());
+    }
+}
+
+#[tokio::test]
+async fn stdio_clients_are_told_when_a_reload_changes_the_tools() {
+    use rmcp::ServiceExt;
+    let (base_url, _) = crate::serve::upstream().await;
+    let path = temp_dir("stdio-reload").join("api2mcp.yaml");
+    write_mapping(&path, &base_url, &["listPets"]);
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command.args(["stdio", "--config", path.to_str().unwrap()]);
+    let transport = rmcp::transport::TokioChildProcess::new(command).expect("api2mcp stdio starts");
+    let pid = transport.id().expect("the child has a pid");
+    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let client = ListChanges(sender).serve(transport).await.expect("the stdio handshake completes");
+    let capabilities = client.peer_info().unwrap().capabilities.tools.clone().unwrap();
+    assert_eq!(capabilities.list_changed, Some(true));
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 1);
+
+    write_mapping(&path, &base_url, &["listPets", "getPet"]);
+    let status = Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+    tokio::time::timeout(Duration::from_secs(20), changes.recv()).await.expect("list_changed arrives").unwrap();
+    let names: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, ["list_pets", "get_pet"]);
+    client.cancel().await.unwrap();
+}
