@@ -115,31 +115,6 @@ pub fn request_id(header: Option<&str>) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_format_follows_the_variable_then_the_terminal() {
-        assert_eq!(LogFormat::from_env(None, true), Ok(LogFormat::Text));
-        assert_eq!(LogFormat::from_env(None, false), Ok(LogFormat::Json));
-        assert_eq!(LogFormat::from_env(Some("JSON"), true), Ok(LogFormat::Json));
-        assert_eq!(LogFormat::from_env(Some("text"), false), Ok(LogFormat::Text));
-        assert!(LogFormat::from_env(Some("xml"), false).unwrap_err().contains("json or text"));
-    }
-
-    #[test]
-    fn request_ids_are_kept_when_sane_and_made_otherwise() {
-        assert_eq!(request_id(Some("abc-123")), "abc-123");
-        for bad in [None, Some(""), Some("has space"), Some("new\nline")] {
-            let id = request_id(bad);
-            assert_eq!(id.len(), 16, "{bad:?} -> {id}");
-            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
-        }
-        assert_ne!(request_id(None), request_id(None));
-        assert_eq!(request_id(Some(&"x".repeat(200))).len(), 16);
-    }
-}
 
 /// Middleware: every HTTP request gets a request id (the client's `x-request-id` when sane, echoed
 /// back) and a span carrying it, continuing the caller's W3C trace when `traceparent` is sent. Log
@@ -173,4 +148,30 @@ pub async fn request_span(request: axum::extract::Request, next: axum::middlewar
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_follows_the_variable_then_the_terminal() {
+        assert_eq!(LogFormat::from_env(None, true), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::from_env(None, false), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::from_env(Some("JSON"), true), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::from_env(Some("text"), false), Ok(LogFormat::Text));
+        assert!(LogFormat::from_env(Some("xml"), false).unwrap_err().contains("json or text"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane_and_made_otherwise() {
+        assert_eq!(request_id(Some("abc-123")), "abc-123");
+        for bad in [None, Some(""), Some("has space"), Some("new\nline")] {
+            let id = request_id(bad);
+            assert_eq!(id.len(), 16, "{bad:?} -> {id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(request_id(None), request_id(None));
+        assert_eq!(request_id(Some(&"x".repeat(200))).len(), 16);
+    }
 }
