@@ -320,6 +320,10 @@ async fn serve(
             return ExitCode::from(1);
         }
     };
+    if let Err(message) = exposure_check(&listener, server.caller().catalogue(), run.allow_anonymous) {
+        eprintln!("error: {message}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let mut settings = crate::mcp::http::HttpSettings::default();
     settings.allowed_hosts.extend(extra_hosts);
     settings.allowed_origins.extend(extra_origins);
@@ -357,6 +361,22 @@ async fn serve(
             ExitCode::from(1)
         }
     }
+}
+
+/// Refuses to serve tools to the network without inbound auth, unless anonymous access is chosen
+/// explicitly (`auth: {anonymous: true}` or `--allow-anonymous`).
+fn exposure_check(listener: &tokio::net::TcpListener, catalogue: &Catalogue, allow_anonymous: bool) -> Result<(), String> {
+    let loopback = listener.local_addr().map(|address| address.ip().is_loopback()).unwrap_or(false);
+    if loopback || allow_anonymous || catalogue.server.auth.is_some() {
+        return Ok(());
+    }
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    Err(format!(
+        "refusing to serve {} tools on {address} without inbound auth: anyone who can reach it could call them. \
+         Configure `auth` in the mapping file (see specs/auth.md), or pass --allow-anonymous \
+         (API2MCP_ALLOW_ANONYMOUS=true) to serve them to anyone on purpose",
+        catalogue.tools.len()
+    ))
 }
 
 /// `api2mcp summary`: the documents the HTTP endpoints serve, from the same builder, offline.

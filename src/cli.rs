@@ -107,6 +107,9 @@ pub struct RunArgs {
     /// How long in-flight calls may run after SIGTERM/SIGINT before they are dropped (e.g. 30s, 2m).
     #[arg(long, default_value = "30s", env = "API2MCP_SHUTDOWN_GRACE", value_parser = parse_duration)]
     pub shutdown_grace: std::time::Duration,
+    /// Serve on a non-loopback address without inbound auth (anyone who can reach it may call every tool).
+    #[arg(long, env = "API2MCP_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -18,6 +18,7 @@
 //! - [`app`], [`cli`]: commands and wiring.
 
 pub mod app;
+pub mod auth;
 pub mod call;
 pub mod catalogue;
 pub mod classify;

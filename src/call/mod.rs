@@ -43,6 +43,8 @@ pub enum CallOutput {
 pub struct CallContext {
     /// The authenticated caller (subject or key id); pagination cursors are bound to it.
     pub caller: Option<String>,
+    /// Allow-listed inbound headers to send upstream (`auth.forward_headers`); never credentials.
+    pub forward: Vec<(String, String)>,
     /// Where to report progress while several pages are fetched.
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<Progress>>,
 }
@@ -65,6 +67,8 @@ pub struct Caller {
     paginators: Vec<Option<pages::Paginator>>,
     cursor_key: cursor::CursorKey,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
+    tokens: Vec<Vec<crate::auth::upstream::TokenSource>>,
 }
 
 impl Caller {
@@ -87,7 +91,12 @@ impl Caller {
             .map(|tool| tool.pagination.as_ref().map(|p| pages::Paginator::new(tool, p)).transpose())
             .collect::<Result<Vec<_>, _>>()?;
         let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
-        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None })
+        let tokens = catalogue
+            .upstreams
+            .iter()
+            .map(|upstream| crate::auth::upstream::token_sources(&upstream.credentials))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None, tokens })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
@@ -113,10 +122,12 @@ impl Caller {
 
     /// Secrets of a tool's upstream that must never appear in anything shown to a caller.
     pub fn secrets(&self, tool: &Tool) -> Vec<String> {
-        self.catalogue.upstreams[tool.upstream]
+        let upstream = &self.catalogue.upstreams[tool.upstream];
+        upstream
             .headers
             .iter()
             .map(|(_, value)| value.clone())
+            .chain(upstream.credentials.iter().flat_map(|c| c.secrets()))
             .filter(|v| v.len() >= 4)
             .collect()
     }
@@ -131,7 +142,7 @@ impl Caller {
         if let Some(paginator) = &self.paginators[tool_index] {
             return pages::run(self, tool_index, paginator, arguments, context).await;
         }
-        let response = self.send(tool_index, &arguments, None).await?;
+        let response = self.send(tool_index, &arguments, None, context).await?;
         shape_single(&self.shapers[tool_index], response, &arguments)
     }
 
@@ -142,6 +153,7 @@ impl Caller {
         tool_index: usize,
         arguments: &Map<String, Value>,
         url: Option<&str>,
+        context: &CallContext,
     ) -> Result<UpstreamResponse, Outcome> {
         let tool = &self.catalogue.tools[tool_index];
         let checker = &self.checkers[tool_index];
@@ -159,6 +171,15 @@ impl Caller {
         if let Some(url) = url {
             built.url = url.to_string();
         }
+        // Allow-listed inbound headers first, so that nothing derived from the caller can replace
+        // the upstream's credentials added after them.
+        for (name, value) in &context.forward {
+            if !built.headers.iter().any(|(existing, _)| existing.eq_ignore_ascii_case(name)) {
+                built.headers.push((name.clone(), value.clone()));
+            }
+        }
+        let additions = crate::auth::upstream::additions(&upstream.credentials, &self.tokens[tool.upstream]).await?;
+        apply(&mut built, additions)?;
         let span = tracing::info_span!(
             "upstream",
             otel.name = %format!("{} {}", tool.call.method.upper(), tool.call.path),
@@ -202,6 +223,33 @@ impl Caller {
             .map(|base| base.origin().ascii_serialization())
             .ok_or_else(|| Outcome::Misconfigured { detail: format!("upstream '{}' has no base URL", upstream.name) })
     }
+}
+
+/// Adds an upstream's credentials to a built request: headers replace any of the same name, query
+/// parameters are appended, cookies join the `Cookie` header.
+fn apply(built: &mut request::BuiltRequest, additions: crate::auth::upstream::Additions) -> Result<(), Outcome> {
+    for (name, value) in additions.headers {
+        built.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+        built.headers.push((name, value));
+    }
+    if !additions.query.is_empty() {
+        let mut url = url::Url::parse(&built.url).map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+        for (name, value) in &additions.query {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        built.url = url.to_string();
+    }
+    if !additions.cookies.is_empty() {
+        let added: Vec<String> = additions.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        match built.headers.iter_mut().find(|(name, _)| name.eq_ignore_ascii_case("cookie")) {
+            Some((_, existing)) => {
+                existing.push_str("; ");
+                existing.push_str(&added.join("; "));
+            }
+            None => built.headers.push(("cookie".to_string(), added.join("; "))),
+        }
+    }
+    Ok(())
 }
 
 /// JSON bodies go through the tool's shaper; anything else is passed on as it is.

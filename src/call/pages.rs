@@ -182,7 +182,7 @@ pub async fn run(
     let mut warnings: Vec<String> = Vec::new();
     let mut stop: Option<Stop> = None;
     let next: Option<(Position, usize)> = 'pages: loop {
-        let page = fetch(caller, tool_index, paginator, &query, &position, limit).await?;
+        let page = fetch(caller, tool_index, paginator, &query, &position, limit, context).await?;
         pages += 1;
         status = page.status;
         warnings.extend(page.warning);
@@ -269,6 +269,7 @@ async fn fetch(
     query: &Map<String, Value>,
     position: &Position,
     limit: Option<u64>,
+    context: &CallContext,
 ) -> Result<Page, Outcome> {
     let mut arguments = query.clone();
     let mut url = None;
@@ -289,7 +290,7 @@ async fn fetch(
         Position::Page { p } => set(&mut arguments, &paginator.page_arg, json!(p)),
         Position::Url { u } => url = Some(u.as_str()),
     }
-    let response = caller.send(tool_index, &arguments, url).await?;
+    let response = caller.send(tool_index, &arguments, url, context).await?;
     let body: Value = serde_json::from_slice(&response.body).map_err(|_| Outcome::InvalidResponse {
         reason: "a page of results is not JSON; paginated tools need JSON responses".to_string(),
     })?;

@@ -53,6 +53,8 @@ pub struct ServerInfo {
     pub redis_url: Option<String>,
     /// Discovery metadata (the mapping's `server.discovery`).
     pub discovery: crate::mapping::DiscoverySettings,
+    /// Inbound authentication (the mapping's `auth`); `None`: anonymous callers only.
+    pub auth: Option<crate::mapping::AuthSettings>,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,49 @@ pub struct Upstream {
     pub headers: Vec<(String, String)>,
     /// The readiness probe, when configured.
     pub health: Option<HealthProbe>,
+    /// How api2mcp authenticates to this upstream (values are secrets: never printed).
+    pub credentials: Vec<Credential>,
+}
+
+/// One upstream credential, resolved against the spec's security scheme of the same name.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    ApiKey { location: crate::mapping::KeyLocation, name: String, value: String },
+    Bearer { token: String },
+    Basic { username: String, password: String },
+    ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        scopes: Vec<String>,
+        extra_params: Vec<(String, String)>,
+    },
+}
+
+impl Credential {
+    /// The values that must never appear in anything shown or logged.
+    pub fn secrets(&self) -> Vec<String> {
+        use base64::Engine;
+        match self {
+            Credential::ApiKey { value, .. } => vec![value.clone()],
+            Credential::Bearer { token } => vec![token.clone()],
+            Credential::Basic { username, password } => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                vec![password.clone(), encoded]
+            }
+            Credential::ClientCredentials { client_secret, .. } => vec![client_secret.clone()],
+        }
+    }
+
+    /// What kind it is, for the summary and `check` (no values).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::ApiKey { .. } => "api_key",
+            Credential::Bearer { .. } => "bearer",
+            Credential::Basic { .. } => "basic",
+            Credential::ClientCredentials { .. } => "oauth2_client_credentials",
+        }
+    }
 }
 
 /// How `/ready` checks an upstream: GET `base_url + path` (2xx is healthy), or a TCP connect without a path.

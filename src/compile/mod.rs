@@ -2,6 +2,7 @@
 //! neither hang nor fail differently from one run to the next. Its warnings (name collisions, cut
 //! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
 
+pub mod credentials;
 pub mod names;
 pub mod paging;
 pub mod params;
@@ -185,6 +186,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         // `${REDIS_URL:-}` leaves it empty: no Redis.
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: mapping.server.discovery.clone(),
+        auth: mapping.auth.clone(),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
@@ -214,6 +216,11 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
             path: probe.path.clone(),
             timeout: probe.timeout.map_or(Duration::from_secs(2), |d| d.0),
         }),
+        credentials: config
+            .credentials
+            .iter()
+            .filter_map(|(scheme, settings)| credentials::resolve(scheme, settings, spec).ok())
+            .collect(),
     }
 }
 

@@ -96,6 +96,7 @@ fn zero_config_mapping(spec: &str, base_url: Option<String>) -> MappingFile {
         defaults: crate::mapping::ToolDefaults { infer_pagination: Some(true), ..Default::default() },
         settings: Default::default(),
         health: None,
+        credentials: IndexMap::new(),
     };
     MappingFile { upstreams: IndexMap::from([("api".to_string(), upstream)]), ..MappingFile::default() }
 }

@@ -5,7 +5,10 @@
 //! stale). Types here are the file's text form: `validate/` checks them against the specs and `compile/`
 //! turns them into the runtime `catalogue`.
 
+pub mod auth;
 pub mod duration;
+
+pub use auth::{ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IssuerSettings, KeyLocation};
 
 pub use duration::DurationSpec;
 
@@ -29,6 +32,8 @@ pub struct MappingFile {
     /// The REST APIs to expose, by name. The name appears in diagnostics, logs and the capability summary.
     #[serde(default)]
     pub upstreams: IndexMap<String, UpstreamConfig>,
+    /// Who may call this server over HTTP, and with which scopes (see `specs/auth.md`).
+    pub auth: Option<AuthSettings>,
 }
 
 /// How the MCP server presents itself.
@@ -149,6 +154,9 @@ pub struct UpstreamConfig {
     pub settings: UpstreamSettings,
     /// Readiness probe: while it fails, `/ready` reports not ready. Unset: the upstream is not probed.
     pub health: Option<HealthProbeConfig>,
+    /// How api2mcp authenticates to this upstream, by security scheme name of its spec (e.g. `{api_key: {value: "${PETSTORE_KEY}"}}`), or any name with an explicit `type`. Never the caller's token.
+    #[serde(default)]
+    pub credentials: IndexMap<String, CredentialSettings>,
 }
 
 /// How `/ready` checks that an upstream is reachable.

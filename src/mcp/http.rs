@@ -76,16 +76,42 @@ pub fn router(
         ops = ops.merge(crate::telemetry::metrics_router(server.metrics().clone()));
     }
     let metrics = server.metrics().clone();
+    // Inbound auth comes from the catalogue's own settings, so a server cannot be started without
+    // the auth its configuration asks for. Settings that cannot be used fail closed.
+    let auth_settings = server.caller().catalogue().server.auth.clone();
+    let guard = auth_settings.as_ref().map(|settings| {
+        crate::auth::Inbound::new(settings, server.metrics().clone())
+            .map(|inbound| crate::auth::Guard { inbound: Arc::new(inbound), server: server.clone() })
+    });
+    let metadata = match &guard {
+        Some(Ok(guard)) => Some(crate::auth::metadata_router(guard.inbound.clone(), server.clone())),
+        _ => None,
+    };
+    let handler = server.clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config);
     let permits = Limits { permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)), metrics };
-    axum::Router::new()
-        .nest_service("/mcp", service)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
+    let mut mcp = axum::Router::new().nest_service("/mcp", service);
+    match guard {
+        None => {}
+        Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, crate::auth::guard)),
+        Some(Err(error)) => {
+            tracing::error!(%error, "inbound auth settings cannot be used: refusing every MCP request");
+            mcp = mcp.layer(middleware::from_fn(refuse_all));
+        }
+    }
+    if let Some(metadata) = metadata {
+        ops = ops.merge(metadata);
+    }
+    mcp.layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(permits, limit_concurrency))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
         .layer(middleware::from_fn(crate::telemetry::request_span))
+}
+
+async fn refuse_all(_request: Request, _next: Next) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "inbound auth is misconfigured; see the server log\n").into_response()
 }
 
 /// Sheds load instead of queueing it: a client told to come back soon does better than one whose

@@ -145,10 +145,27 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let current = self.current.load();
-        let tools = &current.tools;
+        let authenticated = authenticated(&context);
+        // With inbound auth, each caller sees only the tools its scopes permit: the same rule as calls.
+        let visible: Vec<Tool>;
+        let tools = match &authenticated {
+            None => &current.tools,
+            Some(authenticated) => {
+                let catalogue = current.caller.catalogue();
+                visible = current
+                    .tools
+                    .iter()
+                    .zip(&catalogue.tools)
+                    .filter(|(_, tool)| crate::auth::permits(&authenticated.principal.scopes, &tool.scopes))
+                    .map(|(served, _)| served.clone())
+                    .collect();
+                &visible
+            }
+        };
+        let cache_scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(cursor) => cursor
@@ -160,7 +177,7 @@ impl ServerHandler for McpServer {
         let end = (start + TOOLS_PAGE_SIZE).min(tools.len());
         let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec())
             .with_ttl_ms(TOOLS_TTL_MS)
-            .with_cache_scope(CacheScope::Public);
+            .with_cache_scope(cache_scope);
         if end < tools.len() {
             result.next_cursor = Some(end.to_string());
         }
@@ -211,6 +228,17 @@ impl ServerHandler for McpServer {
         let Some(tool_index) = caller.catalogue().tool_index(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
         };
+        let authenticated = authenticated(&context);
+        if let Some(authenticated) = &authenticated {
+            // The HTTP guard already answered 403 for this; a second check costs nothing.
+            let required = &caller.catalogue().tools[tool_index].scopes;
+            if !crate::auth::permits(&authenticated.principal.scopes, required) {
+                return Err(ErrorData::invalid_request(
+                    format!("insufficient scope: tool '{}' needs {}", request.name, required.join(" ")),
+                    None,
+                ));
+            }
+        }
         let arguments = request.arguments.unwrap_or_default();
         let progress = context.meta.get_progress_token().map(|token| (context.peer.clone(), token));
         let span = tool_span(&request.name);
@@ -219,7 +247,7 @@ impl ServerHandler for McpServer {
         let tracestate = context.meta.get("tracestate").and_then(|v| v.as_str());
         crate::telemetry::traces::continue_trace(&span, traceparent, tracestate);
         // The call is dropped (and the upstream request with it) when the client cancels.
-        let result = self.run_tool(&caller, tool_index, arguments, context.ct.cancelled(), progress);
+        let result = self.run_tool(&caller, tool_index, arguments, context.ct.cancelled(), progress, authenticated);
         Ok(tracing::Instrument::instrument(result, span).await.into())
     }
 }
@@ -232,6 +260,7 @@ impl McpServer {
         arguments: serde_json::Map<String, serde_json::Value>,
         cancelled: impl std::future::Future<Output = ()>,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
+        authenticated: Option<crate::auth::Authenticated>,
     ) -> rmcp::model::CallToolResult {
         let started = std::time::Instant::now();
         let tool = &caller.catalogue().tools[tool_index];
@@ -242,7 +271,12 @@ impl McpServer {
             }
             None => (None, None),
         };
-        let context = CallContext { caller: None, progress: sender };
+        let audited_arguments = authenticated.as_ref().map(|_| arguments.clone());
+        let context = CallContext {
+            caller: authenticated.as_ref().and_then(|a| a.principal.subject.clone()),
+            forward: authenticated.as_ref().map(|a| a.forwarded.clone()).unwrap_or_default(),
+            progress: sender,
+        };
         if let Some(subject) = &context.caller {
             tracing::Span::current().record("enduser.id", subject.as_str());
         }
@@ -276,6 +310,9 @@ impl McpServer {
         let result = result::tool_result(&tool.name, outcome, &secrets);
         let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
         self.metrics.tool_call(&tool.name, category, status, started.elapsed(), &text);
+        if let Some(arguments) = &audited_arguments {
+            crate::auth::audit_allowed(authenticated.as_ref(), &tool.name, category, started.elapsed(), arguments);
+        }
         result
     }
 
@@ -309,7 +346,7 @@ impl McpServer {
             let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
             format!("unknown tool '{tool}'{hint}")
         })?;
-        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None).await;
+        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None, None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
     }
 }
@@ -322,6 +359,11 @@ impl crate::ops::ServedSource for McpServer {
     fn catalogue(&self) -> Arc<crate::catalogue::Catalogue> {
         self.caller().catalogue().clone()
     }
+}
+
+/// What the HTTP guard established about the caller; `None` on stdio and without inbound auth.
+fn authenticated(context: &RequestContext<RoleServer>) -> Option<crate::auth::Authenticated> {
+    context.extensions.get::<axum::http::request::Parts>()?.extensions.get::<crate::auth::Authenticated>().cloned()
 }
 
 /// The span of one tool call (its attributes are listed in `specs/observability.md`).

@@ -42,7 +42,7 @@ pub fn document(served: &Served, mcp_url: &str) -> Value {
     insert_some(&mut document, "description", server.description.as_deref());
     document.insert("transports".into(), json!([{"type": "streamable-http", "url": mcp_url}]));
     document.insert("protocolVersions".into(), json!(served.protocol_versions));
-    document.insert("auth".into(), auth(catalogue));
+    document.insert("auth".into(), auth(catalogue, mcp_url));
     document.insert("endpoints".into(), Value::Object(endpoints));
     document.insert("upstreams".into(), upstreams(catalogue));
     document.insert("toolCount".into(), json!(tools.len()));
@@ -52,8 +52,23 @@ pub fn document(served: &Served, mcp_url: &str) -> Value {
 
 /// What a caller needs to authenticate. The auth issue fills this in (issuer, resource metadata URL,
 /// scopes supported) from the catalogue's auth settings; until then the server takes anonymous calls.
-pub fn auth(_catalogue: &Catalogue) -> Value {
-    json!({"type": "none"})
+pub fn auth(catalogue: &Catalogue, mcp_url: &str) -> Value {
+    let Some(settings) = &catalogue.server.auth else {
+        return json!({"type": "none"});
+    };
+    let resource = settings.resource.clone().unwrap_or_else(|| mcp_url.to_string());
+    let metadata = url::Url::parse(&resource)
+        .map(|url| format!("{}/.well-known/oauth-protected-resource{}", url.origin().ascii_serialization(), url.path()))
+        .unwrap_or_default();
+    json!({
+        "type": if settings.issuers.is_empty() { "api_key" } else { "oauth2" },
+        "resource": resource,
+        "resource_metadata": metadata,
+        "issuers": settings.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
+        "scopes_supported": crate::auth::all_scopes(catalogue),
+        "api_keys": !settings.api_keys.is_empty(),
+        "anonymous": settings.anonymous,
+    })
 }
 
 /// One `tools/list` entry as served, with the scopes and upstream the catalogue knows for it.
@@ -192,10 +207,19 @@ pub fn server_json(served: &Served, mcp_url: &str) -> Value {
 
 /// The streamable HTTP remote. When the auth issue lands, a required secret `Authorization` header
 /// is declared here for servers that require a token.
-fn remote(_catalogue: &Catalogue, mcp_url: &str) -> Map<String, Value> {
+fn remote(catalogue: &Catalogue, mcp_url: &str) -> Map<String, Value> {
     let mut remote = Map::new();
     remote.insert("type".into(), json!("streamable-http"));
     remote.insert("url".into(), json!(mcp_url));
+    if let Some(settings) = &catalogue.server.auth
+        && !settings.anonymous
+    {
+        remote.insert(
+            "headers".into(),
+            json!([{"name": "Authorization", "description": "Bearer token (OAuth 2.1 access token or API key)",
+                    "isRequired": true, "isSecret": true}]),
+        );
+    }
     remote
 }
 
@@ -264,7 +288,18 @@ pub fn html(document: &Value) -> String {
 fn auth_text(document: &Value) -> String {
     match document["auth"]["type"].as_str() {
         Some("none") | None => "none (anonymous calls)".to_string(),
-        Some(other) => escape(other),
+        Some(other) => {
+            let issuers: Vec<&str> =
+                document["auth"]["issuers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let mut text = other.to_string();
+            if !issuers.is_empty() {
+                text.push_str(&format!(" (issuers: {})", issuers.join(", ")));
+            }
+            if let Some(metadata) = document["auth"]["resource_metadata"].as_str() {
+                text.push_str(&format!("; metadata: {metadata}"));
+            }
+            escape(&text)
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! A configuration mistake that would only surface at request time is a bug here: add the check and
 //! a fixture.
 
+mod auth;
 mod ops;
 mod output;
 
@@ -35,6 +36,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
         output::check_output(output, "/defaults/output", source, diagnostics);
     }
     ops::check(loaded, diagnostics);
+    auth::check(loaded, diagnostics);
 
     for (name, upstream) in &loaded.mapping.upstreams {
         let pointer = format!("/upstreams/{}", pointer_segment(name));

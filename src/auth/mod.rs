@@ -1,0 +1,598 @@
+//! Inbound authentication and authorization on the HTTP transport, and upstream credentials.
+//!
+//! - `guard` (axum middleware in front of `/mcp`): every request carries a valid JWT (verified
+//!   locally against the issuer's JWKS, `jwks.rs`) or a static API key, or is anonymous where the
+//!   configuration allows it; otherwise `401` with `WWW-Authenticate` pointing at the RFC 9728
+//!   metadata. A `tools/call` (tool name read from the JSON-RPC body, never from `Mcp-Name`) of a
+//!   tool the caller's scopes do not permit is refused with `403 insufficient_scope`. The
+//!   authenticated [`Principal`] rides in the request's extensions to the MCP handler.
+//! - [`permits`] is the one rule for "listed in `tools/list`" and "callable".
+//! - `upstream.rs`: the credentials api2mcp itself sends upstream. The caller's token never goes there.
+
+pub mod jwks;
+pub mod upstream;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::AuthSettings;
+use crate::mcp::McpServer;
+use crate::telemetry::metrics::Metrics;
+
+/// Algorithms accepted when the configuration names none: asymmetric only.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Unknown `kid`s trigger a JWKS refresh at most this often per issuer.
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Inbound headers never forwarded upstream, whatever `forward_headers` says.
+pub const NEVER_FORWARDED: [&str; 10] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "host",
+];
+
+/// Who is calling, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's `sub` (or `client_id`), `key:<id>` for an API key; `None` for anonymous callers.
+    pub subject: Option<String>,
+    /// The API key's id, when the caller used one.
+    pub key_id: Option<String>,
+    /// The scopes granted, matched exactly.
+    pub scopes: BTreeSet<String>,
+}
+
+impl Principal {
+    pub fn anonymous() -> Self {
+        Principal { subject: None, key_id: None, scopes: BTreeSet::new() }
+    }
+}
+
+/// The one rule for both `tools/list` and `tools/call`: a tool is listed and callable when every
+/// scope it requires is granted, compared byte for byte (no case folding, trimming or wildcards).
+pub fn permits(granted: &BTreeSet<String>, required: &[String]) -> bool {
+    required.iter().all(|scope| granted.contains(scope))
+}
+
+/// The scopes in a token's claims: the space-delimited `scope` string and the `scp` claim (array,
+/// or space-delimited string).
+pub fn granted_scopes(claims: &Value) -> BTreeSet<String> {
+    let mut scopes = BTreeSet::new();
+    for claim in ["scope", "scp"] {
+        match claims.get(claim) {
+            Some(Value::String(text)) => scopes.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
+            Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_string)),
+            _ => {}
+        }
+    }
+    scopes
+}
+
+struct Issuer {
+    issuer: String,
+    audiences: Vec<String>,
+    jwks: jwks::Jwks,
+}
+
+/// The inbound side, built once from `auth` at startup.
+pub struct Inbound {
+    settings: AuthSettings,
+    issuers: Vec<Issuer>,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    max_token_bytes: usize,
+    /// SHA-256 of each API key → (id, scopes).
+    api_keys: HashMap<[u8; 32], (String, BTreeSet<String>)>,
+    forward_headers: Vec<String>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No credentials and anonymous access is off.
+    Missing,
+    /// Credentials were presented but are not valid: what is wrong (safe to show).
+    Invalid(String),
+    /// The issuer's keys cannot be fetched and none are cached.
+    Unavailable(String),
+}
+
+impl Inbound {
+    pub fn new(settings: &AuthSettings, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let resource = settings.resource.clone();
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(|issuer| {
+                let audiences = if issuer.audiences.is_empty() {
+                    resource.clone().into_iter().collect()
+                } else {
+                    issuer.audiences.clone()
+                };
+                if audiences.is_empty() {
+                    return Err(format!("issuer '{}' needs `audiences` or `auth.resource`", issuer.issuer));
+                }
+                let interval = issuer.min_refresh_interval.map_or(DEFAULT_MIN_REFRESH_INTERVAL, |d| d.0);
+                Ok(Issuer {
+                    issuer: issuer.issuer.clone(),
+                    audiences,
+                    jwks: jwks::Jwks::new(issuer.jwks_uri.clone(), interval, metrics.clone())?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let algorithms = match &settings.algorithms {
+            None => DEFAULT_ALGORITHMS.to_vec(),
+            Some(names) => names.iter().map(|name| parse_algorithm(name)).collect::<Result<Vec<_>, _>>()?,
+        };
+        let mut api_keys = HashMap::new();
+        for key in &settings.api_keys {
+            let hash = parse_sha256(&key.sha256).ok_or_else(|| format!("api key '{}': sha256 must be 64 hex digits", key.id))?;
+            api_keys.insert(hash, (key.id.clone(), key.scopes.iter().cloned().collect()));
+        }
+        let forward_headers = settings
+            .forward_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .filter(|h| !NEVER_FORWARDED.contains(&h.as_str()))
+            .collect();
+        Ok(Inbound {
+            settings: settings.clone(),
+            issuers,
+            algorithms,
+            leeway: settings.leeway.map_or(DEFAULT_LEEWAY, |d| d.0),
+            max_token_bytes: settings.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+            api_keys,
+            forward_headers,
+        })
+    }
+
+    /// Authenticates a request from its headers alone (a token in the query string is ignored).
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Denial> {
+        let bearer = match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => {
+                let value = value.to_str().map_err(|_| Denial::Invalid("the Authorization header is not text".into()))?;
+                let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+                if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                    return Err(Denial::Invalid("only `Authorization: Bearer <token>` is accepted".into()));
+                }
+                Some(token.trim().to_string())
+            }
+        };
+        let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let Some(credential) = bearer.or(api_key) else {
+            return if self.settings.anonymous { Ok(Principal::anonymous()) } else { Err(Denial::Missing) };
+        };
+        if credential.len() > self.max_token_bytes {
+            return Err(Denial::Invalid(format!("the token is larger than {} bytes", self.max_token_bytes)));
+        }
+        if let Some((id, scopes)) = self.api_keys.get(&<[u8; 32]>::from(Sha256::digest(credential.as_bytes()))) {
+            return Ok(Principal { subject: Some(format!("key:{id}")), key_id: Some(id.clone()), scopes: scopes.clone() });
+        }
+        if self.issuers.is_empty() {
+            return Err(Denial::Invalid("unknown API key".into()));
+        }
+        self.verify_jwt(&credential).await
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Principal, Denial> {
+        let invalid = |why: &str| Denial::Invalid(why.to_string());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("not a JWT this server accepts"))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(Denial::Invalid(format!("algorithm {:?} is not accepted", header.alg)));
+        }
+        // The issuer is read before verification only to pick its keys; it is verified below.
+        let unverified: Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| invalid("the token's claims are not JSON"))?;
+        let iss = unverified.get("iss").and_then(Value::as_str).ok_or_else(|| invalid("the token has no `iss`"))?;
+        let issuer = self.issuers.iter().find(|i| i.issuer == iss).ok_or_else(|| invalid("untrusted issuer"))?;
+        let key = issuer.jwks.key(header.kid.as_deref()).await.map_err(|error| match error {
+            jwks::KeyError::Unknown(_) => invalid("the token's signing key is unknown"),
+            jwks::KeyError::Unavailable(why) => Denial::Unavailable(why),
+        })?;
+        if key.algorithm.is_some_and(|alg| alg != header.alg) {
+            return Err(invalid("the token's algorithm does not match its key"));
+        }
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.set_issuer(&[&issuer.issuer]);
+        validation.set_audience(&issuer.audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = self.leeway.as_secs();
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|error| {
+            use jsonwebtoken::errors::ErrorKind;
+            Denial::Invalid(
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+                    ErrorKind::InvalidAudience => "the token is not for this server (aud)",
+                    ErrorKind::InvalidIssuer => "untrusted issuer",
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss, aud)",
+                    ErrorKind::InvalidSignature => "the token's signature does not verify",
+                    _ => "the token is not valid",
+                }
+                .to_string(),
+            )
+        })?;
+        let claims = data.claims;
+        let subject = ["sub", "client_id", "azp"].iter().find_map(|c| claims.get(*c).and_then(Value::as_str));
+        Ok(Principal { subject: subject.map(str::to_string), key_id: None, scopes: granted_scopes(&claims) })
+    }
+
+    /// The inbound headers that may travel upstream: only the configured allow-list, never credentials.
+    pub fn forwarded(&self, headers: &HeaderMap) -> Vec<(String, String)> {
+        self.forward_headers
+            .iter()
+            .filter_map(|name| {
+                let value = headers.get(name.as_str())?.to_str().ok()?;
+                Some((name.clone(), value.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+}
+
+fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
+    let algorithm: Algorithm = name.parse().map_err(|_| format!("unknown algorithm '{name}'"))?;
+    if matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return Err(format!("algorithm '{name}' is symmetric: tokens are verified with public keys only"));
+    }
+    Ok(algorithm)
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Checks an `auth` section the way startup will (for `check`): every problem, one string each.
+pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if let Some(resource) = &settings.resource
+        && url::Url::parse(resource).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true)
+    {
+        problems.push(("/auth/resource".to_string(), format!("'{resource}' is not an absolute http(s) URL")));
+    }
+    for (i, issuer) in settings.issuers.iter().enumerate() {
+        if url::Url::parse(&issuer.jwks_uri).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+            problems.push((format!("/auth/issuers/{i}/jwks_uri"), format!("'{}' is not an http(s) URL", issuer.jwks_uri)));
+        }
+        if issuer.audiences.is_empty() && settings.resource.is_none() {
+            problems.push((
+                format!("/auth/issuers/{i}"),
+                format!("issuer '{}' has no audience: set `auth.resource` (this server's URL) or `audiences`", issuer.issuer),
+            ));
+        }
+    }
+    for (i, name) in settings.algorithms.iter().flatten().enumerate() {
+        if let Err(why) = parse_algorithm(name) {
+            problems.push((format!("/auth/algorithms/{i}"), why));
+        }
+    }
+    for (i, key) in settings.api_keys.iter().enumerate() {
+        if parse_sha256(&key.sha256).is_none() {
+            problems.push((
+                format!("/auth/api_keys/{i}/sha256"),
+                format!("api key '{}': sha256 must be 64 hex digits (printf %s \"$KEY\" | sha256sum)", key.id),
+            ));
+        }
+    }
+    for (i, name) in settings.forward_headers.iter().enumerate() {
+        if NEVER_FORWARDED.contains(&name.to_ascii_lowercase().as_str()) {
+            problems.push((format!("/auth/forward_headers/{i}"), format!("'{name}' is never forwarded upstream")));
+        }
+    }
+    if settings.issuers.is_empty() && settings.api_keys.is_empty() && !settings.anonymous {
+        problems.push((
+            "/auth".to_string(),
+            "`auth` accepts nobody: add `issuers`, `api_keys`, or `anonymous: true`".to_string(),
+        ));
+    }
+    problems
+}
+
+/// State of the `/mcp` guard.
+#[derive(Clone)]
+pub struct Guard {
+    pub inbound: Arc<Inbound>,
+    pub server: McpServer,
+}
+
+/// The scopes each tool needs and the union of all of them, from the catalogue served now.
+fn tool_scopes(server: &McpServer, tool: &str) -> Option<Vec<String>> {
+    let caller = server.caller();
+    let catalogue = caller.catalogue();
+    catalogue.tool_index(tool).map(|index| catalogue.tools[index].scopes.clone())
+}
+
+pub fn all_scopes(catalogue: &crate::catalogue::Catalogue) -> Vec<String> {
+    let set: BTreeSet<&String> = catalogue.tools.iter().flat_map(|t| &t.scopes).collect();
+    set.into_iter().cloned().collect()
+}
+
+/// The RFC 9728 metadata URL for this server's `/mcp` resource.
+pub fn metadata_url(inbound: &Inbound, headers: &HeaderMap) -> String {
+    let origin = match inbound.settings.resource.as_deref().and_then(|r| url::Url::parse(r).ok()) {
+        Some(resource) => resource.origin().ascii_serialization(),
+        None => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    format!("{origin}/.well-known/oauth-protected-resource/mcp")
+}
+
+/// Middleware in front of `/mcp`.
+pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+    };
+    // The tool is read from the body: headers such as `Mcp-Name` are hints a client controls.
+    let called = called_tools(&body);
+    let principal = match guard.inbound.authenticate(&parts.headers).await {
+        Ok(principal) => principal,
+        Err(denial) => {
+            let scope = match called.as_slice() {
+                [tool] => tool_scopes(&guard.server, tool).unwrap_or_default(),
+                _ => all_scopes(guard.server.caller().catalogue()),
+            };
+            for tool in called.iter().map(String::as_str).chain(called.is_empty().then_some("-")) {
+                audit_denied(None, tool, &denial_reason(&denial), started.elapsed());
+            }
+            return unauthorized(&guard.inbound, &parts.headers, &denial, &scope);
+        }
+    };
+    for tool in &called {
+        if let Some(required) = tool_scopes(&guard.server, tool)
+            && !permits(&principal.scopes, &required)
+        {
+            audit_denied(Some(&principal), tool, "insufficient_scope", started.elapsed());
+            return forbidden(&guard.inbound, &parts.headers, &required);
+        }
+    }
+    let forwarded = guard.inbound.forwarded(&parts.headers);
+    parts.extensions.insert(Authenticated { principal, forwarded, audit_arguments: guard.inbound.settings.audit_arguments });
+    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+}
+
+/// What the guard hands to the MCP handler in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    /// Allow-listed inbound headers to send upstream.
+    pub forwarded: Vec<(String, String)>,
+    pub audit_arguments: bool,
+}
+
+/// The names of the tools a JSON-RPC message (or batch) calls.
+fn called_tools(body: &[u8]) -> Vec<String> {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    let messages = match message {
+        Value::Array(batch) => batch,
+        single => vec![single],
+    };
+    messages
+        .iter()
+        .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
+        .filter_map(|m| m.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+fn denial_reason(denial: &Denial) -> String {
+    match denial {
+        Denial::Missing => "missing_token".to_string(),
+        Denial::Invalid(why) => format!("invalid_token: {why}"),
+        Denial::Unavailable(_) => "issuer_unavailable".to_string(),
+    }
+}
+
+fn quoted(text: &str) -> String {
+    text.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+}
+
+fn unauthorized(inbound: &Inbound, headers: &HeaderMap, denial: &Denial, scopes: &[String]) -> Response {
+    let mut challenge = String::from("Bearer");
+    let mut params = Vec::new();
+    match denial {
+        Denial::Missing => {}
+        Denial::Invalid(why) => {
+            params.push("error=\"invalid_token\"".to_string());
+            params.push(format!("error_description=\"{}\"", quoted(why)));
+        }
+        Denial::Unavailable(_) => {
+            params.push("error=\"invalid_token\"".to_string());
+            params.push("error_description=\"the token cannot be verified right now\"".to_string());
+        }
+    }
+    params.push(format!("resource_metadata=\"{}\"", metadata_url(inbound, headers)));
+    if !scopes.is_empty() {
+        params.push(format!("scope=\"{}\"", quoted(&scopes.join(" "))));
+    }
+    challenge.push(' ');
+    challenge.push_str(&params.join(", "));
+    let (status, message) = match denial {
+        Denial::Missing => (StatusCode::UNAUTHORIZED, "authentication required".to_string()),
+        Denial::Invalid(why) => (StatusCode::UNAUTHORIZED, why.clone()),
+        // The caller may be fine: the issuer is down and nothing is cached. 401 lets clients re-authenticate.
+        Denial::Unavailable(_) => (StatusCode::UNAUTHORIZED, "the token cannot be verified right now".to_string()),
+    };
+    challenge_response(status, &challenge, &message)
+}
+
+fn forbidden(inbound: &Inbound, headers: &HeaderMap, required: &[String]) -> Response {
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\"",
+        quoted(&required.join(" ")),
+        metadata_url(inbound, headers)
+    );
+    challenge_response(StatusCode::FORBIDDEN, &challenge, &format!("this tool needs the scopes: {}", required.join(" ")))
+}
+
+fn challenge_response(status: StatusCode, challenge: &str, message: &str) -> Response {
+    let mut response = (status, axum::Json(json!({"error": message}))).into_response();
+    if let Ok(value) = HeaderValue::from_str(challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// RFC 9728 protected resource metadata, at `/.well-known/oauth-protected-resource` and
+/// `/.well-known/oauth-protected-resource/mcp`.
+pub fn metadata_router(inbound: Arc<Inbound>, server: McpServer) -> axum::Router {
+    let handler = move |headers: HeaderMap| {
+        let (inbound, server) = (inbound.clone(), server.clone());
+        async move {
+            let resource = inbound.settings.resource.clone().unwrap_or_else(|| {
+                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+                format!("http://{host}/mcp")
+            });
+            let caller = server.caller();
+            let document = json!({
+                "resource": resource,
+                "authorization_servers": inbound.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
+                "scopes_supported": all_scopes(caller.catalogue()),
+                "bearer_methods_supported": ["header"],
+                "resource_name": caller.catalogue().server.title.clone().unwrap_or_else(|| caller.catalogue().server.name.clone()),
+            });
+            ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(document)).into_response()
+        }
+    };
+    axum::Router::new()
+        .route("/.well-known/oauth-protected-resource", axum::routing::get(handler.clone()))
+        .route("/.well-known/oauth-protected-resource/mcp", axum::routing::get(handler))
+}
+
+/// One audit line (target `audit`, JSON with the log format) for a refused request.
+fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: Duration) {
+    tracing::info!(
+        target: "audit",
+        subject = principal.and_then(|p| p.subject.as_deref()).unwrap_or("-"),
+        key_id = principal.and_then(|p| p.key_id.as_deref()).unwrap_or("-"),
+        tool,
+        decision = "denied",
+        reason,
+        duration_ms = took.as_millis() as u64,
+        "tool call denied"
+    );
+}
+
+/// One audit line for an allowed tool call, after it ran: its outcome category and duration, and
+/// its argument names (values only when `audit_arguments` is on).
+pub fn audit_allowed(
+    authenticated: Option<&Authenticated>,
+    tool: &str,
+    outcome: &str,
+    took: Duration,
+    arguments: &serde_json::Map<String, Value>,
+) {
+    let principal = authenticated.map(|a| &a.principal);
+    let arguments = if authenticated.is_some_and(|a| a.audit_arguments) {
+        Value::Object(arguments.clone()).to_string()
+    } else {
+        arguments.keys().cloned().collect::<Vec<_>>().join(",")
+    };
+    tracing::info!(
+        target: "audit",
+        subject = principal.and_then(|p| p.subject.as_deref()).unwrap_or("-"),
+        key_id = principal.and_then(|p| p.key_id.as_deref()).unwrap_or("-"),
+        tool,
+        decision = "allowed",
+        outcome,
+        duration_ms = took.as_millis() as u64,
+        arguments = %arguments,
+        "tool call"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(scopes: &[&str]) -> BTreeSet<String> {
+        scopes.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scopes_match_exactly() {
+        let required = vec!["pets:read".to_string()];
+        assert!(permits(&set(&["pets:read", "other"]), &required));
+        for near_miss in ["Pets:read", "pets:read ", " pets:read", "pets:reаd", "pets:*", "pets", "*"] {
+            assert!(!permits(&set(&[near_miss]), &required), "{near_miss:?}");
+        }
+        assert!(permits(&set(&[]), &[]));
+    }
+
+    #[test]
+    fn scope_claims_are_read_from_scope_and_scp() {
+        let claims = json!({"scope": "a b  c", "scp": ["d", "e"]});
+        assert_eq!(granted_scopes(&claims), set(&["a", "b", "c", "d", "e"]));
+        assert_eq!(granted_scopes(&json!({"scp": "x y"})), set(&["x", "y"]));
+        assert_eq!(granted_scopes(&json!({"scope": 3})), set(&[]));
+    }
+
+    #[test]
+    fn sha256_hex_parsing() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(parse_sha256(hex).unwrap()[0], 0x9f);
+        assert!(parse_sha256("abc").is_none());
+        assert!(parse_sha256(&"zz".repeat(32)).is_none());
+    }
+
+    #[test]
+    fn symmetric_algorithms_are_refused() {
+        assert!(parse_algorithm("HS256").is_err());
+        assert!(parse_algorithm("none").is_err());
+        assert_eq!(parse_algorithm("ES256"), Ok(Algorithm::ES256));
+    }
+
+    #[test]
+    fn called_tools_come_from_the_body() {
+        let body = json!([{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a"}},
+                          {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]);
+        assert_eq!(called_tools(body.to_string().as_bytes()), ["a"]);
+        assert!(called_tools(b"garbage").is_empty());
+    }
+}

@@ -1,0 +1,165 @@
+//! The credentials api2mcp sends upstream, per upstream: API keys (header, query or cookie), bearer
+//! tokens, basic auth, and OAuth2 client-credentials tokens (fetched, cached, refreshed a minute
+//! before expiry, one fetch at a time however many calls wait). The caller's own credentials never
+//! reach an upstream: requests are built from arguments only, plus these.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+use crate::catalogue::Credential;
+use crate::classify::Outcome;
+use crate::mapping::KeyLocation;
+
+/// What a request needs added: headers, query parameters and cookies.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Additions {
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+}
+
+/// Tokens refreshed this long before they expire.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Largest token response accepted.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+
+/// An OAuth2 client-credentials token source.
+pub struct TokenSource {
+    credential: Credential,
+    client: reqwest::Client,
+    cached: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+impl TokenSource {
+    pub fn new(credential: Credential) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| format!("cannot build the token client: {error}"))?;
+        Ok(TokenSource { credential, client, cached: tokio::sync::Mutex::new(None) })
+    }
+
+    /// A valid access token: the cached one, or a new one. Concurrent callers wait for one fetch.
+    pub async fn token(&self) -> Result<String, Outcome> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + REFRESH_MARGIN < *expires
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.fetch().await?;
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    async fn fetch(&self) -> Result<(String, Duration), Outcome> {
+        let Credential::ClientCredentials { token_url, client_id, client_secret, scopes, extra_params } =
+            &self.credential
+        else {
+            return Err(Outcome::Internal { detail: "a token source for a credential without tokens".into() });
+        };
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        let scope = scopes.join(" ");
+        if !scope.is_empty() {
+            form.push(("scope", &scope));
+        }
+        form.extend(extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        // client_secret_basic (RFC 6749 §2.3.1): id and secret form-encoded, then base64.
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)));
+        let failed = |detail: String| Outcome::Misconfigured { detail: format!("upstream token request failed: {detail}") };
+        let mut response = self
+            .client
+            .post(token_url)
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| failed(format!("cannot reach the token endpoint ({})", error_kind(&error))))?;
+        let status = response.status();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| failed("the token response broke off".into()))? {
+            if bytes.len() + chunk.len() > MAX_TOKEN_RESPONSE {
+                return Err(failed("the token response is too large".into()));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            // The body may echo what was sent: only the status and the OAuth error code are shown.
+            let code = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            return Err(failed(format!("the token endpoint answered {status} {code}")));
+        }
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| failed("the token response is not JSON".into()))?;
+        let token = parsed
+            .get("access_token")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| failed("the token response has no access_token".into()))?;
+        let lifetime = parsed.get("expires_in").and_then(|e| e.as_u64()).unwrap_or(300);
+        Ok((token.to_string(), Duration::from_secs(lifetime)))
+    }
+}
+
+fn error_kind(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    }
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// What the upstream's credentials add to a request; `tokens` holds one source per
+/// client-credentials credential, in order.
+pub async fn additions(credentials: &[Credential], tokens: &[TokenSource]) -> Result<Additions, Outcome> {
+    let mut additions = Additions::default();
+    let mut token_sources = tokens.iter();
+    for credential in credentials {
+        match credential {
+            Credential::ApiKey { location, name, value } => {
+                let pair = (name.clone(), value.clone());
+                match location {
+                    KeyLocation::Header => additions.headers.push(pair),
+                    KeyLocation::Query => additions.query.push(pair),
+                    KeyLocation::Cookie => additions.cookies.push(pair),
+                }
+            }
+            Credential::Bearer { token } => additions.headers.push(("authorization".into(), format!("Bearer {token}"))),
+            Credential::Basic { username, password } => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                additions.headers.push(("authorization".into(), format!("Basic {encoded}")));
+            }
+            Credential::ClientCredentials { .. } => {
+                let source = token_sources.next().ok_or(Outcome::Internal { detail: "no token source".into() })?;
+                let token = source.token().await?;
+                additions.headers.push(("authorization".into(), format!("Bearer {token}")));
+            }
+        }
+    }
+    Ok(additions)
+}
+
+/// The token sources an upstream's credentials need.
+pub fn token_sources(credentials: &[Credential]) -> Result<Vec<TokenSource>, String> {
+    credentials
+        .iter()
+        .filter(|c| matches!(c, Credential::ClientCredentials { .. }))
+        .map(|c| TokenSource::new(c.clone()))
+        .collect()
+}
