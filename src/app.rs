@@ -365,7 +365,11 @@ async fn serve(
 
 /// Refuses to serve tools to the network without inbound auth, unless anonymous access is chosen
 /// explicitly (`auth: {anonymous: true}` or `--allow-anonymous`).
-fn exposure_check(listener: &tokio::net::TcpListener, catalogue: &Catalogue, allow_anonymous: bool) -> Result<(), String> {
+fn exposure_check(
+    listener: &tokio::net::TcpListener,
+    catalogue: &Catalogue,
+    allow_anonymous: bool,
+) -> Result<(), String> {
     let loopback = listener.local_addr().map(|address| address.ip().is_loopback()).unwrap_or(false);
     if loopback || allow_anonymous || catalogue.server.auth.is_some() {
         return Ok(());

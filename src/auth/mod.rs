@@ -153,7 +153,8 @@ impl Inbound {
         };
         let mut api_keys = HashMap::new();
         for key in &settings.api_keys {
-            let hash = parse_sha256(&key.sha256).ok_or_else(|| format!("api key '{}': sha256 must be 64 hex digits", key.id))?;
+            let hash = parse_sha256(&key.sha256)
+                .ok_or_else(|| format!("api key '{}': sha256 must be 64 hex digits", key.id))?;
             api_keys.insert(hash, (key.id.clone(), key.scopes.iter().cloned().collect()));
         }
         let forward_headers = settings
@@ -178,7 +179,8 @@ impl Inbound {
         let bearer = match headers.get(header::AUTHORIZATION) {
             None => None,
             Some(value) => {
-                let value = value.to_str().map_err(|_| Denial::Invalid("the Authorization header is not text".into()))?;
+                let value =
+                    value.to_str().map_err(|_| Denial::Invalid("the Authorization header is not text".into()))?;
                 let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
                 if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
                     return Err(Denial::Invalid("only `Authorization: Bearer <token>` is accepted".into()));
@@ -194,7 +196,11 @@ impl Inbound {
             return Err(Denial::Invalid(format!("the token is larger than {} bytes", self.max_token_bytes)));
         }
         if let Some((id, scopes)) = self.api_keys.get(&<[u8; 32]>::from(Sha256::digest(credential.as_bytes()))) {
-            return Ok(Principal { subject: Some(format!("key:{id}")), key_id: Some(id.clone()), scopes: scopes.clone() });
+            return Ok(Principal {
+                subject: Some(format!("key:{id}")),
+                key_id: Some(id.clone()),
+                scopes: scopes.clone(),
+            });
         }
         if self.issuers.is_empty() {
             return Err(Denial::Invalid("unknown API key".into()));
@@ -209,8 +215,8 @@ impl Inbound {
             return Err(Denial::Invalid(format!("algorithm {:?} is not accepted", header.alg)));
         }
         // The issuer is read before verification only to pick its keys; it is verified below.
-        let unverified: Value =
-            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| invalid("the token's claims are not JSON"))?;
+        let unverified: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| invalid("the token's claims are not JSON"))?;
         let iss = unverified.get("iss").and_then(Value::as_str).ok_or_else(|| invalid("the token has no `iss`"))?;
         let issuer = self.issuers.iter().find(|i| i.issuer == iss).ok_or_else(|| invalid("untrusted issuer"))?;
         let key = issuer.jwks.key(header.kid.as_deref()).await.map_err(|error| match error {
@@ -295,12 +301,16 @@ pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
     }
     for (i, issuer) in settings.issuers.iter().enumerate() {
         if url::Url::parse(&issuer.jwks_uri).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-            problems.push((format!("/auth/issuers/{i}/jwks_uri"), format!("'{}' is not an http(s) URL", issuer.jwks_uri)));
+            problems
+                .push((format!("/auth/issuers/{i}/jwks_uri"), format!("'{}' is not an http(s) URL", issuer.jwks_uri)));
         }
         if issuer.audiences.is_empty() && settings.resource.is_none() {
             problems.push((
                 format!("/auth/issuers/{i}"),
-                format!("issuer '{}' has no audience: set `auth.resource` (this server's URL) or `audiences`", issuer.issuer),
+                format!(
+                    "issuer '{}' has no audience: set `auth.resource` (this server's URL) or `audiences`",
+                    issuer.issuer
+                ),
             ));
         }
     }
@@ -394,7 +404,11 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         }
     }
     let forwarded = guard.inbound.forwarded(&parts.headers);
-    parts.extensions.insert(Authenticated { principal, forwarded, audit_arguments: guard.inbound.settings.audit_arguments });
+    parts.extensions.insert(Authenticated {
+        principal,
+        forwarded,
+        audit_arguments: guard.inbound.settings.audit_arguments,
+    });
     next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
 }
 
@@ -468,7 +482,11 @@ fn forbidden(inbound: &Inbound, headers: &HeaderMap, required: &[String]) -> Res
         quoted(&required.join(" ")),
         metadata_url(inbound, headers)
     );
-    challenge_response(StatusCode::FORBIDDEN, &challenge, &format!("this tool needs the scopes: {}", required.join(" ")))
+    challenge_response(
+        StatusCode::FORBIDDEN,
+        &challenge,
+        &format!("this tool needs the scopes: {}", required.join(" ")),
+    )
 }
 
 fn challenge_response(status: StatusCode, challenge: &str, message: &str) -> Response {

@@ -66,14 +66,15 @@ impl TokenSource {
             form.push(("scope", &scope));
         }
         form.extend(extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         // client_secret_basic (RFC 6749 §2.3.1): id and secret form-encoded, then base64.
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)));
-        let failed = |detail: String| Outcome::Misconfigured { detail: format!("upstream token request failed: {detail}") };
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(client_id),
+            encode(client_secret)
+        ));
+        let failed =
+            |detail: String| Outcome::Misconfigured { detail: format!("upstream token request failed: {detail}") };
         let mut response = self
             .client
             .post(token_url)

@@ -79,9 +79,18 @@ pub struct Upstream {
 /// One upstream credential, resolved against the spec's security scheme of the same name.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    ApiKey { location: crate::mapping::KeyLocation, name: String, value: String },
-    Bearer { token: String },
-    Basic { username: String, password: String },
+    ApiKey {
+        location: crate::mapping::KeyLocation,
+        name: String,
+        value: String,
+    },
+    Bearer {
+        token: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
     ClientCredentials {
         token_url: String,
         client_id: String,

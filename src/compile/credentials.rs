@@ -16,11 +16,8 @@ pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) ->
         .and_then(|scheme| spec.deref(crate::spec::ROOT, scheme).ok())
         .map(|(_, scheme)| scheme.clone());
     let scheme_type = scheme.as_ref().and_then(|s| s.get("type")).and_then(Value::as_str).map(str::to_string);
-    let http_scheme = scheme
-        .as_ref()
-        .and_then(|s| s.get("scheme"))
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase);
+    let http_scheme =
+        scheme.as_ref().and_then(|s| s.get("scheme")).and_then(Value::as_str).map(str::to_ascii_lowercase);
     let kind = match (settings.kind, scheme_type.as_deref(), http_scheme.as_deref()) {
         (Some(kind), _, _) => kind,
         (None, Some("apiKey"), _) => CredentialKind::ApiKey,
@@ -40,9 +37,13 @@ pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) ->
             ));
         }
     };
-    let from_scheme = |field: &str| scheme.as_ref().and_then(|s| s.get(field)).and_then(Value::as_str).map(str::to_string);
+    let from_scheme =
+        |field: &str| scheme.as_ref().and_then(|s| s.get(field)).and_then(Value::as_str).map(str::to_string);
     let required = |value: &Option<String>, field: &str| {
-        value.clone().filter(|v| !v.is_empty()).ok_or_else(|| format!("a {} credential needs `{field}`", kind_name(kind)))
+        value
+            .clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("a {} credential needs `{field}`", kind_name(kind)))
     };
     match kind {
         CredentialKind::ApiKey => {
@@ -80,7 +81,8 @@ pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) ->
             let token_url = settings.token_url.clone().or(spec_token_url).ok_or(
                 "an oauth2_client_credentials credential needs `token_url` (the spec's scheme has no clientCredentials flow)",
             )?;
-            let parsed = url::Url::parse(&token_url).map_err(|e| format!("token_url '{token_url}' is not a URL: {e}"))?;
+            let parsed =
+                url::Url::parse(&token_url).map_err(|e| format!("token_url '{token_url}' is not a URL: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(format!("token_url '{token_url}' must be http(s)"));
             }

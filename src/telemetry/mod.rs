@@ -115,7 +115,6 @@ pub fn request_id(header: Option<&str>) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-
 /// Middleware: every HTTP request gets a request id (the client's `x-request-id` when sane, echoed
 /// back) and a span carrying it, continuing the caller's W3C trace when `traceparent` is sent. Log
 /// lines written while the request runs carry the id.
