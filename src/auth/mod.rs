@@ -537,21 +537,26 @@ fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: D
     );
 }
 
-/// One audit line for an allowed tool call, after it ran: its outcome category and duration, and
-/// its argument names (values only when `audit_arguments` is on).
+/// What the audit line says of a call's arguments: their names, or (with `audit_arguments`) the
+/// arguments themselves.
+pub fn audited_arguments(authenticated: Option<&Authenticated>, arguments: &serde_json::Map<String, Value>) -> String {
+    if authenticated.is_some_and(|a| a.audit_arguments) {
+        Value::Object(arguments.clone()).to_string()
+    } else {
+        arguments.keys().cloned().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// One audit line for an allowed tool call, after it ran: who (`-` without inbound auth, e.g. on
+/// stdio), its outcome category and duration, and `arguments` from [`audited_arguments`].
 pub fn audit_allowed(
     authenticated: Option<&Authenticated>,
     tool: &str,
     outcome: &str,
     took: Duration,
-    arguments: &serde_json::Map<String, Value>,
+    arguments: &str,
 ) {
     let principal = authenticated.map(|a| &a.principal);
-    let arguments = if authenticated.is_some_and(|a| a.audit_arguments) {
-        Value::Object(arguments.clone()).to_string()
-    } else {
-        arguments.keys().cloned().collect::<Vec<_>>().join(",")
-    };
     tracing::info!(
         target: "audit",
         subject = principal.and_then(|p| p.subject.as_deref()).unwrap_or("-"),

@@ -271,7 +271,7 @@ impl McpServer {
             }
             None => (None, None),
         };
-        let audited_arguments = authenticated.as_ref().map(|_| arguments.clone());
+        let audited_arguments = crate::auth::audited_arguments(authenticated.as_ref(), &arguments);
         let context = CallContext {
             caller: authenticated.as_ref().and_then(|a| a.principal.subject.clone()),
             forward: authenticated.as_ref().map(|a| a.forwarded.clone()).unwrap_or_default(),
@@ -310,9 +310,7 @@ impl McpServer {
         let result = result::tool_result(&tool.name, outcome, &secrets);
         let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
         self.metrics.tool_call(&tool.name, category, status, started.elapsed(), &text);
-        if let Some(arguments) = &audited_arguments {
-            crate::auth::audit_allowed(authenticated.as_ref(), &tool.name, category, started.elapsed(), arguments);
-        }
+        crate::auth::audit_allowed(authenticated.as_ref(), &tool.name, category, started.elapsed(), &audited_arguments);
         result
     }
 
