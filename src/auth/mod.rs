@@ -9,6 +9,7 @@
 //! - [`permits`] is the one rule for "listed in `tools/list`" and "callable".
 //! - `upstream.rs`: the credentials api2mcp itself sends upstream. The caller's token never goes there.
 
+pub mod introspect;
 pub mod jwks;
 pub mod upstream;
 
@@ -111,6 +112,7 @@ pub struct Inbound {
     /// SHA-256 of each API key → (id, scopes).
     api_keys: HashMap<[u8; 32], (String, BTreeSet<String>)>,
     forward_headers: Vec<String>,
+    introspector: Option<introspect::Introspector>,
 }
 
 /// Why a request was refused.
@@ -163,7 +165,14 @@ impl Inbound {
             .map(|h| h.to_ascii_lowercase())
             .filter(|h| !NEVER_FORWARDED.contains(&h.as_str()))
             .collect();
+        let introspector = match &settings.introspection {
+            Some(introspection) => {
+                Some(introspect::Introspector::new(introspection, resource.clone().into_iter().collect())?)
+            }
+            None => None,
+        };
         Ok(Inbound {
+            introspector,
             settings: settings.clone(),
             issuers,
             algorithms,
@@ -202,8 +211,18 @@ impl Inbound {
                 scopes: scopes.clone(),
             });
         }
+        // Not a JWT (no header to decode): an opaque token, for the introspection endpoint if any.
+        if jsonwebtoken::decode_header(&credential).is_err()
+            && let Some(introspector) = &self.introspector
+        {
+            return introspector.check(&credential).await;
+        }
         if self.issuers.is_empty() {
-            return Err(Denial::Invalid("unknown API key".into()));
+            return Err(Denial::Invalid(if self.introspector.is_some() {
+                "the token is not valid".into()
+            } else {
+                "unknown API key".into()
+            }));
         }
         self.verify_jwt(&credential).await
     }
@@ -332,10 +351,27 @@ pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
             problems.push((format!("/auth/forward_headers/{i}"), format!("'{name}' is never forwarded upstream")));
         }
     }
-    if settings.issuers.is_empty() && settings.api_keys.is_empty() && !settings.anonymous {
+    if let Some(introspection) = &settings.introspection
+        && url::Url::parse(&introspection.url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true)
+    {
+        problems
+            .push(("/auth/introspection/url".to_string(), format!("'{}' is not an http(s) URL", introspection.url)));
+    }
+    if settings.introspection.is_some() && settings.resource.is_none() {
+        problems.push((
+            "/auth/introspection".to_string(),
+            "introspection needs `auth.resource` (the audience an introspected token must name, when it names one)"
+                .to_string(),
+        ));
+    }
+    if settings.issuers.is_empty()
+        && settings.api_keys.is_empty()
+        && settings.introspection.is_none()
+        && !settings.anonymous
+    {
         problems.push((
             "/auth".to_string(),
-            "`auth` accepts nobody: add `issuers`, `api_keys`, or `anonymous: true`".to_string(),
+            "`auth` accepts nobody: add `issuers`, `introspection`, `api_keys`, or `anonymous: true`".to_string(),
         ));
     }
     problems

@@ -27,6 +27,8 @@ pub struct AuthSettings {
     pub leeway: Option<DurationSpec>,
     /// Largest bearer token accepted, in bytes. Default 16384.
     pub max_token_bytes: Option<usize>,
+    /// Opaque (non-JWT) bearer tokens checked at the issuer's RFC 7662 introspection endpoint, cached for their lifetime.
+    pub introspection: Option<IntrospectionSettings>,
     /// Static API keys for service-to-service callers, sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Only their SHA-256 is stored here.
     #[serde(default)]
     pub api_keys: Vec<ApiKeySettings>,
@@ -51,6 +53,20 @@ pub struct IssuerSettings {
     pub audiences: Vec<String>,
     /// A token naming an unknown key id refreshes the JWKS at most this often, e.g. `10s` (the default).
     pub min_refresh_interval: Option<DurationSpec>,
+}
+
+/// An RFC 7662 token introspection endpoint.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionSettings {
+    /// The introspection endpoint, e.g. `https://idp.example.com/oauth2/introspect`.
+    pub url: String,
+    /// api2mcp's client id at the endpoint (sent with HTTP basic auth).
+    pub client_id: String,
+    /// Its secret; use `${VAR}` or `${file:...}`.
+    pub client_secret: String,
+    /// Longest time an answer is reused, e.g. `5m` (the default); never past the token's `exp`.
+    pub cache_for: Option<DurationSpec>,
 }
 
 /// One static API key.

@@ -8,7 +8,10 @@
 pub mod auth;
 pub mod duration;
 
-pub use auth::{ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IssuerSettings, KeyLocation};
+pub use auth::{
+    ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IntrospectionSettings, IssuerSettings,
+    KeyLocation,
+};
 
 pub use duration::DurationSpec;
 

@@ -745,3 +745,56 @@ async fn check_reports_unusable_auth_and_credentials() {
         assert!(rendered.contains(expected), "missing {expected:?} in\n{rendered}");
     }
 }
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_and_cached() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/introspect",
+            post(|State(asked): State<Arc<AtomicUsize>>, headers: HeaderMap, body: String| async move {
+                asked.fetch_add(1, Ordering::SeqCst);
+                let client = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                if client != "Basic YXBpMm1jcDppbnRyb3NwZWN0LXNlY3JldA==" {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let answer = match body.split('&').next().unwrap_or_default() {
+                    "token=opaque-reader" => {
+                        json!({"active": true, "sub": "bob", "scope": "pets:read", "aud": AUDIENCE, "exp": now() + 600})
+                    }
+                    "token=opaque-elsewhere" => {
+                        json!({"active": true, "sub": "eve", "scope": "pets:read", "aud": "https://other.test"})
+                    }
+                    _ => json!({"active": false}),
+                };
+                axum::Json(answer).into_response()
+            }),
+        )
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (base, seen) = upstream().await;
+    let path = write(
+        "introspection",
+        &format!(
+            "version: 1\nauth:\n  resource: {AUDIENCE}\n  introspection: {{url: '{endpoint}', client_id: api2mcp, client_secret: introspect-secret}}\n\
+             upstreams:\n  store:\n    spec: {SPEC}\n    base_url: {base}\n"
+        ),
+    );
+    let (mcp, shutdown) = serve(&path).await;
+    for _ in 0..3 {
+        let answer = call(&mcp, Some("Bearer opaque-reader"), "get_pet").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "one introspection for the token's lifetime");
+    assert_eq!(listed(&mcp, "Bearer opaque-reader").await, ["list_pets", "get_pet", "get_status"]);
+    assert_eq!(call(&mcp, Some("Bearer opaque-reader"), "create_pet").await.status, 403);
+    for (token, why) in [("opaque-revoked", "not active"), ("opaque-elsewhere", "aud")] {
+        let answer = call(&mcp, Some(&bearer(token)), "get_pet").await;
+        assert_eq!(answer.status, 401, "{token}");
+        assert!(answer.body["error"].as_str().unwrap().contains(why), "{token}: {}", answer.body);
+    }
+    assert_eq!(seen.count(), 3);
+    shutdown.cancel();
+}

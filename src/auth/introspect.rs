@@ -1,0 +1,106 @@
+//! Opaque bearer tokens, checked at an RFC 7662 introspection endpoint. An answer is cached (keyed by
+//! the token's SHA-256, never the token) until the token's `exp` or `cache_for`, whichever is first,
+//! so a busy client costs the endpoint one request per token lifetime.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Denial, Principal, granted_scopes};
+use crate::mapping::IntrospectionSettings;
+
+/// Cached answers at most; beyond it the cache is cleared (a flood of random tokens cannot grow it).
+const MAX_CACHED: usize = 10_000;
+const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(300);
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+pub struct Introspector {
+    settings: IntrospectionSettings,
+    client: reqwest::Client,
+    cache: std::sync::Mutex<HashMap<[u8; 32], (Result<Principal, Denial>, Instant)>>,
+    audiences: Vec<String>,
+}
+
+impl Introspector {
+    pub fn new(settings: &IntrospectionSettings, audiences: Vec<String>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| format!("cannot build the introspection client: {error}"))?;
+        Ok(Introspector { settings: settings.clone(), client, cache: Default::default(), audiences })
+    }
+
+    pub async fn check(&self, token: &str) -> Result<Principal, Denial> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some((answer, until)) = self.cache.lock().ok().and_then(|cache| cache.get(&key).cloned())
+            && Instant::now() < until
+        {
+            return answer;
+        }
+        let (answer, lifetime) = self.ask(token).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (answer.clone(), Instant::now() + lifetime));
+        }
+        answer
+    }
+
+    /// The endpoint's verdict and how long it may be reused; `Err` when the endpoint cannot answer
+    /// (not cached: the next request asks again).
+    async fn ask(&self, token: &str) -> Result<(Result<Principal, Denial>, Duration), Denial> {
+        let unavailable = |why: &str| Denial::Unavailable(format!("token introspection failed: {why}"));
+        let body = format!(
+            "token={}&token_type_hint=access_token",
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        );
+        let mut response = self
+            .client
+            .post(&self.settings.url)
+            .basic_auth(&self.settings.client_id, Some(&self.settings.client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|_| unavailable("the endpoint cannot be reached"))?;
+        if !response.status().is_success() {
+            return Err(unavailable(&format!("the endpoint answered {}", response.status())));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| unavailable("the answer broke off"))? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(unavailable("the answer is too large"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|_| unavailable("the answer is not JSON"))?;
+        let cache_for = self.settings.cache_for.map_or(DEFAULT_CACHE_FOR, |d| d.0);
+        if answer.get("active") != Some(&Value::Bool(true)) {
+            return Ok((Err(Denial::Invalid("the token is not active".into())), cache_for));
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let exp = answer.get("exp").and_then(Value::as_u64);
+        if exp.is_some_and(|exp| exp <= now) {
+            return Ok((Err(Denial::Invalid("the token has expired".into())), cache_for));
+        }
+        if let Some(aud) = answer.get("aud") {
+            let audiences: Vec<&str> = match aud {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if !audiences.iter().any(|a| self.audiences.iter().any(|ours| ours == a)) {
+                return Ok((Err(Denial::Invalid("the token is not for this server (aud)".into())), cache_for));
+            }
+        }
+        let lifetime = exp.map_or(cache_for, |exp| cache_for.min(Duration::from_secs(exp - now)));
+        let subject = ["sub", "client_id", "username"].iter().find_map(|c| answer.get(*c).and_then(Value::as_str));
+        let scopes: BTreeSet<String> = granted_scopes(&answer);
+        Ok((Ok(Principal { subject: subject.map(str::to_string), key_id: None, scopes }), lifetime))
+    }
+}
