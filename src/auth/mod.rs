@@ -440,11 +440,13 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         }
     }
     let forwarded = guard.inbound.forwarded(&parts.headers);
-    parts.extensions.insert(Authenticated {
-        principal,
-        forwarded,
-        audit_arguments: guard.inbound.settings.audit_arguments,
-    });
+    // Only an identity-provider token can be exchanged; API keys and anonymous callers have none.
+    let token = match (&principal.key_id, &principal.subject) {
+        (None, Some(_)) => bearer_token(&parts.headers).map(upstream::SubjectToken),
+        _ => None,
+    };
+    let audit_arguments = guard.inbound.settings.audit_arguments;
+    parts.extensions.insert(Authenticated { principal, forwarded, audit_arguments, token });
     next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
 }
 
@@ -455,6 +457,14 @@ pub struct Authenticated {
     /// Allow-listed inbound headers to send upstream.
     pub forwarded: Vec<(String, String)>,
     pub audit_arguments: bool,
+    /// The caller's bearer token (JWT or opaque), kept only for RFC 8693 token exchange.
+    pub token: Option<upstream::SubjectToken>,
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
 /// The names of the tools a JSON-RPC message (or batch) calls.

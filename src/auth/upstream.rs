@@ -24,11 +24,25 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Largest token response accepted.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
-/// An OAuth2 client-credentials token source.
+/// Exchanged tokens kept at most (one per caller token); beyond it the cache is cleared.
+const MAX_EXCHANGED: usize = 10_000;
+
+/// An OAuth2 token source: client credentials (one token for all callers) or RFC 8693 token
+/// exchange (one token per caller token, cached under its SHA-256).
 pub struct TokenSource {
     credential: Credential,
     client: reqwest::Client,
-    cached: tokio::sync::Mutex<Option<(String, Instant)>>,
+    cached: tokio::sync::Mutex<std::collections::HashMap<Option<[u8; 32]>, (String, Instant)>>,
+}
+
+/// The caller's own bearer token, kept only to exchange it (RFC 8693); never sent upstream, never printed.
+#[derive(Clone)]
+pub struct SubjectToken(pub String);
+
+impl std::fmt::Debug for SubjectToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectToken(<redacted>)")
+    }
 }
 
 impl TokenSource {
@@ -38,29 +52,57 @@ impl TokenSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| format!("cannot build the token client: {error}"))?;
-        Ok(TokenSource { credential, client, cached: tokio::sync::Mutex::new(None) })
+        Ok(TokenSource { credential, client, cached: Default::default() })
     }
 
     /// A valid access token: the cached one, or a new one. Concurrent callers wait for one fetch.
-    pub async fn token(&self) -> Result<String, Outcome> {
+    pub async fn token(&self, subject: Option<&SubjectToken>) -> Result<String, Outcome> {
+        use sha2::Digest;
+        let exchange = matches!(self.credential, Credential::TokenExchange { .. });
+        let subject = match (exchange, subject) {
+            (false, _) => None,
+            (true, Some(subject)) => Some(subject),
+            (true, None) => {
+                return Err(Outcome::Misconfigured {
+                    detail: "this upstream acts for the caller (token exchange), but the call carries no bearer token"
+                        .into(),
+                });
+            }
+        };
+        let key = subject.map(|s| <[u8; 32]>::from(sha2::Sha256::digest(s.0.as_bytes())));
         let mut cached = self.cached.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
+        if let Some((token, expires)) = cached.get(&key)
             && Instant::now() + REFRESH_MARGIN < *expires
         {
             return Ok(token.clone());
         }
-        let (token, lifetime) = self.fetch().await?;
-        *cached = Some((token.clone(), Instant::now() + lifetime));
+        let (token, lifetime) = self.fetch(subject).await?;
+        if cached.len() >= MAX_EXCHANGED {
+            cached.clear();
+        }
+        cached.insert(key, (token.clone(), Instant::now() + lifetime));
         Ok(token)
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), Outcome> {
-        let Credential::ClientCredentials { token_url, client_id, client_secret, scopes, extra_params } =
-            &self.credential
-        else {
-            return Err(Outcome::Internal { detail: "a token source for a credential without tokens".into() });
+    async fn fetch(&self, subject: Option<&SubjectToken>) -> Result<(String, Duration), Outcome> {
+        let mut form: Vec<(&str, &str)> = Vec::new();
+        let (token_url, client_id, client_secret, scopes, extra_params) = match &self.credential {
+            Credential::ClientCredentials { token_url, client_id, client_secret, scopes, extra_params } => {
+                form.push(("grant_type", "client_credentials"));
+                (token_url, client_id, client_secret, scopes, extra_params)
+            }
+            Credential::TokenExchange { token_url, client_id, client_secret, audience, scopes, extra_params } => {
+                form.push(("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"));
+                form.push(("subject_token", subject.map(|s| s.0.as_str()).unwrap_or_default()));
+                form.push(("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"));
+                form.push(("requested_token_type", "urn:ietf:params:oauth:token-type:access_token"));
+                if let Some(audience) = audience {
+                    form.push(("audience", audience));
+                }
+                (token_url, client_id, client_secret, scopes, extra_params)
+            }
+            _ => return Err(Outcome::Internal { detail: "a token source for a credential without tokens".into() }),
         };
-        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         let scope = scopes.join(" ");
         if !scope.is_empty() {
             form.push(("scope", &scope));
@@ -128,7 +170,11 @@ fn encode(text: &str) -> String {
 
 /// What the upstream's credentials add to a request; `tokens` holds one source per
 /// client-credentials credential, in order.
-pub async fn additions(credentials: &[Credential], tokens: &[TokenSource]) -> Result<Additions, Outcome> {
+pub async fn additions(
+    credentials: &[Credential],
+    tokens: &[TokenSource],
+    subject: Option<&SubjectToken>,
+) -> Result<Additions, Outcome> {
     let mut additions = Additions::default();
     let mut token_sources = tokens.iter();
     for credential in credentials {
@@ -146,9 +192,9 @@ pub async fn additions(credentials: &[Credential], tokens: &[TokenSource]) -> Re
                 let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                 additions.headers.push(("authorization".into(), format!("Basic {encoded}")));
             }
-            Credential::ClientCredentials { .. } => {
+            Credential::ClientCredentials { .. } | Credential::TokenExchange { .. } => {
                 let source = token_sources.next().ok_or(Outcome::Internal { detail: "no token source".into() })?;
-                let token = source.token().await?;
+                let token = source.token(subject).await?;
                 additions.headers.push(("authorization".into(), format!("Bearer {token}")));
             }
         }
@@ -160,7 +206,7 @@ pub async fn additions(credentials: &[Credential], tokens: &[TokenSource]) -> Re
 pub fn token_sources(credentials: &[Credential]) -> Result<Vec<TokenSource>, String> {
     credentials
         .iter()
-        .filter(|c| matches!(c, Credential::ClientCredentials { .. }))
+        .filter(|c| matches!(c, Credential::ClientCredentials { .. } | Credential::TokenExchange { .. }))
         .map(|c| TokenSource::new(c.clone()))
         .collect()
 }

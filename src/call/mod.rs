@@ -43,6 +43,8 @@ pub enum CallOutput {
 pub struct CallContext {
     /// The authenticated caller (subject or key id); pagination cursors are bound to it.
     pub caller: Option<String>,
+    /// The caller's bearer token, only for RFC 8693 token exchange (never sent upstream).
+    pub subject_token: Option<crate::auth::upstream::SubjectToken>,
     /// Allow-listed inbound headers to send upstream (`auth.forward_headers`); never credentials.
     pub forward: Vec<(String, String)>,
     /// Where to report progress while several pages are fetched.
@@ -178,7 +180,12 @@ impl Caller {
                 built.headers.push((name.clone(), value.clone()));
             }
         }
-        let additions = crate::auth::upstream::additions(&upstream.credentials, &self.tokens[tool.upstream]).await?;
+        let additions = crate::auth::upstream::additions(
+            &upstream.credentials,
+            &self.tokens[tool.upstream],
+            context.subject_token.as_ref(),
+        )
+        .await?;
         apply(&mut built, additions)?;
         let span = tracing::info_span!(
             "upstream",

@@ -98,6 +98,15 @@ pub enum Credential {
         scopes: Vec<String>,
         extra_params: Vec<(String, String)>,
     },
+    /// RFC 8693: the caller's token exchanged for one of this upstream, per caller.
+    TokenExchange {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        audience: Option<String>,
+        scopes: Vec<String>,
+        extra_params: Vec<(String, String)>,
+    },
 }
 
 impl Credential {
@@ -111,7 +120,9 @@ impl Credential {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                 vec![password.clone(), encoded]
             }
-            Credential::ClientCredentials { client_secret, .. } => vec![client_secret.clone()],
+            Credential::ClientCredentials { client_secret, .. } | Credential::TokenExchange { client_secret, .. } => {
+                vec![client_secret.clone()]
+            }
         }
     }
 
@@ -122,6 +133,7 @@ impl Credential {
             Credential::Bearer { .. } => "bearer",
             Credential::Basic { .. } => "basic",
             Credential::ClientCredentials { .. } => "oauth2_client_credentials",
+            Credential::TokenExchange { .. } => "token_exchange",
         }
     }
 }

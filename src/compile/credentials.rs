@@ -72,26 +72,36 @@ pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) ->
             username: required(&settings.username, "username")?,
             password: settings.password.clone().unwrap_or_default(),
         }),
-        CredentialKind::Oauth2ClientCredentials => {
+        CredentialKind::Oauth2ClientCredentials | CredentialKind::TokenExchange => {
             let spec_token_url = scheme
                 .as_ref()
                 .and_then(|s| s.pointer("/flows/clientCredentials/tokenUrl"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let token_url = settings.token_url.clone().or(spec_token_url).ok_or(
-                "an oauth2_client_credentials credential needs `token_url` (the spec's scheme has no clientCredentials flow)",
-            )?;
+            let token_url = settings
+                .token_url
+                .clone()
+                .or(spec_token_url)
+                .ok_or("this credential needs `token_url` (the spec's scheme has no clientCredentials flow)")?;
             let parsed =
                 url::Url::parse(&token_url).map_err(|e| format!("token_url '{token_url}' is not a URL: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(format!("token_url '{token_url}' must be http(s)"));
             }
-            Ok(Credential::ClientCredentials {
-                token_url,
-                client_id: required(&settings.client_id, "client_id")?,
-                client_secret: required(&settings.client_secret, "client_secret")?,
-                scopes: settings.scopes.clone(),
-                extra_params: settings.extra_params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            let (client_id, client_secret) =
+                (required(&settings.client_id, "client_id")?, required(&settings.client_secret, "client_secret")?);
+            let (scopes, extra_params) =
+                (settings.scopes.clone(), settings.extra_params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+            Ok(match kind {
+                CredentialKind::TokenExchange => Credential::TokenExchange {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    audience: settings.audience.clone(),
+                    scopes,
+                    extra_params,
+                },
+                _ => Credential::ClientCredentials { token_url, client_id, client_secret, scopes, extra_params },
             })
         }
     }
@@ -103,6 +113,7 @@ fn kind_name(kind: CredentialKind) -> &'static str {
         CredentialKind::Bearer => "bearer",
         CredentialKind::Basic => "basic",
         CredentialKind::Oauth2ClientCredentials => "oauth2_client_credentials",
+        CredentialKind::TokenExchange => "token_exchange",
     }
 }
 

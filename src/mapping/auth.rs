@@ -87,7 +87,7 @@ pub struct ApiKeySettings {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialSettings {
-    /// `api_key`, `bearer`, `basic` or `oauth2_client_credentials`. Default: from the spec's security scheme of this name.
+    /// `api_key`, `bearer`, `basic`, `oauth2_client_credentials`, or `token_exchange` (RFC 8693: the caller's token is exchanged at `token_url` for a token of this upstream, per caller). Default: from the spec's security scheme of this name.
     #[serde(rename = "type")]
     pub kind: Option<CredentialKind>,
     /// For `api_key`: where the key goes (`header`, `query` or `cookie`). Default: from the spec.
@@ -101,7 +101,9 @@ pub struct CredentialSettings {
     pub username: Option<String>,
     /// For `basic`; use `${VAR}` or `${file:...}`.
     pub password: Option<String>,
-    /// For `oauth2_client_credentials`: the token endpoint. Default: the spec's `tokenUrl`.
+    /// For `token_exchange`: the `audience` requested (the upstream's identifier at the token service).
+    pub audience: Option<String>,
+    /// For `oauth2_client_credentials` and `token_exchange`: the token endpoint. Default: the spec's `tokenUrl`.
     pub token_url: Option<String>,
     /// For `oauth2_client_credentials`.
     pub client_id: Option<String>,
@@ -122,6 +124,7 @@ pub enum CredentialKind {
     Bearer,
     Basic,
     Oauth2ClientCredentials,
+    TokenExchange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -275,6 +275,7 @@ impl McpServer {
         let context = CallContext {
             caller: authenticated.as_ref().and_then(|a| a.principal.subject.clone()),
             forward: authenticated.as_ref().map(|a| a.forwarded.clone()).unwrap_or_default(),
+            subject_token: authenticated.as_ref().and_then(|a| a.token.clone()),
             progress: sender,
         };
         if let Some(subject) = &context.caller {

@@ -798,3 +798,51 @@ async fn opaque_tokens_are_introspected_and_cached() {
     assert_eq!(seen.count(), 3);
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn token_exchange_gives_each_caller_its_own_upstream_token() {
+    let exchanges = Arc::new(Mutex::new(Vec::<String>::new()));
+    let app = Router::new()
+        .route(
+            "/token",
+            post(|State(exchanges): State<Arc<Mutex<Vec<String>>>>, body: String| async move {
+                let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:token-exchange");
+                assert_eq!(form["subject_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+                assert_eq!(form["audience"], "https://api.example.test");
+                let mut exchanges = exchanges.lock().unwrap();
+                exchanges.push(form["subject_token"].clone());
+                axum::Json(json!({"access_token": format!("exchanged-{}", exchanges.len()), "expires_in": 3600}))
+            }),
+        )
+        .with_state(exchanges.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let issuer = Issuer::start(vec![jwk("rsa1")]).await;
+    let (base, seen) = upstream().await;
+    let credentials = format!(
+        "    credentials:\n      machine: {{type: token_exchange, token_url: '{token_url}', client_id: api2mcp, client_secret: x-secret, audience: 'https://api.example.test'}}\n"
+    );
+    let path = mapping("exchange", &issuer, &base, "10s", "");
+    let text = std::fs::read_to_string(&path).unwrap() + &credentials;
+    std::fs::write(&path, text).unwrap();
+    let (mcp, shutdown) = serve(&path).await;
+    let alice = issuer.token("rsa1", issuer.claims("pets:read"));
+    let mut bob_claims = issuer.claims("pets:read");
+    bob_claims["sub"] = json!("bob");
+    let bob = issuer.token("rsa1", bob_claims);
+    for token in [&alice, &alice, &bob] {
+        let answer = call(&mcp, Some(&bearer(token)), "get_pet").await;
+        assert_eq!(answer.body["result"]["isError"], json!(false), "{}", answer.body);
+    }
+    // One exchange per caller token; each upstream request carries its caller's exchanged token, never the caller's own.
+    assert_eq!(*exchanges.lock().unwrap(), [alice.clone(), bob.clone()]);
+    let sent: Vec<Value> = seen.all().iter().map(|r| r["authorization"].clone()).collect();
+    assert_eq!(sent, [json!("Bearer exchanged-1"), json!("Bearer exchanged-1"), json!("Bearer exchanged-2")]);
+    // An API key caller has no token to exchange: a SERVER error, nothing sent.
+    let answer = call(&mcp, Some(&format!("Bearer {API_KEY}")), "get_pet").await;
+    assert_eq!(answer.body["result"]["isError"], json!(true), "{}", answer.body);
+    assert_eq!(seen.count(), 3);
+    shutdown.cancel();
+}
