@@ -146,6 +146,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         selection.operations,
         specs.join(", ")
     ));
+    out.push_str(&auth_line(catalogue));
     let left_out = [
         (selection.not_included, "not included"),
         (selection.excluded, "excluded"),
@@ -233,6 +234,38 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// What `check` says about auth: who may call (inbound) and what each upstream is sent (kinds, never values).
+fn auth_line(catalogue: &Catalogue) -> String {
+    let scoped = catalogue.tools.iter().filter(|t| !t.scopes.is_empty()).count();
+    let mut out = match &catalogue.server.auth {
+        None => format!(
+            "inbound auth: none (anyone who reaches the server; serve refuses non-loopback addresses without --allow-anonymous); {scoped} tools declare scopes, unenforced\n"
+        ),
+        Some(auth) => {
+            let mut who = Vec::new();
+            if !auth.issuers.is_empty() {
+                let issuers: Vec<&str> = auth.issuers.iter().map(|i| i.issuer.as_str()).collect();
+                who.push(format!("JWTs from {}", issuers.join(", ")));
+            }
+            if auth.introspection.is_some() {
+                who.push("introspected tokens".to_string());
+            }
+            if !auth.api_keys.is_empty() {
+                who.push(format!("{} API keys", auth.api_keys.len()));
+            }
+            if auth.anonymous {
+                who.push("anonymous callers (no scopes)".to_string());
+            }
+            format!("inbound auth: {}; {scoped} of {} tools need scopes\n", who.join(", "), catalogue.tools.len())
+        }
+    };
+    for upstream in catalogue.upstreams.iter().filter(|u| !u.credentials.is_empty()) {
+        let kinds: Vec<&str> = upstream.credentials.iter().map(|c| c.kind()).collect();
+        out.push_str(&format!("  upstream {} credentials: {}\n", upstream.name, kinds.join(", ")));
+    }
+    out
 }
 
 /// One line per tool: name, the call it makes, its scopes, and the start of its description.
