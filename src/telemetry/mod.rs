@@ -61,13 +61,18 @@ impl LogFormat {
 /// Installs the global subscriber: logs to stderr (stdout belongs to the protocol in stdio mode),
 /// levels from `RUST_LOG` (default `info`, rmcp at `warn`), and OpenTelemetry traces when the
 /// standard `OTEL_*` variables ask for them. Call outside the async runtime; keep the guard until exit.
-pub fn init() -> traces::Guard {
+pub fn init() -> Guards {
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let terminal = std::io::stderr().is_terminal();
+    // Log lines are written by a dedicated thread: a request does not wait on stderr. Lines still
+    // queued are flushed when the guard drops at exit. Not lossy: audit lines must not vanish, so a
+    // full queue (128k lines) slows requests down instead.
+    let (writer, writer_guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
     let format = LogFormat::from_env(std::env::var("API2MCP_LOG_FORMAT").ok().as_deref(), terminal);
     let mut warnings = Vec::new();
     let format = format.unwrap_or_else(|warning| {
@@ -79,17 +84,16 @@ pub fn init() -> traces::Guard {
             Some(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_writer(std::io::stderr)
+                    .with_writer(writer.clone())
                     .with_current_span(true)
                     .with_span_list(false)
                     .flatten_event(true),
             ),
             None,
         ),
-        LogFormat::Text => (
-            None,
-            Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(terminal).with_target(false)),
-        ),
+        LogFormat::Text => {
+            (None, Some(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(terminal).with_target(false)))
+        }
     };
     let (guard, otel, warning) = traces::from_env(|name| std::env::var(name).ok());
     warnings.extend(warning);
@@ -97,7 +101,19 @@ pub fn init() -> traces::Guard {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    guard
+    Guards { traces: guard, _logs: writer_guard }
+}
+
+/// Keep until exit: dropping flushes queued spans and log lines.
+pub struct Guards {
+    traces: traces::Guard,
+    _logs: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl Guards {
+    pub fn shutdown(self) {
+        self.traces.shutdown();
+    }
 }
 
 /// A request id: the client's `x-request-id` when it is short and printable, else a new random one.
