@@ -316,6 +316,11 @@ async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catal
     Ok(std::sync::Arc::new(compiled.catalogue))
 }
 
+/// `catalogue_for_serving`, then the MCP server for it.
+async fn server_for_serving(args: &SourceArgs) -> Result<crate::mcp::McpServer, ExitCode> {
+    mcp_server(catalogue_for_serving(args).await?)
+}
+
 fn mcp_server(catalogue: std::sync::Arc<Catalogue>) -> Result<crate::mcp::McpServer, ExitCode> {
     let metrics = std::sync::Arc::new(crate::telemetry::metrics::Metrics::new());
     let caller = crate::call::Caller::new(catalogue)
@@ -420,11 +425,7 @@ fn exposure_check(
 async fn summary_command(args: &SourceArgs, format: crate::cli::SummaryFormat, url: Option<&str>) -> ExitCode {
     use crate::cli::SummaryFormat;
     use crate::ops::summary;
-    let catalogue = match catalogue_for_serving(args).await {
-        Ok(catalogue) => catalogue,
-        Err(code) => return code,
-    };
-    let server = match mcp_server(catalogue) {
+    let server = match server_for_serving(args).await {
         Ok(server) => server,
         Err(code) => return code,
     };
@@ -441,11 +442,7 @@ async fn summary_command(args: &SourceArgs, format: crate::cli::SummaryFormat, u
 }
 
 async fn stdio(args: &SourceArgs) -> ExitCode {
-    let catalogue = match catalogue_for_serving(args).await {
-        Ok(catalogue) => catalogue,
-        Err(code) => return code,
-    };
-    let server = match mcp_server(catalogue) {
+    let server = match server_for_serving(args).await {
         Ok(server) => server,
         Err(code) => return code,
     };
@@ -495,11 +492,7 @@ async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let catalogue = match catalogue_for_serving(args).await {
-        Ok(catalogue) => catalogue,
-        Err(code) => return code,
-    };
-    let server = match mcp_server(catalogue) {
+    let server = match server_for_serving(args).await {
         Ok(server) => server,
         Err(code) => return code,
     };

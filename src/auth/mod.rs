@@ -571,15 +571,29 @@ pub fn metadata_router(inbound: Arc<Inbound>, server: McpServer) -> axum::Router
 
 /// One audit line (target `audit`, JSON with the log format) for a refused request.
 fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: Duration) {
+    audit(principal, tool, ("denied", reason, "-"), took, "-");
+}
+
+/// The one shape of every audit line: who, which tool, the decision with its reason or the call's
+/// outcome, how long it took, and what is said of the arguments. Never a token or a secret.
+fn audit(
+    principal: Option<&Principal>,
+    tool: &str,
+    (decision, reason, outcome): (&str, &str, &str),
+    took: Duration,
+    arguments: &str,
+) {
     tracing::info!(
         target: "audit",
         subject = principal.and_then(|p| p.subject.as_deref()).unwrap_or("-"),
         key_id = principal.and_then(|p| p.key_id.as_deref()).unwrap_or("-"),
         tool,
-        decision = "denied",
+        decision,
         reason,
+        outcome,
         duration_ms = took.as_millis() as u64,
-        "tool call denied"
+        arguments = %arguments,
+        "tool call {decision}"
     );
 }
 
@@ -602,18 +616,7 @@ pub fn audit_allowed(
     took: Duration,
     arguments: &str,
 ) {
-    let principal = authenticated.map(|a| &a.principal);
-    tracing::info!(
-        target: "audit",
-        subject = principal.and_then(|p| p.subject.as_deref()).unwrap_or("-"),
-        key_id = principal.and_then(|p| p.key_id.as_deref()).unwrap_or("-"),
-        tool,
-        decision = "allowed",
-        outcome,
-        duration_ms = took.as_millis() as u64,
-        arguments = %arguments,
-        "tool call"
-    );
+    audit(authenticated.map(|a| &a.principal), tool, ("allowed", "-", outcome), took, arguments);
 }
 
 #[cfg(test)]
