@@ -16,10 +16,15 @@ const MAX_CACHED: usize = 10_000;
 const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(300);
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
+/// A token's SHA-256: the cache never holds tokens.
+type TokenHash = [u8; 32];
+/// The endpoint's verdict and until when it may be reused.
+type Answer = (Result<Principal, Denial>, Instant);
+
 pub struct Introspector {
     settings: IntrospectionSettings,
     client: reqwest::Client,
-    cache: std::sync::Mutex<HashMap<[u8; 32], (Result<Principal, Denial>, Instant)>>,
+    cache: std::sync::Mutex<HashMap<TokenHash, Answer>>,
     audiences: Vec<String>,
 }
 

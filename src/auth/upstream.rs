@@ -32,8 +32,11 @@ const MAX_EXCHANGED: usize = 10_000;
 pub struct TokenSource {
     credential: Credential,
     client: reqwest::Client,
-    cached: tokio::sync::Mutex<std::collections::HashMap<Option<[u8; 32]>, (String, Instant)>>,
+    cached: tokio::sync::Mutex<std::collections::HashMap<CacheKey, (String, Instant)>>,
 }
+
+/// `None` for client credentials (one token for everyone), the SHA-256 of the caller's token for token exchange.
+type CacheKey = Option<[u8; 32]>;
 
 /// The caller's own bearer token, kept only to exchange it (RFC 8693); never sent upstream, never printed.
 #[derive(Clone)]
