@@ -427,7 +427,7 @@ async fn listed_and_callable_agree_for_every_scope_set() {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            if state % 3 == 0 {
+            if state.is_multiple_of(3) {
                 set.push(scope);
             }
         }

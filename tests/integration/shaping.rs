@@ -34,10 +34,10 @@ fn record(number: usize) -> Value {
         "id": format!("rec_{number:05}"),
         "number": number,
         "title": format!("Record {number}"),
-        "state": if number % 3 == 0 { "closed" } else { "open" },
-        "body": if number % 2 == 0 { Value::Null } else { json!("") },
+        "state": if number.is_multiple_of(3) { "closed" } else { "open" },
+        "body": if number.is_multiple_of(2) { Value::Null } else { json!("") },
         "user": {"login": format!("user{}", number % 7), "id": 1000 + number % 7},
-        "labels": if number % 4 == 0 { json!([{"name": "bug", "color": "d73a4a"}]) } else { json!([]) },
+        "labels": if number.is_multiple_of(4) { json!([{"name": "bug", "color": "d73a4a"}]) } else { json!([]) },
     })
 }
 
