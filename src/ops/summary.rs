@@ -61,11 +61,18 @@ pub fn auth(catalogue: &Catalogue, mcp_url: &str) -> Value {
         .map(|url| format!("{}/.well-known/oauth-protected-resource{}", url.origin().ascii_serialization(), url.path()))
         .unwrap_or_default();
     json!({
-        "type": if settings.issuers.is_empty() { "api_key" } else { "oauth2" },
+        "type": if !settings.issuers.is_empty() || settings.introspection.is_some() {
+            "oauth2"
+        } else if !settings.api_keys.is_empty() {
+            "api_key"
+        } else {
+            "anonymous"
+        },
         "resource": resource,
         "resource_metadata": metadata,
         "issuers": settings.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
         "scopes_supported": crate::auth::all_scopes(catalogue),
+        "introspection": settings.introspection.is_some(),
         "api_keys": !settings.api_keys.is_empty(),
         "anonymous": settings.anonymous,
     })
