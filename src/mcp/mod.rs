@@ -302,15 +302,21 @@ impl McpServer {
             }
         }
         let secrets = caller.secrets(tool);
-        let (category, status) = outcome_labels(&outcome, &secrets);
+        let status = upstream_status(&outcome);
+        let cancelled = matches!(outcome, Err(Outcome::Cancelled));
+        let (result, failure) = result::tool_result(&tool.name, outcome, &secrets);
+        let category = match (cancelled, failure) {
+            (true, _) => metrics::OUTCOME_CANCELLED,
+            (false, Some(category)) => category.as_str(),
+            (false, None) => metrics::OUTCOME_OK,
+        };
         let span = tracing::Span::current();
         span.record("api2mcp.outcome", category);
         if let Some(Status::Code(code)) = status {
             span.record("http.response.status_code", code);
         }
-        let result = result::tool_result(&tool.name, outcome, &secrets);
-        let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
-        self.metrics.tool_call(&tool.name, category, status, started.elapsed(), &text);
+        let text_bytes: usize = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.len())).sum();
+        self.metrics.tool_call(&tool.name, category, status, started.elapsed(), text_bytes);
         crate::auth::audit_allowed(authenticated.as_ref(), &tool.name, category, started.elapsed(), &audited_arguments);
         result
     }
@@ -377,22 +383,15 @@ fn tool_span(tool: &str) -> tracing::Span {
     )
 }
 
-/// The metric labels of a call's outcome: `ok` or its classification's category, and the upstream status.
-fn outcome_labels(outcome: &Result<CallOutput, Outcome>, secrets: &[String]) -> (&'static str, Option<Status>) {
+/// The `status` label of a call's outcome: the upstream's status, `2xx` for a shaped result, `None`
+/// when no response came.
+fn upstream_status(outcome: &Result<CallOutput, Outcome>) -> Option<Status> {
     match outcome {
-        Ok(CallOutput::Raw(response)) => (metrics::OUTCOME_OK, Some(response.status.into())),
+        Ok(CallOutput::Raw(response)) => Some(response.status.into()),
         // Shaped results may merge several pages, each 2xx.
-        Ok(CallOutput::Shaped(_)) => (metrics::OUTCOME_OK, Some(metrics::STATUS_2XX)),
-        Err(Outcome::Cancelled) => (metrics::OUTCOME_CANCELLED, None),
-        Err(outcome) => {
-            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            let error = crate::classify::classify(outcome, std::time::SystemTime::now(), &secrets);
-            let status = match outcome {
-                Outcome::UpstreamStatus { status, .. } => Some((*status).into()),
-                _ => None,
-            };
-            (error.category.as_str(), status)
-        }
+        Ok(CallOutput::Shaped(_)) => Some(metrics::STATUS_2XX),
+        Err(Outcome::UpstreamStatus { status, .. }) => Some((*status).into()),
+        Err(_) => None,
     }
 }
 

@@ -11,14 +11,19 @@ use crate::classify::{self, Outcome};
 /// Binary bodies larger than this are described, not embedded.
 const MAX_EMBEDDED_BINARY: usize = 1024 * 1024;
 
-pub fn tool_result(tool: &str, outcome: Result<CallOutput, Outcome>, secrets: &[String]) -> CallToolResult {
+/// The tool result, and the failure's category (`None` for a success).
+pub fn tool_result(
+    tool: &str,
+    outcome: Result<CallOutput, Outcome>,
+    secrets: &[String],
+) -> (CallToolResult, Option<classify::Category>) {
     match outcome {
         Ok(CallOutput::Shaped(shaped)) => {
             let mut result = CallToolResult::success(vec![ContentBlock::text(shaped.text)]);
             result.structured_content = shaped.structured;
-            result
+            (result, None)
         }
-        Ok(CallOutput::Raw(response)) => success(response),
+        Ok(CallOutput::Raw(response)) => (success(response), None),
         Err(outcome) => {
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             let error = classify::classify(&outcome, std::time::SystemTime::now(), &secrets);
@@ -31,7 +36,7 @@ pub fn tool_result(tool: &str, outcome: Result<CallOutput, Outcome>, secrets: &[
             }
             let mut result = CallToolResult::error(vec![ContentBlock::text(classify::render_text(&error))]);
             result.structured_content = serde_json::to_value(&error).ok();
-            result
+            (result, Some(error.category))
         }
     }
 }

@@ -204,13 +204,21 @@ impl Metrics {
 
     /// One answered tool call: its outcome `category` (see [`OUTCOME_OK`]), the upstream status when
     /// there was one, the time it took and the text returned.
-    pub fn tool_call(&self, tool: &str, category: &'static str, status: Option<Status>, took: Duration, text: &str) {
+    pub fn tool_call(
+        &self,
+        tool: &str,
+        category: &'static str,
+        status: Option<Status>,
+        took: Duration,
+        text_bytes: usize,
+    ) {
         let status = status_label(status);
         self.tool_calls.get_or_create(&CallLabels { tool: tool.to_string(), category, status }).inc();
         let labels = ToolLabels { tool: tool.to_string() };
         self.tool_call_duration.get_or_create(&labels).observe(took.as_secs_f64());
-        self.result_bytes.get_or_create(&labels).inc_by(text.len() as u64);
-        self.result_tokens.get_or_create(&labels).observe(crate::compile::text::approx_tokens(text) as f64);
+        self.result_bytes.get_or_create(&labels).inc_by(text_bytes as u64);
+        // Tokens ≈ bytes / 4, as everywhere in api2mcp (`compile::text::approx_tokens`).
+        self.result_tokens.get_or_create(&labels).observe(text_bytes.div_ceil(4) as f64);
     }
 
     /// One upstream HTTP request: `status` is `None` when no response came.
@@ -256,8 +264,8 @@ mod tests {
     #[test]
     fn renders_every_family_with_its_labels() {
         let metrics = Metrics::new();
-        metrics.tool_call("list_pets", OUTCOME_OK, Some(200.into()), Duration::from_millis(3), "abcdefgh");
-        metrics.tool_call("list_pets", "EXTERNAL", None, Duration::from_millis(3), "");
+        metrics.tool_call("list_pets", OUTCOME_OK, Some(200.into()), Duration::from_millis(3), 8);
+        metrics.tool_call("list_pets", "EXTERNAL", None, Duration::from_millis(3), 0);
         metrics.upstream_request("petstore", Some(200), Duration::from_millis(2));
         metrics.catalogue(3, 250);
         metrics.request_shed(SHED_CONCURRENCY);
