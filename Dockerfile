@@ -12,8 +12,8 @@ COPY . .
 # of the cache so the next stage can take it.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin api2mcp \
-    && install -D -m 0755 target/release/api2mcp /out/api2mcp
+    cargo build --profile dist --locked --bin api2mcp \
+    && install -D -m 0755 target/dist/api2mcp /out/api2mcp
 
 FROM debian:bookworm-slim
 ARG VERSION=0.1.0
