@@ -391,11 +391,6 @@ fn tool_scopes(server: &McpServer, tool: &str) -> Option<Vec<String>> {
     catalogue.tool_index(tool).map(|index| catalogue.tools[index].scopes.clone())
 }
 
-pub fn all_scopes(catalogue: &crate::catalogue::Catalogue) -> Vec<String> {
-    let set: BTreeSet<&String> = catalogue.tools.iter().flat_map(|t| &t.scopes).collect();
-    set.into_iter().cloned().collect()
-}
-
 /// The RFC 9728 metadata URL for this server's `/mcp` resource.
 pub fn metadata_url(inbound: &Inbound, headers: &HeaderMap) -> String {
     let origin = match inbound.settings.resource.as_deref().and_then(|r| url::Url::parse(r).ok()) {
@@ -423,7 +418,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         Err(denial) => {
             let scope = match called.as_slice() {
                 [tool] => tool_scopes(&guard.server, tool).unwrap_or_default(),
-                _ => all_scopes(guard.server.caller().catalogue()),
+                _ => guard.server.caller().catalogue().all_scopes(),
             };
             for tool in called.iter().map(String::as_str).chain(called.is_empty().then_some("-")) {
                 audit_denied(None, tool, &denial_reason(&denial), started.elapsed());
@@ -557,7 +552,7 @@ pub fn metadata_router(inbound: Arc<Inbound>, server: McpServer) -> axum::Router
             let document = json!({
                 "resource": resource,
                 "authorization_servers": inbound.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
-                "scopes_supported": all_scopes(caller.catalogue()),
+                "scopes_supported": caller.catalogue().all_scopes(),
                 "bearer_methods_supported": ["header"],
                 "resource_name": caller.catalogue().server.title.clone().unwrap_or_else(|| caller.catalogue().server.name.clone()),
             });

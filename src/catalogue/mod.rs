@@ -26,6 +26,13 @@ impl Catalogue {
         Catalogue { server, upstreams, tools, by_name }
     }
 
+    /// Every scope some tool needs, sorted and deduplicated: `scopes_supported` in the RFC 9728
+    /// metadata and the capability summary.
+    pub fn all_scopes(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = self.tools.iter().flat_map(|t| &t.scopes).collect();
+        set.into_iter().cloned().collect()
+    }
+
     pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {
         self.by_name.get(name).map(|&index| &self.tools[index])
     }

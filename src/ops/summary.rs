@@ -71,7 +71,7 @@ pub fn auth(catalogue: &Catalogue, mcp_url: &str) -> Value {
         "resource": resource,
         "resource_metadata": metadata,
         "issuers": settings.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
-        "scopes_supported": crate::auth::all_scopes(catalogue),
+        "scopes_supported": catalogue.all_scopes(),
         "introspection": settings.introspection.is_some(),
         "api_keys": !settings.api_keys.is_empty(),
         "anonymous": settings.anonymous,
