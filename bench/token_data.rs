@@ -227,7 +227,7 @@ pub async fn measure(examples: &std::path::Path) -> Vec<Measured> {
     let mut measured = Vec::new();
     for (name, mapping, tool, arguments, raw) in cases {
         let source = api2mcp::load::ConfigSource::Mapping(examples.join(mapping));
-        let prepared = api2mcp::app::prepare(&source, &env).await;
+        let prepared = api2mcp::pipeline::prepare(&source, &env).await;
         assert!(!prepared.diagnostics.has_errors(), "{mapping} has errors");
         let catalogue = std::sync::Arc::new(prepared.compiled.expect("compiled").catalogue);
         let caller = std::sync::Arc::new(api2mcp::call::Caller::new(catalogue).expect("caller"));

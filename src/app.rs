@@ -5,51 +5,11 @@ use std::process::ExitCode;
 
 use crate::catalogue::Catalogue;
 use crate::cli::{Cli, Command, SourceArgs};
-use crate::compile::{self, Compiled, text::approx_tokens};
-use crate::diag::{Diagnostic, Diagnostics, render};
-use crate::load::{self, ConfigSource, Environment, LoadedConfig, ProcessEnvironment};
-use crate::validate;
+use crate::compile::{Compiled, text::approx_tokens};
+use crate::load::{LoadedConfig, ProcessEnvironment};
+use crate::pipeline::{Prepared, config_source, prepare, render_all};
 
 pub const EXIT_CONFIG: u8 = 78;
-
-/// The result of reading and compiling a configuration.
-pub struct Prepared {
-    pub loaded: Option<LoadedConfig>,
-    pub compiled: Option<Compiled>,
-    pub diagnostics: Diagnostics,
-}
-
-impl Prepared {
-    pub fn catalogue(&self) -> Option<&Catalogue> {
-        self.compiled.as_ref().map(|c| &c.catalogue)
-    }
-}
-
-/// Loads, validates and compiles. Compiles even after validation errors so that one run reports the
-/// compiler's findings too; the catalogue must not be served when `diagnostics.has_errors()`.
-pub async fn prepare(source: &ConfigSource, env: &dyn Environment) -> Prepared {
-    let mut diagnostics = Diagnostics::new();
-    let Some(loaded) = load::load_config(source, env, &mut diagnostics).await else {
-        return Prepared { loaded: None, compiled: None, diagnostics };
-    };
-    validate::validate(&loaded, &mut diagnostics);
-    let compiled = compile::compile(&loaded, &mut diagnostics);
-    Prepared { loaded: Some(loaded), compiled: Some(compiled), diagnostics }
-}
-
-pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
-    if let Some(spec) = &args.spec {
-        return Ok(ConfigSource::Spec { spec: spec.clone(), base_url: args.base_url.clone() });
-    }
-    if let Some(config) = &args.config {
-        return Ok(ConfigSource::Mapping(config.clone()));
-    }
-    let default = std::path::PathBuf::from("api2mcp.yaml");
-    if default.exists() {
-        return Ok(ConfigSource::Mapping(default));
-    }
-    Err("no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)".to_string())
-}
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -94,25 +54,6 @@ async fn with_prepared(args: &SourceArgs, command: impl FnOnce(&Prepared) -> Exi
     };
     let prepared = prepare(&source, &ProcessEnvironment).await;
     command(&prepared)
-}
-
-pub fn render_all(prepared: &Prepared) -> String {
-    let mut sources = std::collections::HashMap::new();
-    if let Some(loaded) = &prepared.loaded {
-        sources.clone_from(&loaded.sources);
-        // Spec files too, for the ones a diagnostic points into (specs can be large: only those).
-        for diagnostic in prepared.diagnostics.iter() {
-            let Some(location) = &diagnostic.location else { continue };
-            if location.line == 0 || sources.contains_key(&location.file) {
-                continue;
-            }
-            let document = loaded.specs.values().flat_map(|spec| &spec.documents).find(|d| d.display == location.file);
-            if let Some(document) = document {
-                sources.insert(location.file.clone(), document.text.clone());
-            }
-        }
-    }
-    prepared.diagnostics.sorted().into_iter().map(|d: &Diagnostic| render(d, &sources) + "\n").collect()
 }
 
 fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {

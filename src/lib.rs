@@ -15,6 +15,8 @@
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
 //! - [`diag`]: diagnostics and their rendering.
+//! - [`pipeline`]: load → validate → compile, every diagnostic of one run (used by every command).
+//! - [`lifecycle`]: reload on SIGHUP.
 //! - [`app`], [`cli`]: commands and wiring.
 
 pub mod app;
@@ -30,6 +32,7 @@ pub mod load;
 pub mod mapping;
 pub mod mcp;
 pub mod ops;
+pub mod pipeline;
 pub mod shape;
 pub mod spec;
 pub mod telemetry;

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::app::{prepare, render_all};
 use crate::cli::SourceArgs;
 use crate::load::ProcessEnvironment;
 use crate::mcp::McpServer;
+use crate::pipeline::{config_source, prepare, render_all};
 
 /// Reads, checks and compiles the configuration again and swaps it in. Returns the new tool count,
 /// or why the old catalogue stays.
@@ -22,7 +22,7 @@ pub async fn reload(server: &McpServer, args: &SourceArgs) -> Result<usize, Stri
 }
 
 async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, String> {
-    let source = crate::app::config_source(args)?;
+    let source = config_source(args)?;
     let prepared = prepare(&source, &ProcessEnvironment).await;
     if prepared.diagnostics.has_errors() {
         let errors = prepared.diagnostics.error_count();

@@ -170,7 +170,7 @@ fn mapping(label: &str, issuer: &Issuer, upstream: &str, interval: &str, extra_a
 
 async fn serve(path: &Path) -> (String, CancellationToken) {
     let source = api2mcp::load::ConfigSource::Mapping(path.to_path_buf());
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     assert!(!prepared.diagnostics.has_errors(), "{}", crate::support::rendered_diagnostics(&prepared));
     let shutdown = CancellationToken::new();
     let mcp = crate::support::serve_prepared(prepared, Default::default(), shutdown.clone()).await;
@@ -728,7 +728,7 @@ async fn check_reports_unusable_auth_and_credentials() {
     );
     let path = write("check", &text);
     let source = api2mcp::load::ConfigSource::Mapping(path);
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);
     for expected in [
         "mapping/invalid-auth",

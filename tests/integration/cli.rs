@@ -69,7 +69,7 @@ fn tools_json_prints_exactly_the_tools_list_result() {
     let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let source = api2mcp::load::ConfigSource::Spec { spec: spec.to_string(), base_url: None };
-    let prepared = runtime.block_on(api2mcp::app::prepare(&source, &std::collections::HashMap::new()));
+    let prepared = runtime.block_on(api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()));
     assert_eq!(printed, prepared.catalogue().unwrap().tools_list_json());
     assert_eq!(printed["tools"].as_array().unwrap().len(), 5);
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use api2mcp::app::prepare;
 use api2mcp::load::ConfigSource;
+use api2mcp::pipeline::prepare;
 
 fn corpus_entries() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs");

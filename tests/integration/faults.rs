@@ -34,7 +34,7 @@ async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
         ),
     )
     .unwrap();
-    let prepared = api2mcp::app::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
     std::fs::remove_dir_all(&dir).unwrap();
     serve_prepared(prepared, Default::default(), shutdown).await
 }
@@ -365,7 +365,7 @@ async fn tls_failures_and_missing_base_urls_are_classified() {
 
     // No base URL anywhere (the fixture spec has no servers): a SERVER error whose detail is logged, not shown.
     let source = api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/openapi.yaml".into(), base_url: None };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let caller = api2mcp::call::Caller::new(Arc::new(prepared.compiled.unwrap().catalogue)).unwrap();
     let tool = caller.catalogue().tools.iter().position(|t| t.name == "get_text").unwrap();
     let outcome = caller.call(tool, serde_json::Map::new(), &Default::default()).await.unwrap_err();
@@ -397,7 +397,7 @@ async fn requests_over_the_concurrency_cap_are_shed() {
 
     let source =
         api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/faults.yaml".into(), base_url: Some(base_url) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 1, ..Default::default() };
     let shutdown = CancellationToken::new();
     let url = serve_prepared(prepared, settings, shutdown.clone()).await;
@@ -452,7 +452,7 @@ async fn a_client_disconnect_drops_the_upstream_call() {
     tokio::spawn(async move { axum::serve(upstream_listener, app).await.unwrap() });
     let source =
         api2mcp::load::ConfigSource::Spec { spec: "tests/fixtures/serve/faults.yaml".into(), base_url: Some(base_url) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let shutdown = CancellationToken::new();
     let url = serve_prepared(prepared, Default::default(), shutdown.clone()).await;
 

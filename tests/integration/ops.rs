@@ -35,7 +35,7 @@ fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str
 
 async fn serve(path: &std::path::Path, shutdown: CancellationToken) -> String {
     let source = api2mcp::load::ConfigSource::Mapping(path.to_path_buf());
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let mcp_url = crate::support::serve_prepared(prepared, Default::default(), shutdown).await;
     mcp_url.trim_end_matches("/mcp").to_string()
 }
@@ -543,7 +543,7 @@ async fn health_checks_are_answered_while_mcp_traffic_is_shed() {
     // No permits at all: every MCP request is shed, the operational endpoints still answer.
     let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 0, ..Default::default() };
     let source = api2mcp::load::ConfigSource::Mapping(mapping("shed", "http://127.0.0.1:9", "", ""));
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let shutdown = CancellationToken::new();
     let mcp_url = crate::support::serve_prepared(prepared, settings, shutdown.clone()).await;
     let base = mcp_url.trim_end_matches("/mcp");

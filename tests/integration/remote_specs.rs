@@ -59,7 +59,7 @@ async fn multi_file_spec_loads_from_a_url() {
     )
     .unwrap();
     let source = api2mcp::load::ConfigSource::Mapping(mapping);
-    let prepared = api2mcp::app::prepare(&source, &std::collections::HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()).await;
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(prepared.diagnostics.is_empty(), "{:?}", prepared.diagnostics);
     let catalogue = prepared.catalogue().unwrap();
@@ -76,7 +76,7 @@ async fn failing_url_is_a_diagnostic_naming_it() {
     let address = serve().await;
     let spec = format!("http://{address}/specs/broken.yaml");
     let source = api2mcp::load::ConfigSource::Spec { spec: spec.clone(), base_url: None };
-    let prepared = api2mcp::app::prepare(&source, &std::collections::HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()).await;
     let messages: Vec<String> = prepared.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message)).collect();
     assert_eq!(messages, [format!("spec/unreadable: cannot fetch '{spec}': HTTP status 500 Internal Server Error")]);
 }

@@ -95,7 +95,7 @@ pub async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
         spec: "tests/fixtures/serve/openapi.yaml".to_string(),
         base_url: Some(base_url.to_string()),
     };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     crate::support::serve_prepared(prepared, Default::default(), shutdown).await
 }
 
@@ -240,7 +240,7 @@ async fn a_large_catalogue_is_listed_in_pages() {
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/github-api.github.com.v3.json");
     let source =
         api2mcp::load::ConfigSource::Spec { spec: spec.to_string(), base_url: Some("http://127.0.0.1:9".into()) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let expected: Vec<String> = prepared.catalogue().unwrap().tools.iter().map(|t| t.name.clone()).collect();
     let shutdown = CancellationToken::new();
     let url = crate::support::serve_prepared(prepared, Default::default(), shutdown.clone()).await;

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use api2mcp::app::prepare;
 use api2mcp::load::ConfigSource;
 use api2mcp::mcp::McpServer;
+use api2mcp::pipeline::prepare;
 
 /// The upstream: `records` numbered 1..=n, served in every paging style real APIs use.
 struct Records {

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use api2mcp::app::{Prepared, prepare};
 use api2mcp::catalogue::Catalogue;
 use api2mcp::load::ConfigSource;
+use api2mcp::pipeline::{Prepared, prepare};
 
 /// Runs load → validate → compile on a fixture folder: `api2mcp.yaml` when present, else the
 /// `spec.*` file in zero-config mode. `env.json` (optional) is the environment.

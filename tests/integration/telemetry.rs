@@ -100,7 +100,7 @@ fn last_value(line: &str) -> f64 {
 async fn shed_requests_are_counted_and_metrics_stay_reachable() {
     let source =
         api2mcp::load::ConfigSource::Spec { spec: SPEC.to_string(), base_url: Some("http://127.0.0.1:9".to_string()) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 0, ..Default::default() };
     let shutdown = CancellationToken::new();
     let mcp = crate::support::serve_prepared(prepared, settings, shutdown.clone()).await;
@@ -159,7 +159,7 @@ async fn gated_upstream() -> (String, tokio::sync::mpsc::UnboundedReceiver<()>, 
 async fn shutdown_finishes_the_call_in_flight_then_stops() {
     let (base_url, mut arrivals, release) = gated_upstream().await;
     let source = api2mcp::load::ConfigSource::Spec { spec: SPEC.to_string(), base_url: Some(base_url) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
     let server = crate::support::server_for(catalogue);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -195,7 +195,7 @@ async fn shutdown_finishes_the_call_in_flight_then_stops() {
 async fn the_grace_period_bounds_shutdown() {
     let (base_url, mut arrivals, _release) = gated_upstream().await;
     let source = api2mcp::load::ConfigSource::Spec { spec: SPEC.to_string(), base_url: Some(base_url) };
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let server = crate::support::server_for(Arc::new(prepared.compiled.unwrap().catalogue));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -243,7 +243,7 @@ async fn reload_swaps_a_valid_catalogue_and_refuses_an_invalid_one() {
     write_mapping(&path, &base_url, &["listPets"]);
     let args = api2mcp::cli::SourceArgs { config: Some(path.clone()), spec: None, base_url: None };
     let source = api2mcp::load::ConfigSource::Mapping(path.clone());
-    let prepared = api2mcp::app::prepare(&source, &HashMap::new()).await;
+    let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let server = crate::support::server_for(Arc::new(prepared.compiled.unwrap().catalogue));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mcp = format!("http://{}/mcp", listener.local_addr().unwrap());

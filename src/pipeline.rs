@@ -1,0 +1,81 @@
+//! The pipeline a configuration goes through before anything is served: load (files, URLs) →
+//! validate → compile, with every diagnostic of one run. Used by every command, by reload and by the
+//! tests; the commands that print or serve its result live in `app`.
+
+use crate::catalogue::Catalogue;
+use crate::cli::SourceArgs;
+use crate::compile::{self, Compiled};
+use crate::diag::{Diagnostic, Diagnostics, render};
+use crate::load::{self, ConfigSource, Environment, LoadedConfig};
+use crate::validate;
+
+/// The result of reading and compiling a configuration.
+pub struct Prepared {
+    pub loaded: Option<LoadedConfig>,
+    pub compiled: Option<Compiled>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Prepared {
+    pub fn catalogue(&self) -> Option<&Catalogue> {
+        self.compiled.as_ref().map(|c| &c.catalogue)
+    }
+}
+
+/// Loads, validates and compiles. Compiles even after validation errors so that one run reports the
+/// compiler's findings too; the catalogue must not be served when `diagnostics.has_errors()`.
+///
+/// Validation and compilation are CPU work (over a second for the largest specs): they run on a
+/// blocking-pool thread, so a reload never stalls the runtime workers that serve calls meanwhile.
+pub async fn prepare(source: &ConfigSource, env: &dyn Environment) -> Prepared {
+    let mut diagnostics = Diagnostics::new();
+    let Some(loaded) = load::load_config(source, env, &mut diagnostics).await else {
+        return Prepared { loaded: None, compiled: None, diagnostics };
+    };
+    match tokio::task::spawn_blocking(move || compile_loaded(loaded, diagnostics)).await {
+        Ok(prepared) => prepared,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// Validates and compiles what was loaded: pure, no IO.
+pub fn compile_loaded(loaded: LoadedConfig, mut diagnostics: Diagnostics) -> Prepared {
+    validate::validate(&loaded, &mut diagnostics);
+    let compiled = compile::compile(&loaded, &mut diagnostics);
+    Prepared { loaded: Some(loaded), compiled: Some(compiled), diagnostics }
+}
+
+/// Where the configuration comes from: `--spec`, `--config`, or `./api2mcp.yaml`.
+pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
+    if let Some(spec) = &args.spec {
+        return Ok(ConfigSource::Spec { spec: spec.clone(), base_url: args.base_url.clone() });
+    }
+    if let Some(config) = &args.config {
+        return Ok(ConfigSource::Mapping(config.clone()));
+    }
+    let default = std::path::PathBuf::from("api2mcp.yaml");
+    if default.exists() {
+        return Ok(ConfigSource::Mapping(default));
+    }
+    Err("no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)".to_string())
+}
+
+/// Every diagnostic, sorted, rendered with the snippet of the file it points into.
+pub fn render_all(prepared: &Prepared) -> String {
+    let mut sources = std::collections::HashMap::new();
+    if let Some(loaded) = &prepared.loaded {
+        sources.clone_from(&loaded.sources);
+        // Spec files too, for the ones a diagnostic points into (specs can be large: only those).
+        for diagnostic in prepared.diagnostics.iter() {
+            let Some(location) = &diagnostic.location else { continue };
+            if location.line == 0 || sources.contains_key(&location.file) {
+                continue;
+            }
+            let document = loaded.specs.values().flat_map(|spec| &spec.documents).find(|d| d.display == location.file);
+            if let Some(document) = document {
+                sources.insert(location.file.clone(), document.text.clone());
+            }
+        }
+    }
+    prepared.diagnostics.sorted().into_iter().map(|d: &Diagnostic| render(d, &sources) + "\n").collect()
+}
