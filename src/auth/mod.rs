@@ -1,4 +1,5 @@
-//! Inbound authentication and authorization on the HTTP transport, and upstream credentials.
+//! Inbound authentication and authorization on the HTTP transport (upstream credentials live in
+//! `call::credentials`, beside the requests they go on).
 //!
 //! - `guard` (axum middleware in front of `/mcp`): every request carries a valid JWT (verified
 //!   locally against the issuer's JWKS, `jwks.rs`) or a static API key, or is anonymous where the
@@ -7,26 +8,20 @@
 //!   tool the caller's scopes do not permit is refused with `403 insufficient_scope`. The
 //!   authenticated [`Principal`] rides in the request's extensions to the MCP handler.
 //! - [`permits`] is the one rule for "listed in `tools/list`" and "callable".
-//! - `upstream.rs`: the credentials api2mcp itself sends upstream. The caller's token never goes there.
 
 pub mod introspect;
 pub mod jwks;
-pub mod upstream;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 use jsonwebtoken::Algorithm;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::mapping::AuthSettings;
-use crate::mcp::McpServer;
 use crate::telemetry::metrics::Metrics;
 
 /// Algorithms accepted when the configuration names none: asymmetric only.
@@ -288,6 +283,11 @@ impl Inbound {
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
     }
+
+    /// The issuers whose tokens are accepted (`authorization_servers` in the RFC 9728 metadata).
+    pub fn issuer_urls(&self) -> Vec<String> {
+        self.issuers.iter().map(|i| i.issuer.clone()).collect()
+    }
 }
 
 fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
@@ -377,18 +377,15 @@ pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
     problems
 }
 
-/// State of the `/mcp` guard.
-#[derive(Clone)]
-pub struct Guard {
-    pub inbound: Arc<Inbound>,
-    pub server: McpServer,
-}
-
-/// The scopes each tool needs and the union of all of them, from the catalogue served now.
-fn tool_scopes(server: &McpServer, tool: &str) -> Option<Vec<String>> {
-    let caller = server.caller();
-    let catalogue = caller.catalogue();
-    catalogue.tool_index(tool).map(|index| catalogue.tools[index].scopes.clone())
+/// What the guard hands to the MCP handler in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    /// Allow-listed inbound headers to send upstream.
+    pub forwarded: Vec<(String, String)>,
+    pub audit_arguments: bool,
+    /// The caller's bearer token (JWT or opaque), kept only for RFC 8693 token exchange.
+    pub token: Option<crate::call::credentials::SubjectToken>,
 }
 
 /// The RFC 9728 metadata URL for this server's `/mcp` resource.
@@ -403,169 +400,8 @@ pub fn metadata_url(inbound: &Inbound, headers: &HeaderMap) -> String {
     format!("{origin}/.well-known/oauth-protected-resource/mcp")
 }
 
-/// Middleware in front of `/mcp`.
-pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let (mut parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(body) => body,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
-    };
-    // The tool is read from the body: headers such as `Mcp-Name` are hints a client controls.
-    let called = called_tools(&body);
-    let principal = match guard.inbound.authenticate(&parts.headers).await {
-        Ok(principal) => principal,
-        Err(denial) => {
-            let scope = match called.as_slice() {
-                [tool] => tool_scopes(&guard.server, tool).unwrap_or_default(),
-                _ => guard.server.caller().catalogue().all_scopes(),
-            };
-            for tool in called.iter().map(String::as_str).chain(called.is_empty().then_some("-")) {
-                audit_denied(None, tool, &denial_reason(&denial), started.elapsed());
-            }
-            return unauthorized(&guard.inbound, &parts.headers, &denial, &scope);
-        }
-    };
-    for tool in &called {
-        if let Some(required) = tool_scopes(&guard.server, tool)
-            && !permits(&principal.scopes, &required)
-        {
-            audit_denied(Some(&principal), tool, "insufficient_scope", started.elapsed());
-            return forbidden(&guard.inbound, &parts.headers, &required);
-        }
-    }
-    let forwarded = guard.inbound.forwarded(&parts.headers);
-    // Only an identity-provider token can be exchanged; API keys and anonymous callers have none.
-    let token = match (&principal.key_id, &principal.subject) {
-        (None, Some(_)) => bearer_token(&parts.headers).map(upstream::SubjectToken),
-        _ => None,
-    };
-    let audit_arguments = guard.inbound.settings.audit_arguments;
-    parts.extensions.insert(Authenticated { principal, forwarded, audit_arguments, token });
-    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
-}
-
-/// What the guard hands to the MCP handler in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub principal: Principal,
-    /// Allow-listed inbound headers to send upstream.
-    pub forwarded: Vec<(String, String)>,
-    pub audit_arguments: bool,
-    /// The caller's bearer token (JWT or opaque), kept only for RFC 8693 token exchange.
-    pub token: Option<upstream::SubjectToken>,
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
-}
-
-/// The names of the tools a JSON-RPC message (or batch) calls.
-fn called_tools(body: &[u8]) -> Vec<String> {
-    let Ok(message) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let messages = match message {
-        Value::Array(batch) => batch,
-        single => vec![single],
-    };
-    messages
-        .iter()
-        .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
-        .filter_map(|m| m.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
-        .collect()
-}
-
-fn denial_reason(denial: &Denial) -> String {
-    match denial {
-        Denial::Missing => "missing_token".to_string(),
-        Denial::Invalid(why) => format!("invalid_token: {why}"),
-        Denial::Unavailable(_) => "issuer_unavailable".to_string(),
-    }
-}
-
-fn quoted(text: &str) -> String {
-    text.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
-}
-
-fn unauthorized(inbound: &Inbound, headers: &HeaderMap, denial: &Denial, scopes: &[String]) -> Response {
-    let mut challenge = String::from("Bearer");
-    let mut params = Vec::new();
-    match denial {
-        Denial::Missing => {}
-        Denial::Invalid(why) => {
-            params.push("error=\"invalid_token\"".to_string());
-            params.push(format!("error_description=\"{}\"", quoted(why)));
-        }
-        Denial::Unavailable(_) => {
-            params.push("error=\"invalid_token\"".to_string());
-            params.push("error_description=\"the token cannot be verified right now\"".to_string());
-        }
-    }
-    params.push(format!("resource_metadata=\"{}\"", metadata_url(inbound, headers)));
-    if !scopes.is_empty() {
-        params.push(format!("scope=\"{}\"", quoted(&scopes.join(" "))));
-    }
-    challenge.push(' ');
-    challenge.push_str(&params.join(", "));
-    let (status, message) = match denial {
-        Denial::Missing => (StatusCode::UNAUTHORIZED, "authentication required".to_string()),
-        Denial::Invalid(why) => (StatusCode::UNAUTHORIZED, why.clone()),
-        // The caller may be fine: the issuer is down and nothing is cached. 401 lets clients re-authenticate.
-        Denial::Unavailable(_) => (StatusCode::UNAUTHORIZED, "the token cannot be verified right now".to_string()),
-    };
-    challenge_response(status, &challenge, &message)
-}
-
-fn forbidden(inbound: &Inbound, headers: &HeaderMap, required: &[String]) -> Response {
-    let challenge = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\"",
-        quoted(&required.join(" ")),
-        metadata_url(inbound, headers)
-    );
-    challenge_response(
-        StatusCode::FORBIDDEN,
-        &challenge,
-        &format!("this tool needs the scopes: {}", required.join(" ")),
-    )
-}
-
-fn challenge_response(status: StatusCode, challenge: &str, message: &str) -> Response {
-    let mut response = (status, axum::Json(json!({"error": message}))).into_response();
-    if let Ok(value) = HeaderValue::from_str(challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// RFC 9728 protected resource metadata, at `/.well-known/oauth-protected-resource` and
-/// `/.well-known/oauth-protected-resource/mcp`.
-pub fn metadata_router(inbound: Arc<Inbound>, server: McpServer) -> axum::Router {
-    let handler = move |headers: HeaderMap| {
-        let (inbound, server) = (inbound.clone(), server.clone());
-        async move {
-            let resource = inbound.settings.resource.clone().unwrap_or_else(|| {
-                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-                format!("http://{host}/mcp")
-            });
-            let caller = server.caller();
-            let document = json!({
-                "resource": resource,
-                "authorization_servers": inbound.issuers.iter().map(|i| i.issuer.clone()).collect::<Vec<_>>(),
-                "scopes_supported": caller.catalogue().all_scopes(),
-                "bearer_methods_supported": ["header"],
-                "resource_name": caller.catalogue().server.title.clone().unwrap_or_else(|| caller.catalogue().server.name.clone()),
-            });
-            ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(document)).into_response()
-        }
-    };
-    axum::Router::new()
-        .route("/.well-known/oauth-protected-resource", axum::routing::get(handler.clone()))
-        .route("/.well-known/oauth-protected-resource/mcp", axum::routing::get(handler))
-}
-
 /// One audit line (target `audit`, JSON with the log format) for a refused request.
-fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: Duration) {
+pub fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: Duration) {
     audit(principal, tool, ("denied", reason, "-"), took, "-");
 }
 
@@ -617,6 +453,7 @@ pub fn audit_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn set(scopes: &[&str]) -> BTreeSet<String> {
         scopes.iter().map(|s| s.to_string()).collect()
@@ -653,13 +490,5 @@ mod tests {
         assert!(parse_algorithm("HS256").is_err());
         assert!(parse_algorithm("none").is_err());
         assert_eq!(parse_algorithm("ES256"), Ok(Algorithm::ES256));
-    }
-
-    #[test]
-    fn called_tools_come_from_the_body() {
-        let body = json!([{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a"}},
-                          {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]);
-        assert_eq!(called_tools(body.to_string().as_bytes()), ["a"]);
-        assert!(called_tools(b"garbage").is_empty());
     }
 }

@@ -5,6 +5,7 @@
 
 mod arguments;
 mod client;
+pub mod credentials;
 pub mod cursor;
 pub mod pages;
 pub mod request;
@@ -44,7 +45,7 @@ pub struct CallContext {
     /// The authenticated caller (subject or key id); pagination cursors are bound to it.
     pub caller: Option<String>,
     /// The caller's bearer token, only for RFC 8693 token exchange (never sent upstream).
-    pub subject_token: Option<crate::auth::upstream::SubjectToken>,
+    pub subject_token: Option<credentials::SubjectToken>,
     /// Allow-listed inbound headers to send upstream (`auth.forward_headers`); never credentials.
     pub forward: Vec<(String, String)>,
     /// Where to report progress while several pages are fetched.
@@ -70,7 +71,7 @@ pub struct Caller {
     cursor_key: cursor::CursorKey,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
-    tokens: Vec<Vec<crate::auth::upstream::TokenSource>>,
+    tokens: Vec<Vec<credentials::TokenSource>>,
 }
 
 impl Caller {
@@ -96,7 +97,7 @@ impl Caller {
         let tokens = catalogue
             .upstreams
             .iter()
-            .map(|upstream| crate::auth::upstream::token_sources(&upstream.credentials))
+            .map(|upstream| credentials::token_sources(&upstream.credentials))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None, tokens })
     }
@@ -180,12 +181,9 @@ impl Caller {
                 built.headers.push((name.clone(), value.clone()));
             }
         }
-        let additions = crate::auth::upstream::additions(
-            &upstream.credentials,
-            &self.tokens[tool.upstream],
-            context.subject_token.as_ref(),
-        )
-        .await?;
+        let additions =
+            credentials::additions(&upstream.credentials, &self.tokens[tool.upstream], context.subject_token.as_ref())
+                .await?;
         apply(&mut built, additions)?;
         let span = tracing::info_span!(
             "upstream",
@@ -234,7 +232,7 @@ impl Caller {
 
 /// Adds an upstream's credentials to a built request: headers replace any of the same name, query
 /// parameters are appended, cookies join the `Cookie` header.
-fn apply(built: &mut request::BuiltRequest, additions: crate::auth::upstream::Additions) -> Result<(), Outcome> {
+fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) -> Result<(), Outcome> {
     for (name, value) in additions.headers {
         built.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
         built.headers.push((name, value));

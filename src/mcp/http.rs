@@ -81,10 +81,10 @@ pub fn router(
     let auth_settings = server.caller().catalogue().server.auth.clone();
     let guard = auth_settings.as_ref().map(|settings| {
         crate::auth::Inbound::new(settings, server.metrics().clone())
-            .map(|inbound| crate::auth::Guard { inbound: Arc::new(inbound), server: server.clone() })
+            .map(|inbound| super::guard::Guard { inbound: Arc::new(inbound), server: server.clone() })
     });
     let metadata = match &guard {
-        Some(Ok(guard)) => Some(crate::auth::metadata_router(guard.inbound.clone(), server.clone())),
+        Some(Ok(guard)) => Some(super::guard::metadata_router(guard.inbound.clone(), server.clone())),
         _ => None,
     };
     let handler = server.clone();
@@ -94,7 +94,7 @@ pub fn router(
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
     match guard {
         None => {}
-        Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, crate::auth::guard)),
+        Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, super::guard::guard)),
         Some(Err(error)) => {
             tracing::error!(%error, "inbound auth settings cannot be used: refusing every MCP request");
             mcp = mcp.layer(middleware::from_fn(refuse_all));

@@ -3,6 +3,7 @@
 //! (Streamable HTTP, stdio). A config-driven server implements only info, list and call; everything
 //! else keeps rmcp's safe defaults.
 
+mod guard;
 pub mod http;
 mod result;
 
@@ -108,6 +109,34 @@ impl McpServer {
     }
 }
 
+/// The snapshot the HTTP guard decided on, riding in the request's extensions: the handler serves
+/// the request from that same catalogue instead of loading it again (a reload in between cannot make
+/// the guard and the handler disagree).
+#[derive(Clone)]
+pub(crate) struct Pinned(Arc<Snapshot>);
+
+impl McpServer {
+    /// The snapshot this request is served from: the guard's, or the current one without a guard.
+    fn snapshot_for(&self, context: &RequestContext<RoleServer>) -> Arc<Snapshot> {
+        let pinned = context.extensions.get::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Pinned>());
+        match pinned {
+            Some(Pinned(snapshot)) => snapshot.clone(),
+            None => self.current.load_full(),
+        }
+    }
+
+    /// Pins the current snapshot for one request (the guard calls it once per request).
+    pub(crate) fn pin(&self) -> Pinned {
+        Pinned(self.current.load_full())
+    }
+}
+
+impl Pinned {
+    pub(crate) fn catalogue(&self) -> &crate::catalogue::Catalogue {
+        self.0.caller.catalogue()
+    }
+}
+
 fn snapshot(caller: Arc<Caller>) -> Result<Snapshot, String> {
     let tools = caller
         .catalogue()
@@ -147,7 +176,7 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let current = self.current.load();
+        let current = self.snapshot_for(&context);
         let authenticated = authenticated(&context);
         // With inbound auth, each caller sees only the tools its scopes permit: the same rule as calls.
         let visible: Vec<Tool>;
@@ -223,7 +252,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = self.caller();
+        let caller = self.snapshot_for(&context).caller.clone();
         // An unknown tool is a protocol error, as the spec says; everything after is a tool result.
         let Some(tool_index) = caller.catalogue().tool_index(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));

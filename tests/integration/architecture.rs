@@ -1,0 +1,110 @@
+//! ARCHITECTURE.md's structural invariants, checked on the source: no import cycle between the
+//! top-level modules of `src/` (edges from `crate::X` outside `#[cfg(test)]` code), and rmcp used
+//! only inside `src/mcp/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Top-level module → the top-level modules its non-test code names.
+fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in rust_files(src) {
+        let relative = path.strip_prefix(src).unwrap();
+        let top =
+            relative.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "main" || relative.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let deps = graph.entry(top.clone()).or_default();
+        let mut add = |name: &str| {
+            if !name.is_empty()
+                && name != top
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                deps.insert(name.to_string());
+            }
+        };
+        for piece in code.split("crate::").skip(1) {
+            if let Some(group) = piece.strip_prefix('{') {
+                for item in group.split('}').next().unwrap_or("").split(',') {
+                    add(item.trim().split("::").next().unwrap_or("").trim());
+                }
+            } else {
+                add(piece.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(""));
+            }
+        }
+    }
+    graph
+}
+
+/// A path from `from` back to itself, if there is one.
+fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
+    let mut stack = vec![(from.to_string(), vec![from.to_string()])];
+    let mut seen = BTreeSet::new();
+    while let Some((node, path)) = stack.pop() {
+        for next in graph.get(&node).into_iter().flatten() {
+            if next == from {
+                let mut cycle = path.clone();
+                cycle.push(from.to_string());
+                return Some(cycle);
+            }
+            if seen.insert(next.clone()) {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push((next.clone(), longer));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn top_level_modules_have_no_import_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    assert!(graph.len() > 10, "found only {} modules", graph.len());
+    let cycles: Vec<String> =
+        graph.keys().filter_map(|module| cycle_through(&graph, module)).map(|cycle| cycle.join(" -> ")).collect();
+    assert!(cycles.is_empty(), "import cycles between modules:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle() {
+    let mut graph = BTreeMap::new();
+    graph.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    graph.insert("b".to_string(), BTreeSet::from(["c".to_string()]));
+    graph.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(cycle_through(&graph, "a").unwrap(), ["a", "b", "c", "a"]);
+    graph.insert("c".to_string(), BTreeSet::new());
+    assert!(cycle_through(&graph, "a").is_none());
+}
+
+#[test]
+fn only_mcp_uses_rmcp() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let outside: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|path| !path.starts_with(src.join("mcp")))
+        .filter(|path| std::fs::read_to_string(path).unwrap().contains("rmcp::"))
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(outside.is_empty(), "rmcp used outside src/mcp/: {outside:?}");
+}
