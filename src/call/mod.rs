@@ -182,6 +182,7 @@ impl Caller {
         }
         let additions = crate::auth::upstream::additions(
             &upstream.credentials,
+            &tool.call.credentials,
             &self.tokens[tool.upstream],
             context.subject_token.as_ref(),
         )
