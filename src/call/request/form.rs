@@ -34,12 +34,14 @@ pub(super) enum Delimiter {
 }
 
 impl Delimiter {
-    /// As written in an urlencoded body (the forms OpenAPI's own examples use).
+    /// As written in an urlencoded body. Items go through the form serializer, which writes a space
+    /// as `+` and encodes `,` and `|`, so none of these can be mistaken for an item's own text
+    /// (`%7C` would be: it is how an item's `|` is written).
     fn encoded(self) -> &'static str {
         match self {
             Delimiter::Comma => ",",
             Delimiter::Space => "%20",
-            Delimiter::Pipe => "%7C",
+            Delimiter::Pipe => "|",
         }
     }
 
@@ -152,7 +154,8 @@ fn is_scalar_or_null(value: &Value) -> bool {
 }
 
 /// Bracket nesting: `key[member]=v`, `key[member][sub]=v`, arrays by index from 0 counting only the
-/// items sent (`key[0]=a&key[1]=b`, `items[0][price]=p`), so every reader sees a dense list.
+/// items that send something (`key[0]=a&key[1]=b`, `items[0][price]=p`), so every reader sees a
+/// dense list.
 fn nest(key: Vec<String>, value: &Value, out: &mut Vec<Field>) {
     match value {
         Value::Null => {}
@@ -162,13 +165,23 @@ fn nest(key: Vec<String>, value: &Value, out: &mut Vec<Field>) {
             }
         }
         Value::Array(items) => {
-            for (index, item) in items.iter().filter(|item| !item.is_null()).enumerate() {
+            for (index, item) in items.iter().filter(|item| sends_anything(item)).enumerate() {
                 nest(with_segment(&key, index.to_string()), item, out);
             }
         }
         Value::String(_) | Value::Number(_) | Value::Bool(_) => {
             out.push(Field::single(key, scalar_text(value).unwrap_or_default()));
         }
+    }
+}
+
+/// Whether a value writes at least one field: a scalar somewhere inside it.
+fn sends_anything(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
+        Value::Array(items) => items.iter().any(sends_anything),
+        Value::Object(map) => map.values().any(sends_anything),
     }
 }
 
@@ -279,6 +292,7 @@ mod tests {
                 "p[0][price]=p1&p[0][quantity]=2&p[1][price]=p2",
             ),
             (json!([[1, 2], [3]]), "p[0][0]=1&p[0][1]=2&p[1][0]=3"),
+            (json!([{}, [null], "x", {"a": []}, {"a": [null, {}, 1]}]), "p[0]=x&p[1][a][0]=1"),
             (json!({"we[ir]d": "]["}), "p[we%5Bir%5Dd]=%5D%5B"),
             (json!({}), ""),
             (json!([]), ""),
@@ -304,7 +318,7 @@ mod tests {
             (None, Some(false), "p=a+b,c%2Cd,3", "p=r,100,g,2+0", Err(())),
             (Some(SpaceDelimited), None, "p=a+b%20c%2Cd%203", "p=r%20100%20g%202+0", Err(())),
             (Some(SpaceDelimited), Some(true), "p=a+b&p=c%2Cd&p=3", "r=100&g=2+0", Ok("a[b]=1")),
-            (Some(PipeDelimited), Some(false), "p=a+b%7Cc%2Cd%7C3", "p=r%7C100%7Cg%7C2+0", Err(())),
+            (Some(PipeDelimited), Some(false), "p=a+b|c%2Cd|3", "p=r|100|g|2+0", Err(())),
             (Some(DeepObject), Some(true), "p[0]=a+b&p[1]=c%2Cd&p[2]=3", "p[r]=100&p[g]=2+0", Ok("p[a][b]=1")),
             (Some(DeepObject), Some(false), "p[0]=a+b&p[1]=c%2Cd&p[2]=3", "p[r]=100&p[g]=2+0", Ok("p[a][b]=1")),
         ];
