@@ -79,6 +79,12 @@ pub async fn send(
                             .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
                         form.part(part.name, json_part)
                     }
+                    MultipartValue::Typed { text, content_type } => {
+                        let typed = reqwest::multipart::Part::text(text)
+                            .mime_str(&content_type)
+                            .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+                        form.part(part.name, typed)
+                    }
                     MultipartValue::File { bytes, file_name, content_type } => {
                         let file = reqwest::multipart::Part::bytes(bytes)
                             .file_name(file_name)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::catalogue::Credential;
+use crate::catalogue::{Credential, CredentialChoice};
 use crate::classify::Outcome;
 use crate::mapping::KeyLocation;
 
@@ -171,16 +171,31 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// What the upstream's credentials add to a request; `tokens` holds one source per
-/// client-credentials credential, in order.
+/// What the upstream's credentials chosen for the operation add to a request; `tokens` holds one
+/// source per client-credentials credential, in order.
 pub async fn additions(
     credentials: &[Credential],
+    choice: &CredentialChoice,
     tokens: &[TokenSource],
     subject: Option<&SubjectToken>,
 ) -> Result<Additions, Outcome> {
     let mut additions = Additions::default();
     let mut token_sources = tokens.iter();
-    for credential in credentials {
+    for (index, credential) in credentials.iter().enumerate() {
+        let chosen = match choice {
+            CredentialChoice::All => true,
+            CredentialChoice::Only(indexes) => indexes.contains(&index),
+        };
+        // Token sources are matched by position, so a skipped one is still consumed.
+        let source = match credential {
+            Credential::ClientCredentials { .. } | Credential::TokenExchange { .. } => {
+                Some(token_sources.next().ok_or(Outcome::Internal { detail: "no token source".into() })?)
+            }
+            _ => None,
+        };
+        if !chosen {
+            continue;
+        }
         match credential {
             Credential::ApiKey { location, name, value } => {
                 let pair = (name.clone(), value.clone());
@@ -196,7 +211,7 @@ pub async fn additions(
                 additions.headers.push(("authorization".into(), format!("Basic {encoded}")));
             }
             Credential::ClientCredentials { .. } | Credential::TokenExchange { .. } => {
-                let source = token_sources.next().ok_or(Outcome::Internal { detail: "no token source".into() })?;
+                let source = source.ok_or(Outcome::Internal { detail: "no token source".into() })?;
                 let token = source.token(subject).await?;
                 additions.headers.push(("authorization".into(), format!("Bearer {token}")));
             }

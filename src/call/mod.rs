@@ -181,9 +181,13 @@ impl Caller {
                 built.headers.push((name.clone(), value.clone()));
             }
         }
-        let additions =
-            credentials::additions(&upstream.credentials, &self.tokens[tool.upstream], context.subject_token.as_ref())
-                .await?;
+        let additions = credentials::additions(
+            &upstream.credentials,
+            &tool.call.credentials,
+            &self.tokens[tool.upstream],
+            context.subject_token.as_ref(),
+        )
+        .await?;
         apply(&mut built, additions)?;
         let span = tracing::info_span!(
             "upstream",

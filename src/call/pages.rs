@@ -46,6 +46,8 @@ pub struct Paginator {
     max_items: Option<usize>,
     /// The argument carrying api2mcp's own cursor.
     cursor_argument: String,
+    /// Arguments the first request sets (required paging parameters the agent cannot see).
+    first_values: Map<String, Value>,
 }
 
 impl Paginator {
@@ -87,6 +89,7 @@ impl Paginator {
             },
             max_items: config.max_items.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
             cursor_argument: pagination.cursor_argument.clone(),
+            first_values: pagination.first_values.clone(),
         })
     }
 }
@@ -280,6 +283,9 @@ async fn fetch(
     };
     match position {
         Position::Start => {
+            for (argument, value) in &paginator.first_values {
+                arguments.entry(argument.clone()).or_insert_with(|| value.clone());
+            }
             if paginator.style == PaginationStyle::Page && paginator.page_arg.is_some() {
                 let page_arg = paginator.page_arg.clone().unwrap_or_default();
                 arguments.entry(page_arg).or_insert(json!(paginator.first_page));

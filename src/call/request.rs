@@ -17,9 +17,13 @@
 //!   `null` omits an optional parameter and is refused in the path.
 //! - Arrays and objects nested inside arrays or objects have no standard serialization outside
 //!   `deepObject` (and bodies), so they are refused rather than guessed at.
-//! - Form bodies encode spaces as `%20` (never `+`), with the same strict set as the query string.
-//! - Multipart parts follow OpenAPI's default encodings: primitives are text, objects are JSON,
-//!   arrays give one part per item.
+//! - Form bodies follow the media type's `encoding` object; where it says nothing, objects and
+//!   arrays holding objects nest with brackets (`address[city]=Berlin`, `items[0][price]=p`), as
+//!   form-reading APIs parse them (see [`form`] and `specs/request-serialisation.md`).
+//! - Multipart parts follow OpenAPI's default encodings (primitives are text, objects are JSON,
+//!   arrays give one part per item) unless an `encoding` entry sets a `contentType` or a style.
+
+mod form;
 
 use std::borrow::Cow;
 
@@ -112,6 +116,8 @@ pub enum MultipartValue {
     Text(String),
     /// A JSON value serialized.
     Json(String),
+    /// Text with the content type an `encoding` entry gives the part.
+    Typed { text: String, content_type: String },
     /// Binary, from a base64 string argument when the property schema is format binary.
     File { bytes: Vec<u8>, file_name: String, content_type: String },
 }
@@ -147,7 +153,12 @@ pub fn build(
     let parsed_base = parse_base(base)?;
     let path = expand_path(call, arguments)?;
 
-    let mut query: Vec<String> = Vec::new();
+    // Query pairs pinned in the spec's path key come first, strictly encoded like any other.
+    let mut query: Vec<String> = call
+        .fixed_query
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name, STRICT), encode(value, STRICT)))
+        .collect();
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut cookies: Vec<String> = Vec::new();
     for binding in &call.arguments {
@@ -183,9 +194,17 @@ pub fn build(
         check_header_value("Accept", &accept)?;
         headers.push(("Accept".to_string(), accept));
     }
-    if let RequestBodyBytes::Bytes { content_type, .. } = &body {
-        check_header_value("Content-Type", content_type)?;
-        headers.push(("Content-Type".to_string(), content_type.clone()));
+    match (&body, &call.declared_content_type) {
+        (RequestBodyBytes::Bytes { content_type, .. }, _) => {
+            check_header_value("Content-Type", content_type)?;
+            headers.push(("Content-Type".to_string(), content_type.clone()));
+        }
+        // The spec declares a `Content-Type` header parameter: the API wants it even without a body.
+        (RequestBodyBytes::None, Some(declared)) => {
+            check_header_value("Content-Type", declared)?;
+            headers.push(("Content-Type".to_string(), declared.clone()));
+        }
+        (RequestBodyBytes::None | RequestBodyBytes::Multipart(_), _) => {}
     }
 
     let query = query.join("&");
@@ -668,12 +687,35 @@ fn build_body(
             .map_err(|error| invalid(body_argument, format!("the body cannot be serialized as JSON: {error}")))?;
         return Ok(RequestBodyBytes::Bytes { content_type: content_type.to_string(), bytes });
     }
+    // The argument behind a body member, which is what errors must name for the agent.
+    let argument_of = |wire_name: &str| -> String {
+        properties
+            .iter()
+            .find(|binding| binding.wire_name == wire_name)
+            .map_or(body_argument, |binding| binding.argument.as_str())
+            .to_string()
+    };
+    let encoding_of = |name: &str| call.body.as_ref().and_then(|body| body.encoding_of(name));
     match essence.as_str() {
         "application/x-www-form-urlencoded" => {
-            let bytes = form_body(body_argument, &value)?.into_bytes();
-            Ok(RequestBodyBytes::Bytes { content_type: content_type.to_string(), bytes })
+            let Value::Object(map) = value.as_ref() else {
+                return Err(invalid(body_argument, "a form-encoded body must be an object"));
+            };
+            let text = form::urlencoded_body(map, encoding_of)
+                .map_err(|(wire_name, reason)| invalid(&argument_of(&wire_name), reason))?;
+            Ok(RequestBodyBytes::Bytes { content_type: content_type.to_string(), bytes: text.into_bytes() })
         }
-        "multipart/form-data" => multipart_body(body_argument, &value, &binary).map(RequestBodyBytes::Multipart),
+        "multipart/form-data" => {
+            let parts = multipart_body(body_argument, &value, &binary, &encoding_of, &argument_of)?;
+            if parts.is_empty() {
+                // An HTTP client sends a form without parts as no bytes at all, which multipart
+                // parsers refuse; the empty form of RFC 2046 is the closing delimiter alone.
+                let content_type = format!("{content_type}; boundary={EMPTY_FORM_BOUNDARY}");
+                let bytes = format!("--{EMPTY_FORM_BOUNDARY}--\r\n").into_bytes();
+                return Ok(RequestBodyBytes::Bytes { content_type, bytes });
+            }
+            Ok(RequestBodyBytes::Multipart(parts))
+        }
         _ => {
             let bytes = match (value.as_ref(), &binary) {
                 (Value::String(text), Binary::Whole(true)) => decode_base64(text)
@@ -689,40 +731,30 @@ fn build_body(
     }
 }
 
-/// `application/x-www-form-urlencoded`: top-level properties as fields, arrays repeat the field,
-/// objects (and arrays inside arrays) are sent as JSON text, `null` is skipped. Names and values use
-/// the strict set, so spaces are `%20` (which every form decoder reads as a space, like `+`).
-fn form_body(argument: &str, value: &Value) -> Result<String, BuildError> {
-    let Value::Object(map) = value else {
-        return Err(invalid(argument, "a form-encoded body must be an object"));
-    };
-    let field_text = |value: &Value| scalar_text(value).unwrap_or_else(|| value.to_string());
-    let mut fields = Vec::new();
-    for (name, member) in map {
-        let name = encode(name, STRICT);
-        match member {
-            Value::Null => {}
-            Value::Array(items) => {
-                for item in items.iter().filter(|item| !item.is_null()) {
-                    fields.push(format!("{name}={}", encode(&field_text(item), STRICT)));
-                }
-            }
-            other => fields.push(format!("{name}={}", encode(&field_text(other), STRICT))),
-        }
-    }
-    Ok(fields.join("&"))
-}
+/// The boundary of a multipart body without parts (nothing can collide with it).
+const EMPTY_FORM_BOUNDARY: &str = "api2mcp-empty-form";
 
 /// One part per property, in argument order. Binary properties are decoded from base64 into file
-/// parts (one per item for an array of files); strings, numbers and booleans are text parts
-/// (OpenAPI's default `text/plain` for primitives); objects are JSON parts; arrays give one part per
-/// item, the repeated-field convention every multipart parser understands.
-fn multipart_body(argument: &str, value: &Value, binary: &Binary<'_>) -> Result<Vec<MultipartPart>, BuildError> {
+/// parts (one per item for an array of files), typed by the `encoding` entry's `contentType`
+/// (default `application/octet-stream`). Otherwise, by OpenAPI's default encodings: strings,
+/// numbers and booleans are text parts, objects are JSON parts, arrays give one part per item (the
+/// repeated-field convention every multipart parser understands). An entry's `contentType` types
+/// the part (a JSON type sends the whole value as one JSON part); an entry's `style` turns the
+/// property into form fields, one text part each.
+fn multipart_body<'a>(
+    argument: &str,
+    value: &Value,
+    binary: &Binary<'_>,
+    encoding_of: &dyn Fn(&str) -> Option<&'a crate::catalogue::PropertyEncoding>,
+    argument_of: &dyn Fn(&str) -> String,
+) -> Result<Vec<MultipartPart>, BuildError> {
     let Value::Object(map) = value else {
         return Err(invalid(argument, "a multipart/form-data body must be an object"));
     };
     let mut parts = Vec::new();
     for (name, member) in map {
+        let encoding = encoding_of(name);
+        let part_type = encoding.and_then(|encoding| encoding.content_type.as_deref());
         // The argument behind a binary property, which is what errors must name for the agent.
         let file_argument = match binary {
             Binary::Properties(files) => {
@@ -730,14 +762,23 @@ fn multipart_body(argument: &str, value: &Value, binary: &Binary<'_>) -> Result<
             }
             Binary::Whole(_) => None,
         };
+        if file_argument.is_none() && form::is_styled(encoding) {
+            let fields = form::fields(name, member, encoding).map_err(|reason| invalid(&argument_of(name), reason))?;
+            parts.extend(fields.iter().map(|field| MultipartPart {
+                name: field.multipart_name(),
+                value: MultipartValue::Text(field.multipart_text()),
+            }));
+            continue;
+        }
+        let json_part = part_type.is_some_and(|part_type| is_json(&media_essence(part_type)));
         let items: Vec<&Value> = match member {
-            Value::Array(items) => items.iter().collect(),
+            Value::Array(items) if !json_part => items.iter().collect(),
             other => vec![other],
         };
         for item in items {
-            let value = match item {
-                Value::Null => continue,
-                Value::String(text) if file_argument.is_some() => MultipartValue::File {
+            let value = match (item, part_type) {
+                (Value::Null, _) => continue,
+                (Value::String(text), _) if file_argument.is_some() => MultipartValue::File {
                     bytes: decode_base64(text).ok_or_else(|| {
                         invalid(
                             file_argument.unwrap_or(argument),
@@ -745,10 +786,17 @@ fn multipart_body(argument: &str, value: &Value, binary: &Binary<'_>) -> Result<
                         )
                     })?,
                     file_name: name.clone(),
-                    content_type: "application/octet-stream".to_string(),
+                    content_type: part_type.unwrap_or("application/octet-stream").to_string(),
                 },
-                Value::Array(_) | Value::Object(_) => MultipartValue::Json(item.to_string()),
-                scalar => MultipartValue::Text(scalar_text(scalar).unwrap_or_default()),
+                (item, Some(part_type)) if json_part => {
+                    MultipartValue::Typed { text: item.to_string(), content_type: part_type.to_string() }
+                }
+                (Value::Array(_) | Value::Object(_), _) => MultipartValue::Json(item.to_string()),
+                (scalar, Some(part_type)) => MultipartValue::Typed {
+                    text: scalar_text(scalar).unwrap_or_default(),
+                    content_type: part_type.to_string(),
+                },
+                (scalar, None) => MultipartValue::Text(scalar_text(scalar).unwrap_or_default()),
             };
             parts.push(MultipartPart { name: name.clone(), value });
         }
@@ -842,7 +890,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::catalogue::RequestBody;
+    use crate::catalogue::{CredentialChoice, PropertyEncoding, RequestBody};
 
     const BASE: &str = "https://api.example.com/v1";
 
@@ -872,7 +920,16 @@ mod tests {
     }
 
     fn get(path: &str, arguments: Vec<ArgumentBinding>) -> UpstreamCall {
-        UpstreamCall { method: HttpMethod::Get, path: path.to_string(), arguments, body: None, accept: Vec::new() }
+        UpstreamCall {
+            method: HttpMethod::Get,
+            path: path.to_string(),
+            arguments,
+            body: None,
+            accept: Vec::new(),
+            fixed_query: Vec::new(),
+            declared_content_type: None,
+            credentials: CredentialChoice::All,
+        }
     }
 
     fn post(content_type: &str, body_required: bool, arguments: Vec<ArgumentBinding>) -> UpstreamCall {
@@ -880,8 +937,15 @@ mod tests {
             method: HttpMethod::Post,
             path: "/upload".to_string(),
             arguments,
-            body: Some(RequestBody { content_type: content_type.to_string(), required: body_required }),
+            body: Some(RequestBody {
+                content_type: content_type.to_string(),
+                required: body_required,
+                encoding: Vec::new(),
+            }),
             accept: Vec::new(),
+            fixed_query: Vec::new(),
+            declared_content_type: None,
+            credentials: CredentialChoice::All,
         }
     }
 
@@ -1412,7 +1476,8 @@ mod tests {
             body_of(&call, json!({"name": "a b&c=d+e", "tags": ["x", null, 2], "meta": {"k": 1}, "gone": null}), &[]);
         assert_eq!(
             body,
-            bytes("application/x-www-form-urlencoded", b"name=a%20b%26c%3Dd%2Be&tags=x&tags=2&meta=%7B%22k%22%3A1%7D")
+            // Objects nest with brackets when the spec gives no `encoding` (see `form`).
+            bytes("application/x-www-form-urlencoded", b"name=a+b%26c%3Dd%2Be&tags=x&tags=2&meta[k]=1")
         );
         let call = post("application/x-www-form-urlencoded", true, vec![whole_body(true)]);
         assert!(is_invalid(run(&call, json!({"body": [1, 2]})), "body"));
@@ -1420,6 +1485,89 @@ mod tests {
             body_of(&call, json!({"body": {"ü": true}}), &[]),
             bytes("application/x-www-form-urlencoded", b"%C3%BC=true")
         );
+    }
+
+    #[test]
+    fn form_body_follows_the_encoding_object() {
+        let mut call = post(
+            "application/x-www-form-urlencoded",
+            true,
+            vec![
+                property("expand", false),
+                property("ids", false),
+                ArgumentBinding { wire_name: "meta".into(), ..property("meta_data", false) },
+            ],
+        );
+        let encoding =
+            |style, explode| PropertyEncoding { style: Some(style), explode: Some(explode), ..Default::default() };
+        if let Some(body) = &mut call.body {
+            body.encoding = vec![
+                ("expand".into(), encoding(ParameterStyle::DeepObject, true)),
+                ("ids".into(), encoding(ParameterStyle::Form, false)),
+                ("meta".into(), encoding(ParameterStyle::Form, false)),
+            ];
+        }
+        assert_eq!(
+            body_of(&call, json!({"expand": ["a", "b"], "ids": [1, 2], "meta_data": {"k": "v"}}), &[]),
+            bytes("application/x-www-form-urlencoded", b"expand[0]=a&expand[1]=b&ids=1,2&meta=k,v")
+        );
+        // A value the declared style cannot carry names the argument, not the wire name.
+        assert!(is_invalid(run(&call, json!({"meta_data": {"k": {"deep": 1}}})), "meta_data"));
+    }
+
+    #[test]
+    fn required_multipart_body_without_parts_is_an_empty_form() {
+        let call = post("multipart/form-data", true, vec![property("note", false)]);
+        assert_eq!(
+            body_of(&call, json!({}), &[]),
+            bytes("multipart/form-data; boundary=api2mcp-empty-form", b"--api2mcp-empty-form--\r\n")
+        );
+        let call = post("application/x-www-form-urlencoded", true, vec![property("note", false)]);
+        assert_eq!(body_of(&call, json!({"note": null}), &[]), bytes("application/x-www-form-urlencoded", b""));
+    }
+
+    #[test]
+    fn multipart_parts_take_the_encoding_content_type() {
+        let mut call = post("multipart/form-data", true, vec![property("meta", false), property("picture", false)]);
+        if let Some(body) = &mut call.body {
+            let typed =
+                |content_type: &str| PropertyEncoding { content_type: Some(content_type.into()), ..Default::default() };
+            body.encoding =
+                vec![("meta".into(), typed("application/vnd.x+json")), ("picture".into(), typed("image/png"))];
+        }
+        let built = run_binary(&call, json!({"meta": ["a", 1], "picture": "iVBO"}), &["picture"]).expect("builds");
+        assert_eq!(
+            built.body,
+            RequestBodyBytes::Multipart(vec![
+                MultipartPart {
+                    name: "meta".into(),
+                    value: MultipartValue::Typed {
+                        text: r#"["a",1]"#.into(),
+                        content_type: "application/vnd.x+json".into()
+                    },
+                },
+                MultipartPart {
+                    name: "picture".into(),
+                    value: MultipartValue::File {
+                        bytes: vec![0x89, 0x50, 0x4e],
+                        file_name: "picture".into(),
+                        content_type: "image/png".into(),
+                    },
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn pinned_query_and_declared_content_type() {
+        let call = UpstreamCall {
+            fixed_query: vec![("beta".into(), "true".into()), ("mode".into(), "a b&c".into())],
+            declared_content_type: Some("application/json".into()),
+            ..get("/responses/{id}/cancel", vec![path_param("id"), query_param("reason")])
+        };
+        let built = run(&call, json!({"id": "r1", "reason": "x"})).expect("builds");
+        assert_eq!(built.url, "https://api.example.com/v1/responses/r1/cancel?beta=true&mode=a%20b%26c&reason=x");
+        assert_eq!(built.headers, vec![("Content-Type".to_string(), "application/json".to_string())]);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Upstream {
     pub health: Option<HealthProbe>,
     /// How api2mcp authenticates to this upstream (values are secrets: never printed).
     pub credentials: Vec<Credential>,
+    /// The mapping's name of each credential (a security scheme name of the spec, or any name with
+    /// an explicit `type`), parallel to `credentials`.
+    pub credential_names: Vec<String>,
 }
 
 /// One upstream credential, resolved against the spec's security scheme of the same name.
@@ -190,6 +193,9 @@ pub struct Pagination {
     pub cursor_argument: String,
     /// Inferred from the spec rather than declared (reported by `check`).
     pub inferred: bool,
+    /// Values the first request gives the hidden paging parameters the spec requires (by argument
+    /// name), so the first page is a request the API accepts.
+    pub first_values: Map<String, Value>,
 }
 
 impl Tool {
@@ -233,8 +239,29 @@ pub struct UpstreamCall {
     /// One entry per tool argument, in `inputSchema` order.
     pub arguments: Vec<ArgumentBinding>,
     pub body: Option<RequestBody>,
-    /// Media types the operation can answer with, preferred first (drives `Accept`).
+    /// Media types the operation can answer with, preferred first (drives `Accept`); a declared
+    /// `Accept` header parameter with a fixed value replaces them.
     pub accept: Vec<String>,
+    /// Query pairs written into the spec's path key (`/items/{id}/cancel?beta=true`), sent first,
+    /// before the arguments' query parameters; unencoded.
+    pub fixed_query: Vec<(String, String)>,
+    /// The value of a declared `Content-Type` header parameter (its const, default or first enum
+    /// value), sent as the request's `Content-Type`, also on requests without a body.
+    pub declared_content_type: Option<String>,
+    /// Which of the upstream's credentials this operation is sent with (its `security`).
+    pub credentials: CredentialChoice,
+}
+
+/// The upstream credentials one operation is sent with, chosen at compile time from its `security`
+/// (the operation's, else the document's): the first alternative whose schemes are all configured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CredentialChoice {
+    /// Every configured credential: the spec declares no `security` at all.
+    #[default]
+    All,
+    /// These credentials (indexes into [`Upstream::credentials`]), in order; empty for an
+    /// anonymous call (`security: []`, an empty alternative `{}`, or nothing configured).
+    Only(Vec<usize>),
 }
 
 /// Where one tool argument goes in the request.
@@ -290,7 +317,30 @@ pub enum ParameterStyle {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestBody {
-    /// The media type sent, chosen from the operation's (JSON first, then form, multipart, others).
+    /// The media type sent, chosen from the operation's (JSON first, then form, multipart, others);
+    /// a wildcard (`*/*`) is replaced by the body's real type at compile time.
     pub content_type: String,
     pub required: bool,
+    /// The media type's `encoding` object (form and multipart bodies), by body property name.
+    pub encoding: Vec<(String, PropertyEncoding)>,
+}
+
+impl RequestBody {
+    /// The encoding declared for one body property, if any.
+    pub fn encoding_of(&self, property: &str) -> Option<&PropertyEncoding> {
+        self.encoding.iter().find(|(name, _)| name == property).map(|(_, encoding)| encoding)
+    }
+}
+
+/// One entry of an OpenAPI `encoding` object: how a form field or multipart part is serialised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertyEncoding {
+    /// `style`, when the spec gives one (unset: api2mcp's default for the value's shape).
+    pub style: Option<ParameterStyle>,
+    /// `explode`, when the spec gives one (unset: true for `form`, as in OpenAPI).
+    pub explode: Option<bool>,
+    /// `allowReserved`: reserved characters are sent unencoded in form values.
+    pub allow_reserved: bool,
+    /// `contentType` of a multipart part (the first, when the spec lists several).
+    pub content_type: Option<String>,
 }

@@ -7,6 +7,7 @@ pub mod names;
 pub mod paging;
 pub mod params;
 pub mod schema;
+pub mod security;
 pub mod select;
 pub mod text;
 
@@ -159,11 +160,23 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
+    let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
     for (item, name) in pending.iter().zip(tool_names) {
         let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
-        let tool = build_tool(name, item, upstream_name, spec, effective, diagnostics, &mut unresolved);
-        tools.push(Arc::new(tool));
+        let context = ToolContext {
+            upstream_name,
+            upstream: &upstreams[item.upstream_index],
+            spec,
+            effective,
+            notes: &mut notes[item.upstream_index],
+        };
+        if let Some(tool) = build_tool(name, item, context, diagnostics, &mut unresolved) {
+            tools.push(Arc::new(tool));
+        }
+    }
+    for ((upstream_name, _, spec), notes) in spec_by_upstream.iter().zip(&notes) {
+        notes.report(upstream_name, spec, diagnostics);
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
     unresolved.sort_by(|a, b| (a.0.0, a.0.1, &a.0.2).cmp(&(b.0.0, b.0.1, &b.0.2)));
@@ -204,6 +217,13 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
         );
     }
     let settings = &config.settings;
+    let (credential_names, credentials) = config
+        .credentials
+        .iter()
+        .filter_map(|(scheme, settings)| {
+            credentials::resolve(scheme, settings, spec).ok().map(|credential| (scheme.clone(), credential))
+        })
+        .unzip();
     Upstream {
         name: name.to_string(),
         base_url,
@@ -216,11 +236,8 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
             path: probe.path.clone(),
             timeout: probe.timeout.map_or(Duration::from_secs(2), |d| d.0),
         }),
-        credentials: config
-            .credentials
-            .iter()
-            .filter_map(|(scheme, settings)| credentials::resolve(scheme, settings, spec).ok())
-            .collect(),
+        credentials,
+        credential_names,
     }
 }
 
@@ -340,16 +357,94 @@ fn describe(item: &Pending<'_>, specs: &[(&String, &UpstreamConfig, &Spec)]) -> 
     if specs.len() > 1 { format!("{what} of upstream '{upstream}'") } else { what }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What building one tool needs to know about its upstream, and where it leaves findings that
+/// `check` reports once per upstream.
+struct ToolContext<'a> {
+    upstream_name: &'a str,
+    upstream: &'a Upstream,
+    spec: &'a Spec,
+    effective: &'a Effective,
+    notes: &'a mut UpstreamNotes,
+}
+
+/// Findings summed over an upstream's operations: one diagnostic each, however many operations.
+#[derive(Default)]
+struct UpstreamNotes {
+    /// Operations no configured `security` alternative covers, with the alternatives they accept.
+    uncovered: Vec<(String, Vec<String>)>,
+    /// `header: value` pairs sent because the spec declares them, with how many operations send each.
+    declared_headers: Vec<(String, usize)>,
+}
+
+impl UpstreamNotes {
+    fn report(&self, upstream: &str, spec: &Spec, diagnostics: &mut Diagnostics) {
+        let location = Some(Location::file_only(&spec.doc(crate::spec::ROOT).display));
+        if let Some((first, alternatives)) = self.uncovered.first() {
+            let more = match self.uncovered.len() {
+                1 => String::new(),
+                n => format!(" and {} more operations", n - 1),
+            };
+            diagnostics.push(
+                Diagnostic::warning(
+                    "upstream/no-credentials-for-operation",
+                    format!(
+                        "upstream '{upstream}': {first}{more} need credentials none of which are configured (it accepts {}); they are called without",
+                        alternatives.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" or ")
+                    ),
+                )
+                .at(location.clone())
+                .with_help("add one of the spec's security schemes under the upstream's `credentials`"),
+            );
+        }
+        if !self.declared_headers.is_empty() {
+            let sent: Vec<String> =
+                self.declared_headers.iter().map(|(header, count)| format!("{header} ({count} operations)")).collect();
+            diagnostics.push(
+                Diagnostic::warning(
+                    "spec/declared-header",
+                    format!(
+                        "upstream '{upstream}': header parameters OpenAPI says to ignore are sent with their declared value: {}",
+                        sent.join(", ")
+                    ),
+                )
+                .at(location)
+                .with_help("the spec pins these values; set the header in the upstream's `settings.headers` to send another"),
+            );
+        }
+    }
+
+    fn declared_header(&mut self, header: &str, value: &str) {
+        let text = format!("{header}: {value}");
+        match self.declared_headers.iter_mut().find(|(existing, _)| *existing == text) {
+            Some((_, count)) => *count += 1,
+            None => self.declared_headers.push((text, 1)),
+        }
+    }
+}
+
+/// The path to send and the query pairs pinned in a spec's path key: `/files/{id}#get_link` is sent
+/// as `/files/{id}` (the fragment only tells operations apart), `/items/{id}/cancel?beta=true` as
+/// `/items/{id}/cancel` with `beta=true` in the query.
+pub fn split_path_key(key: &str) -> (String, Vec<(String, String)>) {
+    let without_fragment = key.split_once('#').map_or(key, |(path, _)| path);
+    match without_fragment.split_once('?') {
+        Some((path, query)) => (
+            path.to_string(),
+            url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        ),
+        None => (without_fragment.to_string(), Vec::new()),
+    }
+}
+
+/// Builds one tool; `None` when the operation cannot be called from arguments (the reason is reported).
 fn build_tool(
     name: String,
     item: &Pending<'_>,
-    upstream_name: &str,
-    spec: &Spec,
-    effective: &Effective,
+    context: ToolContext<'_>,
     diagnostics: &mut Diagnostics,
     unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
-) -> Tool {
+) -> Option<Tool> {
+    let ToolContext { upstream_name, upstream, spec, effective, notes } = context;
     let operation = &item.operation;
     let tool_config = item.entry.map(|(_, config)| config);
     let operation_location = operation.location(spec);
@@ -395,6 +490,14 @@ fn build_tool(
             Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location.clone())),
         );
     }
+    if let Some(reason) = &input.unsupported_body {
+        diagnostics.push(
+            Diagnostic::warning("spec/unsupported-body", format!("{}: {reason}; no tool is made for it", who()))
+                .at(Some(operation_location.clone()))
+                .with_help("offer a JSON, form or multipart body in the spec, or describe the XML body as a string"),
+        );
+        return None;
+    }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
     let output = tool_config.and_then(|t| t.output.clone()).or_else(|| effective.output.clone());
@@ -404,15 +507,34 @@ fn build_tool(
         None => None,
     };
     let pagination = pagination.map(|(config, inferred)| {
-        let cursor_argument = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
-        Pagination { config, cursor_argument, inferred }
+        let (cursor_argument, first_values) = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
+        Pagination { config, cursor_argument, inferred, first_values }
     });
     let shape = match &pagination {
         Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
         None => ResultShape::Single,
     };
-    let (output_schema, accept, output_unresolved) =
+    let (output_schema, mut accept, output_unresolved) =
         output_schema(spec, operation, output_mode, effective.output_schema_max_bytes, output.as_ref(), shape);
+    if let Some(declared) = &input.declared_accept {
+        notes.declared_header("Accept", declared);
+        accept = vec![declared.clone()];
+    }
+    if let Some(declared) = &input.declared_content_type {
+        notes.declared_header("Content-Type", declared);
+        // The body's media type decides how it is serialised; the declared type replaces it on the
+        // wire only when it names the same kind (a versioned JSON type for a JSON body).
+        if let Some(body) = &mut input.body
+            && same_media_kind(&body.content_type, declared)
+        {
+            body.content_type = declared.clone();
+        }
+    }
+    let selection = security::select(spec, operation, &upstream.credential_names);
+    if let Some(alternatives) = selection.unsatisfied {
+        notes.uncovered.push((who(), alternatives));
+    }
+    let (wire_path, fixed_query) = split_path_key(operation.path);
 
     for (doc, error) in input_compiler.unresolved.into_iter().chain(output_unresolved) {
         if matches!(error, RefError::MissingDocument { .. }) {
@@ -426,7 +548,7 @@ fn build_tool(
 
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
-    Tool {
+    Some(Tool {
         name,
         title: tool_config.and_then(|t| t.title.clone()),
         description,
@@ -437,10 +559,13 @@ fn build_tool(
         upstream: item.upstream_index,
         call: UpstreamCall {
             method: operation.method,
-            path: operation.path.to_string(),
+            path: wire_path,
             arguments: input.bindings,
             body: input.body,
             accept,
+            fixed_query,
+            declared_content_type: input.declared_content_type,
+            credentials: selection.choice,
         },
         pagination,
         output,
@@ -450,7 +575,15 @@ fn build_tool(
             method: operation.method,
             path: operation.path.to_string(),
         },
-    }
+    })
+}
+
+/// Both JSON types, or the same type: a declared `Content-Type` may then stand for the body's.
+fn same_media_kind(body_type: &str, declared: &str) -> bool {
+    let essence = |media_type: &str| media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let is_json = |essence: &str| essence.ends_with("/json") || essence.ends_with("+json");
+    let (body_type, declared) = (essence(body_type), essence(declared));
+    body_type == declared || (is_json(&body_type) && is_json(&declared))
 }
 
 fn report_findings(findings: &[text::Finding], who: &str, location: &Location, diagnostics: &mut Diagnostics) {

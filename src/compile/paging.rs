@@ -10,19 +10,27 @@ use crate::mapping::{PaginationConfig, PaginationMode, PaginationStyle};
 use crate::spec::{Operation, Spec};
 
 /// Hides the parameters api2mcp drives (cursor, offset, page; the page size stays the agent's choice) and
-/// adds the cursor argument. Returns its name.
+/// adds the cursor argument. Returns its name, and the values the first request gives the hidden
+/// parameters the spec requires (see [`first_value`]).
 pub fn paged_input(
     schema: &mut Map<String, Value>,
     bindings: &mut [ArgumentBinding],
     config: &PaginationConfig,
-) -> String {
+) -> (String, Map<String, Value>) {
     let driven = [&config.cursor_param, &config.offset_param, &config.page_param];
     let mut hidden: Vec<String> = Vec::new();
+    let mut first_values = Map::new();
     for binding in bindings.iter_mut() {
         if binding.location != ArgumentLocation::Body
             && driven.iter().any(|param| param.as_deref() == Some(binding.wire_name.as_str()))
         {
-            // The first page goes without it, even when the spec calls it required.
+            let argument_schema = schema.get("properties").and_then(|p| p.get(&binding.argument));
+            if binding.required
+                && let Some(value) = first_value(&binding.wire_name, argument_schema, config)
+            {
+                first_values.insert(binding.argument.clone(), value);
+            }
+            // The agent never sets it; the first request carries its first value when required.
             binding.required = false;
             hidden.push(binding.argument.clone());
         }
@@ -45,7 +53,31 @@ pub fn paged_input(
     if let Some(properties) = properties.as_object_mut() {
         properties.insert(name.to_string(), json!({"type": "string", "description": description}));
     }
-    name.to_string()
+    (name.to_string(), first_values)
+}
+
+/// What a required paging parameter is on the first request: the schema's `default`, `const` or
+/// first `enum` value, else the start of the walk (`offset` 0 or its `minimum`; the configured
+/// `first_page`, else the page `minimum`, else 1). A cursor has no first value to invent.
+fn first_value(wire_name: &str, schema: Option<&Value>, config: &PaginationConfig) -> Option<Value> {
+    let declared = schema.and_then(|schema| {
+        schema
+            .get("default")
+            .or_else(|| schema.get("const"))
+            .or_else(|| schema.get("enum").and_then(Value::as_array).and_then(|values| values.first()))
+            .cloned()
+    });
+    let minimum = || schema.and_then(|schema| schema.get("minimum")).filter(|m| m.is_u64()).cloned();
+    if let Some(value) = declared {
+        return Some(value);
+    }
+    if config.page_param.as_deref() == Some(wire_name) {
+        return Some(config.first_page.map(Value::from).or_else(minimum).unwrap_or(json!(1)));
+    }
+    if config.offset_param.as_deref() == Some(wire_name) {
+        return Some(minimum().unwrap_or(json!(0)));
+    }
+    None
 }
 
 /// Cursor parameter names and the response fields that feed them.

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::names::argument_name;
 use super::schema::SchemaCompiler;
 use super::text;
-use crate::catalogue::{ArgumentBinding, ArgumentLocation, ParameterStyle, RequestBody};
+use crate::catalogue::{ArgumentBinding, ArgumentLocation, ParameterStyle, PropertyEncoding, RequestBody};
 use crate::spec::{DocId, Operation, Spec};
 
 pub struct BuiltInput {
@@ -19,6 +19,12 @@ pub struct BuiltInput {
     pub body: Option<RequestBody>,
     /// Problems worth a warning (e.g. a parameter that could not be read), in the user's terms.
     pub problems: Vec<String>,
+    /// Fixed values of declared `Accept` / `Content-Type` header parameters (const, default or
+    /// first enum value): the API's real requirement, although OpenAPI says to ignore them.
+    pub declared_accept: Option<String>,
+    pub declared_content_type: Option<String>,
+    /// Why the operation's request body cannot be built from arguments (the tool is left out).
+    pub unsupported_body: Option<String>,
 }
 
 struct Parameter<'a> {
@@ -28,8 +34,17 @@ struct Parameter<'a> {
     location: ArgumentLocation,
 }
 
-/// Headers that OpenAPI says are controlled by the transport, not by parameters.
+/// Headers that OpenAPI says are controlled by the transport, not by parameters: never tool
+/// arguments. A declared `Accept` or `Content-Type` with a fixed value is still sent (see
+/// [`declared_value`]); `Authorization` comes from the upstream's credentials.
 const IGNORED_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
+
+/// Header parameters met while collecting parameters whose declared value is sent as is.
+#[derive(Default)]
+struct DeclaredHeaders {
+    accept: Option<String>,
+    content_type: Option<String>,
+}
 
 pub fn build_input(
     spec: &Spec,
@@ -38,7 +53,8 @@ pub fn build_input(
     description_words: usize,
 ) -> BuiltInput {
     let mut problems = Vec::new();
-    let parameters = collect_parameters(spec, operation, compiler, &mut problems);
+    let mut declared = DeclaredHeaders::default();
+    let parameters = collect_parameters(spec, operation, compiler, &mut problems, &mut declared);
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
@@ -86,10 +102,18 @@ pub fn build_input(
         });
     }
 
-    let body = request_body(spec, operation, compiler).map(|(request_body, body_schema)| {
-        add_body(body_schema, &request_body, &mut properties, &mut required, &mut bindings, &mut used);
-        request_body
-    });
+    let mut unsupported_body = None;
+    let body = match request_body(spec, operation, compiler) {
+        Some(Ok((request_body, body_schema))) => {
+            add_body(body_schema, &request_body, &mut properties, &mut required, &mut bindings, &mut used);
+            Some(request_body)
+        }
+        Some(Err(reason)) => {
+            unsupported_body = Some(reason);
+            None
+        }
+        None => None,
+    };
 
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
@@ -97,7 +121,15 @@ pub fn build_input(
     if !required.is_empty() {
         schema.insert("required".into(), Value::Array(required));
     }
-    BuiltInput { schema, bindings, body, problems }
+    BuiltInput {
+        schema,
+        bindings,
+        body,
+        problems,
+        declared_accept: declared.accept,
+        declared_content_type: declared.content_type,
+        unsupported_body,
+    }
 }
 
 /// Path-level parameters apply to every operation; an operation-level one with the same name and
@@ -107,6 +139,7 @@ fn collect_parameters<'a>(
     operation: &Operation<'a>,
     compiler: &mut SchemaCompiler<'_>,
     problems: &mut Vec<String>,
+    declared: &mut DeclaredHeaders,
 ) -> Vec<Parameter<'a>> {
     let mut parameters: Vec<Parameter<'a>> = Vec::new();
     let sources = [
@@ -140,7 +173,15 @@ fn collect_parameters<'a>(
                     continue;
                 }
             };
-            if location == ArgumentLocation::Header && IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            let lowercase = name.to_ascii_lowercase();
+            if location == ArgumentLocation::Header && IGNORED_HEADERS.contains(&lowercase.as_str()) {
+                // Operation-level declarations come later and replace path-level ones.
+                let value = declared_value(spec, parameter_doc, map);
+                match lowercase.as_str() {
+                    "accept" => declared.accept = value,
+                    "content-type" => declared.content_type = value,
+                    _ => {}
+                }
                 continue;
             }
             parameters.retain(|p| !(p.name == name && p.location == location));
@@ -148,6 +189,25 @@ fn collect_parameters<'a>(
         }
     }
     parameters
+}
+
+/// The one value a declared header parameter pins: its schema's `const`, else `default`, else the
+/// first `enum` value; `None` for a free-form header, which is then
+/// left to the transport as OpenAPI says. Values that are not header-safe text are ignored.
+fn declared_value(spec: &Spec, doc: DocId, parameter: &Map<String, Value>) -> Option<String> {
+    let schema = parameter.get("schema").and_then(|schema| spec.deref(doc, schema).ok()).map(|(_, schema)| schema);
+    let from_schema = |schema: &Value| {
+        schema
+            .get("const")
+            .or_else(|| schema.get("default"))
+            .or_else(|| schema.get("enum").and_then(Value::as_array).and_then(|values| values.first()))
+            .cloned()
+    };
+    // Swagger 2.0 fragments write the keywords on the parameter itself.
+    let value = schema.and_then(from_schema).or_else(|| from_schema(&Value::Object(parameter.clone())));
+    let text = value.and_then(|value| value.as_str().map(str::to_string))?;
+    let safe = !text.trim().is_empty() && text.chars().all(|c| c.is_ascii() && (!c.is_ascii_control() || c == '\t'));
+    safe.then(|| text.trim().to_string())
 }
 
 /// A parameter's schema: `schema`, else the schema of its single `content` entry, else (Swagger 2.0
@@ -234,11 +294,13 @@ pub fn preferred_media(content: &Map<String, Value>) -> Option<(&String, &Value)
     content.iter().min_by_key(|(media_type, _)| media_rank(media_type))
 }
 
+/// The request body to send (media type, `required`, `encoding`) and its schema; `Err` with the
+/// reason when the only media type offered is one api2mcp cannot produce from arguments.
 fn request_body(
     spec: &Spec,
     operation: &Operation<'_>,
     compiler: &mut SchemaCompiler<'_>,
-) -> Option<(RequestBody, Value)> {
+) -> Option<Result<(RequestBody, Value), String>> {
     let raw = operation.operation.get("requestBody")?;
     let (doc, body) = match spec.deref(operation.operation_doc, raw) {
         Ok((doc, Value::Object(body))) => (doc, body),
@@ -255,7 +317,20 @@ fn request_body(
         Some(schema) => compiler.compile(doc, schema).unwrap_or_else(|| json!({})),
         None => json!({}),
     };
-    if media_rank(media_type) >= 4
+    let media_type = concrete_media_type(media_type, &schema);
+    // An XML body described as a string is the document itself, written by the agent; a structured
+    // one would need the schema's `xml` mapping, which api2mcp does not implement: refused, so that
+    // no tool sends JSON text as XML.
+    let structured = match schema.get("type") {
+        Some(kind) => kind != "string",
+        None => ["properties", "items", "allOf", "oneOf", "anyOf"].iter().any(|keyword| schema.get(*keyword).is_some()),
+    };
+    if is_xml(&media_type) && structured {
+        return Some(Err(format!(
+            "its request body is only offered as {media_type}, which api2mcp does not serialise from arguments"
+        )));
+    }
+    if media_rank(&media_type) >= 4
         && let Value::Object(map) = &mut schema
         && !map.contains_key("type")
     {
@@ -270,7 +345,69 @@ fn request_body(
             map.insert("description".into(), Value::String(cleaned.text));
         }
     }
-    Some((RequestBody { content_type: media_type.clone(), required }, schema))
+    let encoding = media.get("encoding").and_then(Value::as_object).map(encodings).unwrap_or_default();
+    Some(Ok((RequestBody { content_type: media_type, required, encoding }, schema)))
+}
+
+/// `application/xml`, `text/xml` and any `+xml` type.
+fn is_xml(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
+}
+
+/// A wildcard media type (`*/*`, `application/*`, Swagger 2.0's `consumes: ["*/*"]`) means "any",
+/// which is no type to send: the body's real type replaces it. A string of `format: binary` is
+/// `application/octet-stream`, another string `text/plain`, anything else JSON.
+fn concrete_media_type(media_type: &str, schema: &Value) -> String {
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return media_type.to_string();
+    };
+    if kind != "*" && subtype != "*" {
+        return media_type.to_string();
+    }
+    let is_string = schema.get("type") == Some(&json!("string"));
+    let binary =
+        is_string && (schema.get("format") == Some(&json!("binary")) || schema.get("contentEncoding").is_some());
+    match (kind, is_string) {
+        ("text", _) => "text/plain".to_string(),
+        (_, true) if binary => "application/octet-stream".to_string(),
+        ("*", true) => "text/plain".to_string(),
+        _ => "application/json".to_string(),
+    }
+}
+
+/// The media type's `encoding` object: style (the form-body ones), explode, allowReserved and the
+/// first `contentType` of each entry.
+fn encodings(encoding: &Map<String, Value>) -> Vec<(String, PropertyEncoding)> {
+    encoding
+        .iter()
+        .filter_map(|(property, entry)| {
+            let entry = entry.as_object()?;
+            let style = match entry.get("style").and_then(Value::as_str) {
+                Some("form") => Some(ParameterStyle::Form),
+                Some("spaceDelimited") => Some(ParameterStyle::SpaceDelimited),
+                Some("pipeDelimited") => Some(ParameterStyle::PipeDelimited),
+                Some("deepObject") => Some(ParameterStyle::DeepObject),
+                _ => None,
+            };
+            let content_type = entry
+                .get("contentType")
+                .and_then(Value::as_str)
+                .and_then(|types| types.split(',').next())
+                .map(|first| first.trim().to_string())
+                .filter(|first| !first.is_empty() && !first.contains('*'));
+            Some((
+                property.clone(),
+                PropertyEncoding {
+                    style,
+                    explode: entry.get("explode").and_then(Value::as_bool),
+                    allow_reserved: entry.get("allowReserved").and_then(Value::as_bool).unwrap_or(false),
+                    content_type,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// An object body with named properties is flattened into the arguments (what agents expect); any

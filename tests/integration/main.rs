@@ -10,6 +10,7 @@ mod compile_fixtures;
 mod corpus;
 mod docs;
 mod faults;
+mod fidelity;
 mod mapping_schema;
 mod ops;
 mod remote_specs;

@@ -100,3 +100,105 @@ pub fn server_for(catalogue: std::sync::Arc<Catalogue>) -> api2mcp::mcp::McpServ
     let caller = api2mcp::call::Caller::new(catalogue).unwrap().with_metrics(metrics.clone());
     api2mcp::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).unwrap()
 }
+
+/// One HTTP/1.1 request exactly as it arrived: the head (request line and headers, as sent) and
+/// the body bytes (de-chunked when sent chunked).
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    /// `POST /path?query HTTP/1.1`.
+    pub fn request_line(&self) -> &str {
+        self.head.lines().next().unwrap_or_default()
+    }
+
+    /// Every value of a header, by case-insensitive name, in arrival order.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(header, _)| header.trim().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.trim().to_string())
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.header_values(name).into_iter().next()
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A recording upstream on 127.0.0.1:0 that reads each request off the socket byte for byte (no
+/// HTTP library in between to normalise it) and answers 200 with `answer`'s JSON. Returns the base
+/// URL and a receiver of the requests, in order.
+pub async fn raw_recorder(answer: serde_json::Value) -> (String, tokio::sync::mpsc::UnboundedReceiver<RawRequest>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let answer = answer.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let sender = sender.clone();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let head_end = loop {
+                    if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+                        break end;
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+                let mut raw = RawRequest { head, body: Vec::new() };
+                let mut rest = buffer[head_end + 4..].to_vec();
+                let chunked = raw.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+                let length: usize = raw.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                loop {
+                    let complete = if chunked { rest.ends_with(b"0\r\n\r\n") } else { rest.len() >= length };
+                    if complete {
+                        break;
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => rest.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                raw.body = if chunked { dechunk(&rest) } else { rest };
+                let _ = sender.send(raw);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (base, receiver)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|window| window == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        body.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    body
+}
