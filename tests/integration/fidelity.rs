@@ -316,6 +316,15 @@ async fn content_types_are_real_types() {
 }
 
 #[tokio::test]
+async fn swagger2_wildcard_consumes_sends_json() {
+    let mut harness = Harness::zero_config("swagger2.yaml", json!({})).await;
+    let request = harness.call("create_namespace", json!({"metadata": {"name": "dev"}})).await;
+    assert_eq!(request.request_line(), "POST /api/v1/namespaces HTTP/1.1");
+    assert_eq!(request.header_values("content-type"), vec!["application/json"]);
+    assert_eq!(request.body_text(), r#"{"metadata":{"name":"dev"}}"#);
+}
+
+#[tokio::test]
 async fn declared_accept_and_content_type_headers_are_sent_and_reported() {
     let mut harness = Harness::zero_config("requests.yaml", json!({})).await;
     // Neither is an argument the agent could set; a free-form header stays an argument.

@@ -156,7 +156,7 @@ async fn exercise(lifecycle: ClientLifecycleMode) {
             "GET /pets?limit=2&tags=a%20b,c%26d",
             r#"POST /pets {"name":"Kit"} x-request-id=r-1"#,
             "GET /pets/../admin cookie=session=s%201",
-            "POST /forms application/x-www-form-urlencoded email=a%40b.c&tags=x&tags=y%20z",
+            "POST /forms application/x-www-form-urlencoded email=a%40b.c&tags=x&tags=y+z",
             "POST /upload multipart=true caption=true file=true",
         ]
     );
