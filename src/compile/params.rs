@@ -19,6 +19,8 @@ pub struct BuiltInput {
     pub body: Option<RequestBody>,
     /// Problems worth a warning (e.g. a parameter that could not be read), in the user's terms.
     pub problems: Vec<String>,
+    /// Header parameters left out because their names are reserved (`catalogue::RESERVED_HEADERS`).
+    pub reserved_headers: Vec<String>,
 }
 
 struct Parameter<'a> {
@@ -28,7 +30,8 @@ struct Parameter<'a> {
     location: ArgumentLocation,
 }
 
-/// Headers that OpenAPI says are controlled by the transport, not by parameters.
+/// Headers that OpenAPI says are controlled by the transport, not by parameters: skipped silently.
+/// (`Authorization` is ignored by OpenAPI too; it is also in the reserved list, which warns.)
 const IGNORED_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
 
 pub fn build_input(
@@ -38,7 +41,8 @@ pub fn build_input(
     description_words: usize,
 ) -> BuiltInput {
     let mut problems = Vec::new();
-    let parameters = collect_parameters(spec, operation, compiler, &mut problems);
+    let mut reserved_headers = Vec::new();
+    let parameters = collect_parameters(spec, operation, compiler, &mut problems, &mut reserved_headers);
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
@@ -97,7 +101,7 @@ pub fn build_input(
     if !required.is_empty() {
         schema.insert("required".into(), Value::Array(required));
     }
-    BuiltInput { schema, bindings, body, problems }
+    BuiltInput { schema, bindings, body, problems, reserved_headers }
 }
 
 /// Path-level parameters apply to every operation; an operation-level one with the same name and
@@ -107,6 +111,7 @@ fn collect_parameters<'a>(
     operation: &Operation<'a>,
     compiler: &mut SchemaCompiler<'_>,
     problems: &mut Vec<String>,
+    reserved_headers: &mut Vec<String>,
 ) -> Vec<Parameter<'a>> {
     let mut parameters: Vec<Parameter<'a>> = Vec::new();
     let sources = [
@@ -141,6 +146,12 @@ fn collect_parameters<'a>(
                 }
             };
             if location == ArgumentLocation::Header && IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            if location == ArgumentLocation::Header && crate::catalogue::is_reserved_header(name) {
+                if !reserved_headers.iter().any(|seen| seen.eq_ignore_ascii_case(name)) {
+                    reserved_headers.push(name.to_string());
+                }
                 continue;
             }
             parameters.retain(|p| !(p.name == name && p.location == location));
