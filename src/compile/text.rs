@@ -738,7 +738,8 @@ const RULES: &[(&str, &str)] = &[
     ("before-using-tool", "before you? @use ~2 @tool ~12 @act"),
     ("call-tool-first", "call|invoke the|this|that ~2 @tool ~8 first|instead|again|before"),
     ("override-instructions", "override|overrule|bypass|supersede ~3 @prev ~1 @instr"),
-    ("override-instructions", "override|overrule|bypass ~2 all|any|your ~1 @instr|safety|guardrails|restrictions"),
+    ("override-instructions", "override|overrule|bypass ~2 all|any|your ~1 @instr"),
+    ("override-instructions", "override|overrule|bypass ~2 all|any|your ~1 safety|guardrails|restrictions"),
     ("role-prefix", "^ system|assistant|developer override|ignore|disregard|forget|reveal|bypass|you"),
 ];
 
