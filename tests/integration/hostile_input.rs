@@ -433,3 +433,53 @@ async fn token_exchange_is_single_flight_per_caller() {
     assert_eq!(second.await.unwrap().unwrap(), "for-slow-caller");
     assert_eq!(exchanges.load(Ordering::SeqCst), 2);
 }
+
+/// Item 15, introspection: concurrent requests with one opaque token share one question to the
+/// endpoint (today each asked on its own), and the answer is then reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_is_single_flight_per_token() {
+    let (arrival_sender, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let (gate, count) = (release.clone(), asked.clone());
+    let app = Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            let (gate, count, arrival) = (gate.clone(), count.clone(), arrival_sender.clone());
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = arrival.send(());
+                gate.notified().await;
+                axum::Json(json!({"active": true, "sub": "alice", "scope": "pets:read"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let settings = api2mcp::mapping::IntrospectionSettings {
+        url,
+        client_id: "api2mcp".into(),
+        client_secret: "secret".into(),
+        cache_for: None,
+    };
+    let introspector = Arc::new(api2mcp::auth::introspect::Introspector::new(&settings, Vec::new()).unwrap());
+    let checks: Vec<_> = (0..8)
+        .map(|_| {
+            let introspector = introspector.clone();
+            tokio::spawn(async move { introspector.check("opaque-token").await })
+        })
+        .collect();
+    arrivals.recv().await.unwrap();
+    // No second question arrives while the first is open (bounded wait for something that must not happen).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), arrivals.recv()).await.is_err(),
+        "a second introspection request"
+    );
+    release.notify_waiters();
+    for check in checks {
+        assert_eq!(check.await.unwrap().unwrap().subject.as_deref(), Some("alice"));
+    }
+    introspector.check("opaque-token").await.unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}
