@@ -389,7 +389,7 @@ async fn stdio(args: &SourceArgs) -> ExitCode {
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
-    let served = crate::mcp::http::serve_stdio(server).await;
+    let served = crate::mcp::stdio::serve_stdio(server).await;
     shutdown.cancel();
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,9 @@
 //! Opaque bearer tokens, checked at an RFC 7662 introspection endpoint. An answer is cached (keyed by
 //! the token's SHA-256, never the token) until the token's `exp` or `cache_for`, whichever is first,
-//! so a busy client costs the endpoint one request per token lifetime.
+//! so a busy client costs the endpoint one request per token lifetime. Concurrent requests with one
+//! token share one question to the endpoint; other tokens are not held up by it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -11,20 +12,30 @@ use sha2::{Digest, Sha256};
 use super::{Denial, Principal, granted_scopes};
 use crate::mapping::IntrospectionSettings;
 
-/// Cached answers at most; beyond it the cache is cleared (a flood of random tokens cannot grow it).
-const MAX_CACHED: usize = 10_000;
+/// Cached answers at most; beyond it the least used are evicted (a flood of random tokens cannot grow it).
+const MAX_CACHED: u64 = 10_000;
 const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(300);
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// A token's SHA-256: the cache never holds tokens.
 type TokenHash = [u8; 32];
-/// The endpoint's verdict and until when it may be reused.
-type Answer = (Result<Principal, Denial>, Instant);
+/// The endpoint's verdict and how long it may be reused.
+type Answer = (Result<Principal, Denial>, Duration);
+
+/// Each answer expires from the cache after its own lifetime.
+struct AnswerLifetime;
+
+impl moka::Expiry<TokenHash, Answer> for AnswerLifetime {
+    fn expire_after_create(&self, _key: &TokenHash, answer: &Answer, _created_at: Instant) -> Option<Duration> {
+        Some(answer.1)
+    }
+}
 
 pub struct Introspector {
     settings: IntrospectionSettings,
     client: reqwest::Client,
-    cache: std::sync::Mutex<HashMap<TokenHash, Answer>>,
+    /// Per-token single flight with expiry; an endpoint failure is not cached.
+    cache: moka::future::Cache<TokenHash, Answer>,
     audiences: Vec<String>,
 }
 
@@ -35,24 +46,16 @@ impl Introspector {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| format!("cannot build the introspection client: {error}"))?;
-        Ok(Introspector { settings: settings.clone(), client, cache: Default::default(), audiences })
+        let cache = moka::future::Cache::builder().max_capacity(MAX_CACHED).expire_after(AnswerLifetime).build();
+        Ok(Introspector { settings: settings.clone(), client, cache, audiences })
     }
 
     pub async fn check(&self, token: &str) -> Result<Principal, Denial> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some((answer, until)) = self.cache.lock().ok().and_then(|cache| cache.get(&key).cloned())
-            && Instant::now() < until
-        {
-            return answer;
+        match self.cache.try_get_with(key, self.ask(token)).await {
+            Ok((answer, _)) => answer,
+            Err(unavailable) => Err(unavailable.as_ref().clone()),
         }
-        let (answer, lifetime) = self.ask(token).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key, (answer.clone(), Instant::now() + lifetime));
-        }
-        answer
     }
 
     /// The endpoint's verdict and how long it may be reused; `Err` when the endpoint cannot answer

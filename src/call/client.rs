@@ -31,10 +31,55 @@ pub fn build(upstream: &Upstream) -> Result<reqwest::Client, String> {
         .connect_timeout(upstream.connect_timeout)
         .timeout(upstream.timeout)
         .redirect(policy)
+        .dns_resolver(Resolver)
         .tcp_nodelay(true)
         .build()
         .map_err(|error| format!("upstream '{}': cannot build its HTTP client: {error}", upstream.name))
 }
+
+/// The system resolver (getaddrinfo on a blocking thread, as reqwest's default), with two changes:
+/// a failure is a typed [`Unresolvable`] error that [`transport_outcome`] finds in the chain (so it is
+/// classified as a DNS failure, not as a refused connection), and names under the special-use `invalid`
+/// TLD are refused at once, without asking any server (RFC 6761 §6.4).
+struct Resolver;
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            if host == "invalid" || host.ends_with(".invalid") {
+                let reason = "the special-use TLD 'invalid' never resolves (RFC 6761)".to_string();
+                return Err(Box::new(Unresolvable { host, reason }) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            match tokio::net::lookup_host((host.clone(), 0)).await {
+                Ok(addresses) => {
+                    let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+                    if addresses.is_empty() {
+                        let reason = "no address".to_string();
+                        return Err(Box::new(Unresolvable { host, reason }) as Box<dyn std::error::Error + Send + Sync>);
+                    }
+                    Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+                }
+                Err(error) => Err(Box::new(Unresolvable { host, reason: error.to_string() }) as _),
+            }
+        })
+    }
+}
+
+/// A host name that did not resolve.
+#[derive(Debug)]
+struct Unresolvable {
+    host: String,
+    reason: String,
+}
+
+impl std::fmt::Display for Unresolvable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot resolve '{}': {}", self.host, self.reason)
+    }
+}
+
+impl std::error::Error for Unresolvable {}
 
 #[derive(Debug)]
 struct CrossOrigin(String);
@@ -141,6 +186,9 @@ fn transport_outcome(error: &reqwest::Error) -> Outcome {
     while let Some(cause) = source {
         if let Some(cross_origin) = cause.downcast_ref::<CrossOrigin>() {
             return Outcome::CrossOriginRedirect { location: cross_origin.0.clone() };
+        }
+        if let Some(unresolvable) = cause.downcast_ref::<Unresolvable>() {
+            return Outcome::Dns { host: unresolvable.host.clone() };
         }
         if let Some(outer) = cause.downcast_ref::<std::io::Error>() {
             // Connectors wrap io errors in io errors (kind Other); the innermost kind is the real one.

@@ -1,6 +1,7 @@
 //! The credentials api2mcp sends upstream, per upstream: API keys (header, query or cookie), bearer
 //! tokens, basic auth, and OAuth2 client-credentials tokens (fetched, cached, refreshed a minute
-//! before expiry, one fetch at a time however many calls wait). The caller's own credentials never
+//! before expiry, one fetch per key at a time however many calls wait: a caller whose token is cached
+//! never waits behind another caller's fetch). The caller's own credentials never
 //! reach an upstream: requests are built from arguments only, plus these.
 
 use std::time::{Duration, Instant};
@@ -24,15 +25,34 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Largest token response accepted.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
-/// Exchanged tokens kept at most (one per caller token); beyond it the cache is cleared.
-const MAX_EXCHANGED: usize = 10_000;
+/// Exchanged tokens kept at most (one per caller token); beyond it the least used are evicted.
+const MAX_EXCHANGED: u64 = 10_000;
 
 /// An OAuth2 token source: client credentials (one token for all callers) or RFC 8693 token
 /// exchange (one token per caller token, cached under its SHA-256).
 pub struct TokenSource {
     credential: Credential,
     client: reqwest::Client,
-    cached: tokio::sync::Mutex<std::collections::HashMap<CacheKey, (String, Instant)>>,
+    /// Per-key single flight with expiry (moka): callers of one key share one fetch, callers of other
+    /// keys are not held up by it, and an entry expires when its token enters the refresh margin.
+    /// A failed fetch is not cached.
+    cached: moka::future::Cache<CacheKey, CachedToken>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    /// How long it may be handed out: its lifetime less the refresh margin.
+    usable_for: Duration,
+}
+
+/// Each token expires from the cache when it is due for refresh.
+struct UntilRefresh;
+
+impl moka::Expiry<CacheKey, CachedToken> for UntilRefresh {
+    fn expire_after_create(&self, _key: &CacheKey, value: &CachedToken, _created_at: Instant) -> Option<Duration> {
+        Some(value.usable_for)
+    }
 }
 
 /// `None` for client credentials (one token for everyone), the SHA-256 of the caller's token for token exchange.
@@ -55,10 +75,12 @@ impl TokenSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| format!("cannot build the token client: {error}"))?;
-        Ok(TokenSource { credential, client, cached: Default::default() })
+        let cached = moka::future::Cache::builder().max_capacity(MAX_EXCHANGED).expire_after(UntilRefresh).build();
+        Ok(TokenSource { credential, client, cached })
     }
 
-    /// A valid access token: the cached one, or a new one. Concurrent callers wait for one fetch.
+    /// A valid access token: the cached one, or a new one. Concurrent callers of the same key wait for
+    /// one fetch; other keys go on.
     pub async fn token(&self, subject: Option<&SubjectToken>) -> Result<String, Outcome> {
         use sha2::Digest;
         let exchange = matches!(self.credential, Credential::TokenExchange { .. });
@@ -73,18 +95,14 @@ impl TokenSource {
             }
         };
         let key = subject.map(|s| <[u8; 32]>::from(sha2::Sha256::digest(s.0.as_bytes())));
-        let mut cached = self.cached.lock().await;
-        if let Some((token, expires)) = cached.get(&key)
-            && Instant::now() + REFRESH_MARGIN < *expires
-        {
-            return Ok(token.clone());
+        let fetched = self.cached.try_get_with(key, async {
+            let (token, lifetime) = self.fetch(subject).await?;
+            Ok::<_, Outcome>(CachedToken { token, usable_for: lifetime.saturating_sub(REFRESH_MARGIN) })
+        });
+        match fetched.await {
+            Ok(cached) => Ok(cached.token),
+            Err(error) => Err(error.as_ref().clone()),
         }
-        let (token, lifetime) = self.fetch(subject).await?;
-        if cached.len() >= MAX_EXCHANGED {
-            cached.clear();
-        }
-        cached.insert(key, (token.clone(), Instant::now() + lifetime));
-        Ok(token)
     }
 
     async fn fetch(&self, subject: Option<&SubjectToken>) -> Result<(String, Duration), Outcome> {

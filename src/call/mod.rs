@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::mapping::CleanMode;
+
 use crate::catalogue::{Catalogue, Tool};
 use crate::classify::Outcome;
 use crate::shape::{Shaped, Shaper};
@@ -141,12 +143,26 @@ impl Caller {
         arguments: Map<String, Value>,
         context: &CallContext,
     ) -> Result<CallOutput, Outcome> {
+        let arguments = arguments::exact_numbers(arguments)?;
         self.checkers[tool_index].check(&arguments)?;
         if let Some(paginator) = &self.paginators[tool_index] {
             return pages::run(self, tool_index, paginator, arguments, context).await;
         }
         let response = self.send(tool_index, &arguments, None, context).await?;
-        shape_single(&self.shapers[tool_index], response, &arguments)
+        let clean = self.catalogue.tools[tool_index].clean;
+        let mut removed = 0;
+        let output = shape_single(&self.shapers[tool_index], response, &arguments, clean, &mut removed);
+        self.record_cleaned(tool_index, removed);
+        output
+    }
+
+    /// Counts the invisible characters removed from a tool's results (`shape::clean`).
+    pub(crate) fn record_cleaned(&self, tool_index: usize, removed: usize) {
+        if removed > 0
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.characters_removed(&self.catalogue.tools[tool_index].name, removed);
+        }
     }
 
     /// Builds the request from `arguments` and sends it; `url` (a next-page link, already checked to be
@@ -262,22 +278,56 @@ fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) -
 }
 
 /// JSON bodies go through the tool's shaper; anything else is passed on as it is.
+/// Shapes a JSON response, or passes any other on as it is; either way invisible characters are
+/// removed first (per the tool's `clean` mode, counted in `removed`), so everything shaped from the
+/// value is clean too.
 fn shape_single(
     shaper: &Shaper,
-    response: UpstreamResponse,
+    mut response: UpstreamResponse,
     arguments: &Map<String, Value>,
+    clean: CleanMode,
+    removed: &mut usize,
 ) -> Result<CallOutput, Outcome> {
     if response.body.is_empty() || !is_json_media_type(response.content_type.as_deref()) {
+        *removed += clean_raw(&mut response, clean);
         return Ok(CallOutput::Raw(response));
     }
     match serde_json::from_slice::<Value>(&response.body) {
-        Ok(value) => shaper
-            .apply(&value, arguments, response.status)
-            .map(CallOutput::Shaped)
-            .map_err(|error| Outcome::Misconfigured { detail: error.to_string() }),
+        Ok(mut value) => {
+            *removed += crate::shape::clean::clean_value(&mut value, clean);
+            shaper
+                .apply(&value, arguments, response.status)
+                .map(CallOutput::Shaped)
+                .map_err(|error| Outcome::Misconfigured { detail: error.to_string() })
+        }
         // Declared JSON that is not: shown as the text it is.
-        Err(_) => Ok(CallOutput::Raw(response)),
+        Err(_) => {
+            *removed += clean_raw(&mut response, clean);
+            Ok(CallOutput::Raw(response))
+        }
     }
+}
+
+/// Cleans a body the MCP layer shows as text (`text/*`, XML, or valid UTF-8); binary bodies, which
+/// travel as base64, are left as they are.
+fn clean_raw(response: &mut UpstreamResponse, clean: CleanMode) -> usize {
+    let media_type = response
+        .content_type
+        .as_deref()
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let is_text =
+        media_type.starts_with("text/") || media_type.ends_with("xml") || std::str::from_utf8(&response.body).is_ok();
+    if !is_text || clean == CleanMode::Off {
+        return 0;
+    }
+    let text = String::from_utf8_lossy(&response.body);
+    let (cleaned, removed) = crate::shape::clean::strip(&text, clean);
+    if removed > 0 {
+        let cleaned = cleaned.into_owned().into_bytes();
+        response.body = cleaned;
+    }
+    removed
 }
 
 /// `application/json`, `*/*+json`, or no content type at all (many APIs omit it).

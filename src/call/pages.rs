@@ -297,9 +297,11 @@ async fn fetch(
         Position::Url { u } => url = Some(u.as_str()),
     }
     let response = caller.send(tool_index, &arguments, url, context).await?;
-    let body: Value = serde_json::from_slice(&response.body).map_err(|_| Outcome::InvalidResponse {
+    let mut body: Value = serde_json::from_slice(&response.body).map_err(|_| Outcome::InvalidResponse {
         reason: "a page of results is not JSON; paginated tools need JSON responses".to_string(),
     })?;
+    let removed = crate::shape::clean::clean_value(&mut body, caller.catalogue.tools[tool_index].clean);
+    caller.record_cleaned(tool_index, removed);
     let items = items(paginator, &body)?;
     let has_more = paginator.has_more.as_ref().and_then(|path| path.query(&body).exactly_one().ok().cloned());
     let no_more = matches!(has_more, Some(Value::Bool(false)));

@@ -62,21 +62,6 @@ const QUERY_ALLOW_RESERVED: &AsciiSet = &STRICT
 const TEMPLATE_LITERAL: &AsciiSet =
     &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
 
-/// Headers whose value decides how the message is framed or routed; letting an agent set them
-/// would allow request smuggling or reaching another virtual host on the same server.
-const FORBIDDEN_HEADERS: [&str; 10] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "keep-alive",
-    "proxy-connection",
-    "expect",
-];
-
 /// The name used in errors about the configured base URL, which is not a tool argument.
 const BASE_URL_ARGUMENT: &str = "base_url";
 /// The name used in errors about the path template itself.
@@ -558,11 +543,12 @@ fn header_value(binding: &ArgumentBinding, value: &Value) -> Result<Option<Strin
             "the header name from the API description is not a valid HTTP header name",
         ));
     }
-    if FORBIDDEN_HEADERS.iter().any(|forbidden| binding.wire_name.eq_ignore_ascii_case(forbidden)) {
+    // Compile leaves these out of the inputSchema; refusing again keeps a hand-built binding honest.
+    if crate::catalogue::is_reserved_header(&binding.wire_name) {
         return Err(invalid(
             &binding.argument,
             format!(
-                "the '{}' header controls message framing or routing and cannot be set by a tool argument",
+                "the '{}' header is reserved (credentials, cookies, forwarding, framing or routing) and cannot be set by a tool argument",
                 binding.wire_name
             ),
         ));

@@ -10,6 +10,42 @@ use serde_json::{Map, Value, json};
 use crate::mapping::{OutputConfig, PaginationConfig};
 use crate::spec::HttpMethod;
 
+/// Headers a tool argument never sets, whatever the spec declares (`specs/tool-generation.md`,
+/// "Reserved headers"): credentials and cookies belong to the upstream's own settings, forwarding
+/// headers would let an agent lie about who is calling, and hop-by-hop and framing headers would allow
+/// request smuggling or reaching another virtual host. `compile/` leaves such parameters out of the
+/// `inputSchema` (with a `spec/reserved-header` warning) and the request builder refuses them again.
+pub const RESERVED_HEADERS: [&str; 19] = [
+    "authorization",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "cookie",
+    "set-cookie",
+    "forwarded",
+    "x-real-ip",
+    "via",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "max-forwards",
+];
+
+/// Every `X-Forwarded-*` header (`-For`, `-Host`, `-Proto`, `-Port`, `-Prefix`, ...) is reserved too.
+const RESERVED_HEADER_PREFIX: &str = "x-forwarded-";
+
+/// Whether a header name (any case) is reserved: see [`RESERVED_HEADERS`].
+pub fn is_reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    RESERVED_HEADERS.contains(&name.as_str()) || name.starts_with(RESERVED_HEADER_PREFIX) || name.starts_with(':')
+}
+
 #[derive(Debug, Default)]
 pub struct Catalogue {
     pub server: ServerInfo,
@@ -181,6 +217,10 @@ pub struct Tool {
     pub call: UpstreamCall,
     pub pagination: Option<Pagination>,
     pub output: Option<OutputConfig>,
+    /// Invisible characters removed from successful results.
+    pub clean: crate::mapping::CleanMode,
+    /// Whether instruction-like result strings are marked in `_meta` and the audit log.
+    pub flag_instructions: bool,
     pub source: ToolSource,
 }
 

@@ -890,7 +890,7 @@ fn sanitize(text: &str) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if c.is_control() || is_invisible_format(c) {
+        if crate::shape::clean::is_hidden_strict(c) {
             continue;
         }
         if pending_space {
@@ -900,10 +900,6 @@ fn sanitize(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Cut to at most `limit` characters, ending with `…` when something was cut.

@@ -49,6 +49,8 @@ struct Effective {
     scopes: Vec<String>,
     output: Option<crate::mapping::OutputConfig>,
     infer_pagination: bool,
+    clean: crate::mapping::CleanMode,
+    flag_instructions: bool,
 }
 
 impl Effective {
@@ -70,6 +72,8 @@ impl Effective {
             scopes: pick!(scopes, Vec::new()),
             output: layers.iter().find_map(|layer| layer.output.clone()),
             infer_pagination: pick!(infer_pagination, false),
+            clean: pick!(clean, crate::mapping::CleanMode::Basic),
+            flag_instructions: pick!(flag_instructions, false),
         }
     }
 }
@@ -205,16 +209,25 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
 }
 
 fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {
-    let base_url = config.base_url.clone().or_else(|| spec_base_url(spec, config));
-    if base_url.is_none() {
-        diagnostics.push(
+    let spec_url = if config.base_url.is_some() { Ok(None) } else { spec_server_url(spec, config) };
+    let base_url = config.base_url.clone().or_else(|| spec_url.clone().ok().flatten());
+    match spec_url {
+        Err(problem) => diagnostics.push(
+            Diagnostic::error("upstream/unusable-server-url", format!("upstream '{name}': {problem}"))
+                .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display)))
+                .with_help(
+                    "only http and https servers can be called: set `base_url` in the mapping file, or pass --base-url",
+                ),
+        ),
+        Ok(None) if base_url.is_none() => diagnostics.push(
             Diagnostic::warning(
                 "upstream/no-base-url",
-                format!("upstream '{name}' has no base URL: its spec names no absolute server URL"),
+                format!("upstream '{name}' has no base URL: its spec names no server"),
             )
             .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display)))
             .with_help("set `base_url` in the mapping file, or pass --base-url"),
-        );
+        ),
+        Ok(_) => {}
     }
     let settings = &config.settings;
     let (credential_names, credentials) = config
@@ -243,9 +256,21 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
 
 /// The spec's first server URL with its variables resolved (mapping values first, then defaults),
 /// made absolute against the spec's own URL when it is relative and the spec came from http(s).
+/// `None` when the spec names no server.
 pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
-    let server = spec.root().get("servers")?.as_array()?.first()?;
-    let mut url = server.get("url")?.as_str()?.to_string();
+    spec_server_url(spec, config).ok().flatten()
+}
+
+/// Like [`spec_base_url`], but says why a server URL that is there cannot be called: another scheme
+/// than http(s) (`file:`, `ftp:`, `javascript:`...), or a relative URL in a spec read from a file.
+fn spec_server_url(spec: &Spec, config: &UpstreamConfig) -> Result<Option<String>, String> {
+    let Some(server) = spec.root().get("servers").and_then(Value::as_array).and_then(|servers| servers.first()) else {
+        return Ok(None);
+    };
+    let Some(written) = server.get("url").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let mut url = written.to_string();
     if let Some(variables) = server.get("variables").and_then(Value::as_object) {
         for (variable, definition) in variables {
             let value = config
@@ -257,14 +282,37 @@ pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
             url = url.replace(&format!("{{{variable}}}"), &value);
         }
     }
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return Some(url.trim_end_matches('/').to_string());
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(Some(url.trim_end_matches('/').to_string()));
     }
-    let root_url = &spec.doc(crate::spec::ROOT).url;
-    if matches!(root_url.scheme(), "http" | "https") {
-        return root_url.join(&url).ok().map(|u| u.to_string().trim_end_matches('/').to_string());
+    let absolute = match url::Url::parse(&url) {
+        Ok(absolute) => absolute,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let root_url = &spec.doc(crate::spec::ROOT).url;
+            // A Swagger 2.0 document without `host` ("the host serving the documentation") names no
+            // server at all; its upgrade only carries `basePath` over as a relative URL.
+            if spec.version == crate::spec::SpecVersion::Swagger2 && !matches!(root_url.scheme(), "http" | "https") {
+                return Ok(None);
+            }
+            if !matches!(root_url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "the spec's server URL '{written}' is relative and the spec was read from a file, so it has no host"
+                ));
+            }
+            root_url.join(&url).map_err(|error| format!("the spec's server URL '{written}' is not a URL: {error}"))?
+        }
+        Err(error) => return Err(format!("the spec's server URL '{written}' is not a URL: {error}")),
+    };
+    match absolute.scheme() {
+        "http" | "https" if absolute.host().is_some() => {
+            Ok(Some(absolute.to_string().trim_end_matches('/').to_string()))
+        }
+        "http" | "https" => Err(format!("the spec's server URL '{written}' has no host")),
+        scheme => {
+            Err(format!("the spec's server URL '{written}' has scheme '{scheme}'; only http and https are upstreams"))
+        }
     }
-    None
 }
 
 /// Names in two passes: explicit names from the mapping are reserved first; generated names are then
@@ -498,6 +546,16 @@ fn build_tool(
         );
         return None;
     }
+    for header in &input.reserved_headers {
+        diagnostics.push(
+            Diagnostic::warning(
+                "spec/reserved-header",
+                format!("{}: header parameter '{header}' left out: it is reserved and never set by a tool argument", who()),
+            )
+            .at(Some(operation_location.clone()))
+            .with_help("api2mcp sets credentials, cookies and forwarding headers itself (upstream `settings.headers`, `credentials`)"),
+        );
+    }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
     let output = tool_config.and_then(|t| t.output.clone()).or_else(|| effective.output.clone());
@@ -569,6 +627,8 @@ fn build_tool(
         },
         pagination,
         output,
+        clean: tool_config.and_then(|t| t.clean).unwrap_or(effective.clean),
+        flag_instructions: tool_config.and_then(|t| t.flag_instructions).unwrap_or(effective.flag_instructions),
         source: ToolSource {
             upstream: upstream_name.to_string(),
             operation_id: operation.operation_id().map(str::to_string),

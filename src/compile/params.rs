@@ -25,6 +25,8 @@ pub struct BuiltInput {
     pub declared_content_type: Option<String>,
     /// Why the operation's request body cannot be built from arguments (the tool is left out).
     pub unsupported_body: Option<String>,
+    /// Header parameters left out because their names are reserved (`catalogue::RESERVED_HEADERS`).
+    pub reserved_headers: Vec<String>,
 }
 
 struct Parameter<'a> {
@@ -36,7 +38,8 @@ struct Parameter<'a> {
 
 /// Headers that OpenAPI says are controlled by the transport, not by parameters: never tool
 /// arguments. A declared `Accept` or `Content-Type` with a fixed value is still sent (see
-/// [`declared_value`]); `Authorization` comes from the upstream's credentials.
+/// [`declared_value`]); `Authorization` comes from the upstream's credentials (it is also in the
+/// reserved list, but is skipped silently here, as OpenAPI says).
 const IGNORED_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
 
 /// Header parameters met while collecting parameters whose declared value is sent as is.
@@ -54,7 +57,8 @@ pub fn build_input(
 ) -> BuiltInput {
     let mut problems = Vec::new();
     let mut declared = DeclaredHeaders::default();
-    let parameters = collect_parameters(spec, operation, compiler, &mut problems, &mut declared);
+    let mut reserved_headers = Vec::new();
+    let parameters = collect_parameters(spec, operation, compiler, &mut problems, &mut declared, &mut reserved_headers);
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
@@ -129,6 +133,7 @@ pub fn build_input(
         declared_accept: declared.accept,
         declared_content_type: declared.content_type,
         unsupported_body,
+        reserved_headers,
     }
 }
 
@@ -140,6 +145,7 @@ fn collect_parameters<'a>(
     compiler: &mut SchemaCompiler<'_>,
     problems: &mut Vec<String>,
     declared: &mut DeclaredHeaders,
+    reserved_headers: &mut Vec<String>,
 ) -> Vec<Parameter<'a>> {
     let mut parameters: Vec<Parameter<'a>> = Vec::new();
     let sources = [
@@ -181,6 +187,12 @@ fn collect_parameters<'a>(
                     "accept" => declared.accept = value,
                     "content-type" => declared.content_type = value,
                     _ => {}
+                }
+                continue;
+            }
+            if location == ArgumentLocation::Header && crate::catalogue::is_reserved_header(name) {
+                if !reserved_headers.iter().any(|seen| seen.eq_ignore_ascii_case(name)) {
+                    reserved_headers.push(name.to_string());
                 }
                 continue;
             }

@@ -25,27 +25,53 @@ pub enum FetchError {
 
 pub struct Fetcher {
     client: Option<reqwest::Client>,
+    /// For documents a spec refers to: redirects only within the origin asked for.
+    ref_client: Option<reqwest::Client>,
 }
 
 impl Fetcher {
     pub fn new() -> Self {
-        Fetcher { client: None }
+        Fetcher { client: None, ref_client: None }
     }
 
-    fn client(&mut self, url: &Url) -> Result<reqwest::Client, FetchError> {
-        if let Some(client) = &self.client {
+    fn client(&mut self, url: &Url, referenced: bool) -> Result<reqwest::Client, FetchError> {
+        let slot = if referenced { &mut self.ref_client } else { &mut self.client };
+        if let Some(client) = slot {
             return Ok(client.clone());
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| FetchError::Http { url: url.to_string(), reason: error.to_string() })?;
-        self.client = Some(client.clone());
+        let builder =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
+        // The spec the user named may move anywhere; a document it refers to may not leave its origin
+        // (a stopped redirect is a 3xx answer, reported as such).
+        let builder = if referenced {
+            builder.redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let first = attempt.previous().first().map(Url::origin);
+                if attempt.previous().len() > 5 || first.is_some_and(|origin| origin != attempt.url().origin()) {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+        } else {
+            builder
+        };
+        let client =
+            builder.build().map_err(|error| FetchError::Http { url: url.to_string(), reason: error.to_string() })?;
+        *slot = Some(client.clone());
         Ok(client)
     }
 
+    /// Reads the document the user named (a file or an http(s) URL).
     pub async fn fetch(&mut self, url: &Url) -> Result<String, FetchError> {
+        self.fetch_document(url, false).await
+    }
+
+    /// Reads a document a spec refers to: as [`Self::fetch`], with redirects kept on its origin.
+    pub async fn fetch_referenced(&mut self, url: &Url) -> Result<String, FetchError> {
+        self.fetch_document(url, true).await
+    }
+
+    async fn fetch_document(&mut self, url: &Url, referenced: bool) -> Result<String, FetchError> {
         let bytes = match url.scheme() {
             "file" => {
                 let path = url
@@ -58,7 +84,7 @@ impl Fetcher {
                 }
                 std::fs::read(&path).map_err(|source| FetchError::File { path: super::display_name(url), source })?
             }
-            "http" | "https" => self.fetch_http(url).await?,
+            "http" | "https" => self.fetch_http(url, referenced).await?,
             scheme => {
                 return Err(FetchError::Scheme { url: url.to_string(), scheme: scheme.to_string() });
             }
@@ -70,9 +96,9 @@ impl Fetcher {
         Ok(text)
     }
 
-    async fn fetch_http(&mut self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    async fn fetch_http(&mut self, url: &Url, referenced: bool) -> Result<Vec<u8>, FetchError> {
         let http_error = |reason: String| FetchError::Http { url: url.to_string(), reason };
-        let client = self.client(url)?;
+        let client = self.client(url, referenced)?;
         let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(error.to_string()))?;
         if !response.status().is_success() {
             return Err(http_error(format!("HTTP status {}", response.status())));

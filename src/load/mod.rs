@@ -76,11 +76,25 @@ pub async fn load_config(
         let location = mapping_source
             .as_ref()
             .map(|source| source.locate(&format!("/upstreams/{}/spec", crate::spec::pointer_segment(name))));
-        if let Some(spec) = load_spec(&upstream.spec, &base_dir, &mut fetcher, location, diagnostics).await {
+        // Invalid entries are reported by `validate/` (mapping/invalid-ref-origin).
+        let ref_origins: Vec<url::Origin> = upstream.ref_origins.iter().filter_map(|o| ref_origin(o).ok()).collect();
+        if let Some(spec) =
+            load_spec(&upstream.spec, &base_dir, &mut fetcher, location, &ref_origins, diagnostics).await
+        {
             specs.insert(name.clone(), spec);
         }
     }
     Some(LoadedConfig { mapping, mapping_source, specs, sources })
+}
+
+/// An entry of `ref_origins`: an http(s) URL with a host and nothing after it but `/`.
+pub fn ref_origin(text: &str) -> Result<url::Origin, String> {
+    let url = Url::parse(text).map_err(|error| format!("'{text}' is not a URL: {error}"))?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare || url.password().is_some() {
+        return Err(format!("'{text}' is not an origin (http or https, a host, an optional port, nothing else)"));
+    }
+    Ok(url.origin())
 }
 
 /// The mapping zero-config mode implies: one upstream named `api`, every operation a tool.
@@ -96,6 +110,7 @@ fn zero_config_mapping(spec: &str, base_url: Option<String>) -> MappingFile {
         defaults: crate::mapping::ToolDefaults { infer_pagination: Some(true), ..Default::default() },
         settings: Default::default(),
         health: None,
+        ref_origins: Vec::new(),
         credentials: IndexMap::new(),
     };
     MappingFile { upstreams: IndexMap::from([("api".to_string(), upstream)]), ..MappingFile::default() }
@@ -107,6 +122,7 @@ pub async fn load_spec(
     base_dir: &Path,
     fetcher: &mut Fetcher,
     used_at: Option<Location>,
+    ref_origins: &[url::Origin],
     diagnostics: &mut Diagnostics,
 ) -> Option<Spec> {
     let url = match fetch::to_url(location, base_dir) {
@@ -142,7 +158,7 @@ pub async fn load_spec(
             );
         }
     }
-    let documents = refs::load_referenced(root, fetcher, diagnostics).await;
+    let documents = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
     Some(Spec::new(documents, version))
 }
 
@@ -170,6 +186,16 @@ fn detect_version(value: &Value) -> Result<SpecVersion, String> {
 /// Reads and parses one document (JSON or YAML, decided by its first character since JSON parses faster).
 pub(crate) async fn read_document(url: &Url, fetcher: &mut Fetcher) -> Result<Document, String> {
     let text = fetcher.fetch(url).await.map_err(|error| error.to_string())?;
+    parse_document(url, text)
+}
+
+/// [`read_document`] for a document a spec refers to (redirects stay on its origin).
+pub(crate) async fn read_referenced_document(url: &Url, fetcher: &mut Fetcher) -> Result<Document, String> {
+    let text = fetcher.fetch_referenced(url).await.map_err(|error| error.to_string())?;
+    parse_document(url, text)
+}
+
+fn parse_document(url: &Url, text: String) -> Result<Document, String> {
     let display = display_name(url);
     let value = parse_text(&text, &display)?;
     Ok(Document { url: url.clone(), display, value, text })

@@ -1,5 +1,11 @@
 //! Loads every document that a spec reaches through `$ref`s to other files or URLs, breadth first, each
 //! once (cycles between files are fine: a document already loaded is not fetched again).
+//!
+//! A spec is third-party text, so its references are not followed anywhere they point
+//! (`specs/tool-generation.md`, "Loading"): a remote document's `$ref`s are fetched only from its own
+//! origin or an origin the upstream's `ref_origins` allows (redirects stay on the origin asked), and
+//! only a local document may refer to local files. Each fetch has the size and time limits of
+//! [`super::fetch`].
 
 use std::collections::{HashSet, VecDeque};
 
@@ -10,7 +16,12 @@ use super::fetch::Fetcher;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::spec::{Document, locate_in_text};
 
-pub async fn load_referenced(root: Document, fetcher: &mut Fetcher, diagnostics: &mut Diagnostics) -> Vec<Document> {
+pub async fn load_referenced(
+    root: Document,
+    fetcher: &mut Fetcher,
+    ref_origins: &[url::Origin],
+    diagnostics: &mut Diagnostics,
+) -> Vec<Document> {
     let mut documents = vec![root];
     let mut known: HashSet<String> = HashSet::from([documents[0].url.to_string()]);
     let mut queue: VecDeque<usize> = VecDeque::from([0]);
@@ -38,13 +49,21 @@ pub async fn load_referenced(root: Document, fetcher: &mut Fetcher, diagnostics:
                     }
                 };
                 target.set_fragment(None);
+                if let Err(why) = allowed(&document.url, &target, ref_origins) {
+                    diagnostics.push(
+                        Diagnostic::error("spec/ref-not-allowed", format!("$ref '{reference}' not followed: {why}"))
+                            .at(Some(locate_in_text(&document.display, &document.text, reference)))
+                            .with_help("list the origin in the upstream's `ref_origins` if the spec may load from it"),
+                    );
+                    continue;
+                }
                 if known.insert(target.to_string()) {
                     wanted.push((target, reference.to_string()));
                 }
             }
         }
         for (url, reference) in wanted {
-            match super::read_document(&url, fetcher).await {
+            match super::read_referenced_document(&url, fetcher).await {
                 Ok(document) => {
                     documents.push(document);
                     queue.push_back(documents.len() - 1);
@@ -60,6 +79,34 @@ pub async fn load_referenced(root: Document, fetcher: &mut Fetcher, diagnostics:
         }
     }
     documents
+}
+
+/// Whether `referrer` may make api2mcp read `target`.
+fn allowed(referrer: &Url, target: &Url, ref_origins: &[url::Origin]) -> Result<(), String> {
+    match (referrer.scheme(), target.scheme()) {
+        ("file", "file") => Ok(()),
+        (_, "file") => Err(format!(
+            "a document fetched from {} may not refer to local files",
+            referrer.origin().ascii_serialization()
+        )),
+        (_, "http" | "https") => {
+            let origin = target.origin();
+            if origin == referrer.origin() || ref_origins.contains(&origin) {
+                Ok(())
+            } else {
+                let from = if referrer.scheme() == "file" {
+                    "a local file".to_string()
+                } else {
+                    referrer.origin().ascii_serialization()
+                };
+                Err(format!(
+                    "{} is not the origin of the document that refers to it ({from})",
+                    origin.ascii_serialization()
+                ))
+            }
+        }
+        (_, scheme) => Err(format!("unsupported URL scheme '{scheme}'")),
+    }
 }
 
 /// Every `$ref` string in a document that names another document (does not start with `#`).

@@ -112,6 +112,29 @@ pub struct ToolDefaults {
     /// `offset`/`limit`) and infer the paging style where the spec makes it unambiguous. Default: true in
     /// zero-config mode, false with a mapping file. `check` reports what it inferred.
     pub infer_pagination: Option<bool>,
+    /// Which invisible characters are removed from successful results (text, and string values of JSON
+    /// responses) before the agent sees them. Default `basic`.
+    pub clean: Option<CleanMode>,
+    /// Mark result strings that read like instructions to a model (the patterns used for spec descriptions)
+    /// in the result's `_meta` (`api2mcp/flagged`) and in the audit log; the data itself is not changed.
+    /// Default false.
+    pub flag_instructions: Option<bool>,
+}
+
+/// Which invisible characters are removed from successful results (`specs/output-and-pagination.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanMode {
+    /// Control characters (C0 except tab, newline and carriage return; DEL; C1), bidirectional embedding,
+    /// override and isolate controls, zero-width space, word joiner and invisible operators, byte order
+    /// marks, interlinear annotation characters and Unicode tag characters.
+    #[default]
+    Basic,
+    /// `basic`, plus carriage returns, zero-width (non-)joiners, left-to-right and right-to-left marks and
+    /// soft hyphens: the set removed from spec descriptions. Breaks emoji sequences and some scripts.
+    Strict,
+    /// Nothing is removed.
+    Off,
 }
 
 /// When a tool advertises an `outputSchema`.
@@ -157,6 +180,11 @@ pub struct UpstreamConfig {
     pub settings: UpstreamSettings,
     /// Readiness probe: while it fails, `/ready` reports not ready. Unset: the upstream is not probed.
     pub health: Option<HealthProbeConfig>,
+    /// Origins (`https://schemas.example.com`) from which the spec's external `$ref`s may also be fetched.
+    /// By default a `$ref` is fetched only from the origin of the document that contains it, and a local
+    /// spec may refer only to local files.
+    #[serde(default)]
+    pub ref_origins: Vec<String>,
     /// How api2mcp authenticates to this upstream, by security scheme name of its spec (e.g. `{api_key: {value: "${PETSTORE_KEY}"}}`), or any name with an explicit `type`. Never the caller's token.
     #[serde(default)]
     pub credentials: IndexMap<String, CredentialSettings>,
@@ -232,6 +260,11 @@ pub struct ToolConfig {
     pub pagination: Option<PaginationConfig>,
     /// How the upstream response is shaped before it reaches the agent.
     pub output: Option<OutputConfig>,
+    /// Which invisible characters are removed from this tool's successful results; overrides the defaults.
+    pub clean: Option<CleanMode>,
+    /// Mark this tool's result strings that read like instructions to a model (in `_meta` and the audit log,
+    /// data unchanged); overrides the defaults.
+    pub flag_instructions: Option<bool>,
     /// Per-tool overrides of the upstream call.
     #[serde(default)]
     pub settings: UpstreamSettings,

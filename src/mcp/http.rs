@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::sync::Semaphore;
@@ -169,15 +168,5 @@ pub async fn serve(
         tracing::warn!(grace = ?settings.shutdown_grace, "shutdown grace period over: dropping the requests still running");
     }
     stop.cancel();
-    Ok(())
-}
-
-/// Serves MCP over stdin/stdout until the client closes it. Nothing else may write to stdout.
-pub async fn serve_stdio(server: McpServer) -> Result<(), String> {
-    // One long-lived client: it can be told when a reload changes the tool list.
-    let server = server.announcing_list_changes();
-    let running = server.clone().serve(rmcp::transport::stdio()).await.map_err(|error| error.to_string())?;
-    server.push_list_changes_to(running.peer().clone());
-    running.waiting().await.map_err(|error| error.to_string())?;
     Ok(())
 }

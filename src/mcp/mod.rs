@@ -3,9 +3,11 @@
 //! (Streamable HTTP, stdio). A config-driven server implements only info, list and call; everything
 //! else keeps rmcp's safe defaults.
 
+mod flags;
 mod guard;
 pub mod http;
 mod result;
+pub mod stdio;
 
 use std::sync::{Arc, Mutex};
 
@@ -333,7 +335,15 @@ impl McpServer {
         let secrets = caller.secrets(tool);
         let status = upstream_status(&outcome);
         let cancelled = matches!(outcome, Err(Outcome::Cancelled));
-        let (result, failure) = result::tool_result(&tool.name, outcome, &secrets);
+        let (mut result, failure) = result::tool_result(&tool.name, outcome, &secrets);
+        if tool.flag_instructions && failure.is_none() && !cancelled {
+            let flagged = flags::flags_of(&result);
+            if !flagged.is_empty() {
+                let patterns: Vec<String> = flagged.iter().map(|f| format!("{} {}", f.path, f.pattern)).collect();
+                tracing::warn!(target: "audit", tool = %tool.name, flagged = flagged.len(), patterns = %patterns.join(", "), "instruction-like text in an upstream result");
+                flags::mark(&mut result, &flagged);
+            }
+        }
         let category = match (cancelled, failure) {
             (true, _) => metrics::OUTCOME_CANCELLED,
             (false, Some(category)) => category.as_str(),

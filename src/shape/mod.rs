@@ -35,6 +35,7 @@ use serde_json_path::JsonPath;
 
 use crate::mapping::{OutputConfig, OutputFormat};
 
+pub mod clean;
 pub mod schema;
 
 /// The result of shaping one upstream JSON response.

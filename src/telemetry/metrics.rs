@@ -108,6 +108,7 @@ pub struct Metrics {
     requests_shed: Family<ReasonLabels, Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
+    characters_removed: Family<ToolLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -184,6 +185,12 @@ impl Metrics {
             "Configuration reloads, by result (ok: swapped in, refused: the old catalogue stays)",
             reloads.clone(),
         );
+        let characters_removed = Family::<ToolLabels, Counter>::default();
+        registry.register(
+            "result_characters_removed",
+            "Invisible characters (controls, bidi, zero-width, tags) removed from successful tool results, by tool",
+            characters_removed.clone(),
+        );
         let build = Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") });
         registry.register("build", "The running api2mcp build", build);
         Metrics {
@@ -199,6 +206,7 @@ impl Metrics {
             requests_shed,
             jwks_refreshes,
             reloads,
+            characters_removed,
         }
     }
 
@@ -246,6 +254,11 @@ impl Metrics {
     /// A configuration reload: `swapped` false when it was refused and the old catalogue stayed.
     pub fn reload(&self, swapped: bool) {
         self.reloads.get_or_create(&ResultLabels { result: if swapped { "ok" } else { "refused" } }).inc();
+    }
+
+    /// Invisible characters removed from one tool result (`clean`).
+    pub fn characters_removed(&self, tool: &str, count: usize) {
+        self.characters_removed.get_or_create(&ToolLabels { tool: tool.to_string() }).inc_by(count as u64);
     }
 
     /// The Prometheus text exposition of every metric.

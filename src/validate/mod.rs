@@ -150,6 +150,14 @@ fn check_upstream_settings(
             );
         }
     }
+    for (index, origin) in upstream.ref_origins.iter().enumerate() {
+        if let Err(problem) = crate::load::ref_origin(origin) {
+            diagnostics.push(
+                Diagnostic::error("mapping/invalid-ref-origin", format!("upstream '{name}': ref_origins: {problem}"))
+                    .at(source.map(|s| s.locate(&format!("{pointer}/ref_origins/{index}")))),
+            );
+        }
+    }
     if let Some(prefix) = &upstream.tool_prefix
         && !prefix.is_empty()
         && !is_valid_tool_name(prefix)

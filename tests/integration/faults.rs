@@ -235,6 +235,23 @@ async fn a_reset_connection_is_an_external_error() {
     shutdown.cancel();
 }
 
+/// An unresolvable host is a DNS failure, not a refused connection. The `.invalid` TLD never
+/// resolves (RFC 6761) and api2mcp's resolver refuses it without asking any server.
+#[tokio::test]
+async fn an_unresolvable_host_is_a_dns_failure() {
+    let shutdown = CancellationToken::new();
+    let url = api2mcp("http://api2mcp-fault-drill.invalid:8080", shutdown.clone()).await;
+    let client = client(&url, ClientLifecycleMode::Initialize).await;
+    let error = error_of(&call(&client, "echo", json!({"id": "x"})).await);
+    assert_eq!(
+        (error["category"].as_str(), error["code"].as_str(), error["retryable"].as_bool()),
+        (Some("EXTERNAL"), Some("dns_failure"), Some(true)),
+        "{error}"
+    );
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
 #[tokio::test]
 async fn hostile_argument_values_reach_the_upstream_exactly_as_intended() {
     let seen: Seen = Arc::default();

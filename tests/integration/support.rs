@@ -7,6 +7,7 @@ use std::path::Path;
 use api2mcp::catalogue::Catalogue;
 use api2mcp::load::ConfigSource;
 use api2mcp::pipeline::{Prepared, prepare};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// Runs load → validate → compile on a fixture folder: `api2mcp.yaml` when present, else the
 /// `spec.*` file in zero-config mode. `env.json` (optional) is the environment.
@@ -201,4 +202,46 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(start + size + 2).min(data.len())..];
     }
     body
+}
+/// A stdio server (`hostile.yaml`) running in process after the initialize handshake: write lines, read answers.
+pub struct Stdio {
+    input: tokio::io::DuplexStream,
+    output: tokio::io::Lines<tokio::io::BufReader<tokio::io::DuplexStream>>,
+}
+
+impl Stdio {
+    pub async fn start() -> Stdio {
+        let source = api2mcp::load::ConfigSource::Spec {
+            spec: "tests/fixtures/serve/hostile.yaml".into(),
+            base_url: Some("http://127.0.0.1:9".into()),
+        };
+        let prepared = prepare(&source, &HashMap::new()).await;
+        let server = server_for(std::sync::Arc::new(prepared.compiled.unwrap().catalogue));
+        let (input, server_input) = tokio::io::duplex(1 << 16);
+        let (server_output, output) = tokio::io::duplex(1 << 16);
+        tokio::spawn(api2mcp::mcp::stdio::serve_lines(server, server_input, server_output));
+        let mut stdio = Stdio { input, output: tokio::io::BufReader::new(output).lines() };
+        stdio
+            .send(r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"drill","version":"1"}}}"#)
+            .await;
+        let answer = stdio.answer().await;
+        assert_eq!(answer["id"], "init", "{answer}");
+        stdio.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await;
+        stdio
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.input.write_all(line.as_bytes()).await.unwrap();
+        self.input.write_all(b"\n").await.unwrap();
+    }
+
+    /// The next answer line, within a deadline (a missing answer fails instead of hanging).
+    pub async fn answer(&mut self) -> serde_json::Value {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), self.output.next_line())
+            .await
+            .expect("an answer within 10 s")
+            .unwrap()
+            .expect("the server is still running");
+        serde_json::from_str(&line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+    }
 }
