@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 
 /// The longest request target (path and query) accepted.
 pub const MAX_REQUEST_TARGET_BYTES: usize = 8 * 1024;
-/// The largest request head accepted: request line plus header fields, as sent in HTTP/1.1.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// The largest request head accepted: request line plus header fields, as sent in HTTP/1.1. Twice
+/// the default `auth.max_token_bytes`, so that the longest accepted token still fits.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// hyper's read buffer: heads larger than this are refused by the parser itself (431).
 pub const PARSER_BUFFER_BYTES: usize = 64 * 1024;
 

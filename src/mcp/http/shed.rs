@@ -1,12 +1,13 @@
 //! Load shedding in front of `/mcp`: on queueing delay (CPU overload) and on concurrency.
 //!
 //! Under CPU overload every runnable task waits longer for its turn, so every request slows down
-//! together; admitting more only makes all of them late. The delay a request waits before its work
-//! starts is measured directly: from the moment hyper handed it to the service
-//! ([`Arrived`]) until it runs again after yielding once to the runtime, which puts it behind every
-//! task already waiting. When that delay has stayed above the target for a whole interval (CoDel's
-//! rule: a standing queue, not a burst), requests are answered 503 with `Retry-After` until a
-//! request again waits less than the target. Admitted requests then keep their latency.
+//! together; admitting more only makes all of them late. The wait is measured by a probe task that
+//! asks to be woken every [`PROBE_PERIOD`] and records how late it actually runs: exactly the
+//! delay any runnable piece of work (a request's next step) spends queued behind others. (A request
+//! cannot measure its own wait before it first runs: that time passes while its bytes sit in the
+//! socket.) When that delay has stayed above the target for a whole interval (CoDel's rule: a
+//! standing queue, not a burst), requests are answered 503 with `Retry-After` until the delay is
+//! back under the target. Admitted requests then keep their latency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,9 @@ pub const SHED_INTERVAL: Duration = Duration::from_millis(100);
 /// Marks "the delay is not above the target".
 const NOT_ABOVE: u64 = u64::MAX;
 
+/// How often the probe measures the runtime's queueing delay.
+pub const PROBE_PERIOD: Duration = Duration::from_millis(10);
+
 #[derive(Clone)]
 pub struct Shedding {
     permits: Arc<Semaphore>,
@@ -35,6 +39,9 @@ pub struct Shedding {
     epoch: Instant,
     /// Milliseconds after `epoch` since when every request waited longer than the target.
     above_since_ms: Arc<AtomicU64>,
+    /// The probe's latest measurement, in microseconds.
+    delay: Arc<AtomicU64>,
+    probe_started: Arc<std::sync::Once>,
     metrics: Arc<Metrics>,
 }
 
@@ -45,8 +52,28 @@ impl Shedding {
             queue_target: queue_target.filter(|target| !target.is_zero()),
             epoch: Instant::now(),
             above_since_ms: Arc::new(AtomicU64::new(NOT_ABOVE)),
+            delay: Arc::new(AtomicU64::new(0)),
+            probe_started: Arc::new(std::sync::Once::new()),
             metrics,
         }
+    }
+
+    /// The runtime's queueing delay now; starts the probe on first use (inside the runtime).
+    fn queueing_delay(&self) -> Duration {
+        self.probe_started.call_once(|| {
+            // The probe holds only a weak reference: it ends when the router is dropped.
+            let delay = Arc::downgrade(&self.delay);
+            tokio::spawn(async move {
+                loop {
+                    let asked = tokio::time::Instant::now() + PROBE_PERIOD;
+                    tokio::time::sleep_until(asked).await;
+                    let late = tokio::time::Instant::now().saturating_duration_since(asked);
+                    let Some(delay) = delay.upgrade() else { return };
+                    delay.store(u64::try_from(late.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                }
+            });
+        });
+        Duration::from_micros(self.delay.load(Ordering::Relaxed))
     }
 
     /// Whether a request that waited `waited` is shed, updating the standing-queue state.
@@ -69,10 +96,10 @@ impl Shedding {
 /// better than one whose request waits behind thousands of others.
 pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Next) -> Response {
     if let Some(target) = shedding.queue_target {
-        let arrived = request.extensions().get::<Arrived>().map_or_else(Instant::now, |arrived| arrived.0);
-        tokio::task::yield_now().await;
+        // A request that itself waited long to start counts too (a runtime with one blocked worker).
+        let waited = request.extensions().get::<Arrived>().map_or(Duration::ZERO, |arrived| arrived.0.elapsed());
         let now = Instant::now();
-        if shedding.overloaded(target, now.saturating_duration_since(arrived), now) {
+        if shedding.overloaded(target, shedding.queueing_delay().max(waited), now) {
             shedding.metrics.request_shed(SHED_QUEUE_DELAY);
             return busy("the server is overloaded; retry shortly\n");
         }
