@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// How long a read waits for budget before it gives up.
 pub const BUDGET_WAIT: Duration = Duration::from_secs(1);
 /// The budget when none is configured.
-pub const DEFAULT_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_BUDGET_BYTES: usize = 24 * 1024 * 1024;
 /// The first allocation of a body of unknown length.
 const FIRST_ALLOCATION: usize = 16 * 1024;
 

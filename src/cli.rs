@@ -121,8 +121,8 @@ pub struct RunArgs {
     /// Queueing delay that, standing for 100 ms, sheds /mcp requests with 503 (e.g. 50ms; 0 turns it off).
     #[arg(long, default_value = "50ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
     pub queue_target: std::time::Duration,
-    /// Bytes all buffered upstream responses may hold together, e.g. 32MiB (see specs/limits.md).
-    #[arg(long, default_value = "32MiB", env = "API2MCP_RESPONSE_BUDGET", value_parser = parse_size)]
+    /// Bytes all buffered upstream responses may hold together, e.g. 24MiB (see specs/limits.md).
+    #[arg(long, default_value = "24MiB", env = "API2MCP_RESPONSE_BUDGET", value_parser = parse_size)]
     pub response_budget: usize,
 }
 

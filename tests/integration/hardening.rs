@@ -118,12 +118,9 @@ async fn every_idle_connection_is_closed_within_the_header_timeout() {
             break;
         }
         let mut buffer = [0u8; 256];
-        match tokio::time::timeout(Duration::from_millis(100), dripping.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => {
-                closed = true;
-                break;
-            }
-            _ => {}
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(100), dripping.read(&mut buffer)).await {
+            closed = true;
+            break;
         }
     }
     assert!(closed, "a dripping header was still being read after {:?}", timeout + margin);
