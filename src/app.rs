@@ -259,17 +259,31 @@ async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catal
 
 /// `catalogue_for_serving`, then the MCP server for it.
 async fn server_for_serving(args: &SourceArgs) -> Result<crate::mcp::McpServer, ExitCode> {
-    mcp_server(catalogue_for_serving(args).await?)
+    mcp_server(catalogue_for_serving(args).await?, crate::body::Budget::default())
 }
 
-fn mcp_server(catalogue: std::sync::Arc<Catalogue>) -> Result<crate::mcp::McpServer, ExitCode> {
+fn mcp_server(
+    catalogue: std::sync::Arc<Catalogue>,
+    budget: crate::body::Budget,
+) -> Result<crate::mcp::McpServer, ExitCode> {
     let metrics = std::sync::Arc::new(crate::telemetry::metrics::Metrics::new());
+    for upstream in &catalogue.upstreams {
+        if upstream.max_response_bytes > budget.total() as u64 {
+            tracing::warn!(
+                upstream = %upstream.name,
+                max_response_bytes = upstream.max_response_bytes,
+                response_budget = budget.total(),
+                "max_response_bytes is above the response budget: responses are capped at the budget"
+            );
+        }
+    }
     let caller = crate::call::Caller::new(catalogue)
         .map_err(|message| {
             eprintln!("error: {message}");
             ExitCode::from(EXIT_CONFIG)
         })?
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_response_budget(budget);
     crate::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(1)
@@ -288,7 +302,7 @@ async fn serve(
         Err(code) => return code,
     };
     let tool_count = catalogue.tools.len();
-    let server = match mcp_server(catalogue) {
+    let server = match mcp_server(catalogue, crate::body::Budget::new(run.response_budget)) {
         Ok(server) => server,
         Err(code) => return code,
     };
@@ -308,6 +322,9 @@ async fn serve(
     settings.allowed_origins.extend(extra_origins);
     settings.shutdown_grace = run.shutdown_grace;
     settings.metrics = run.metrics_listen.is_none();
+    settings.max_connections = run.max_connections;
+    settings.header_read_timeout = run.header_timeout;
+    settings.queue_target = Some(run.queue_target).filter(|target| !target.is_zero());
     let shutdown = tokio_util::sync::CancellationToken::new();
     if let Some(metrics_listen) = &run.metrics_listen {
         let metrics_listener = match tokio::net::TcpListener::bind(metrics_listen).await {

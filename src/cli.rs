@@ -110,6 +110,40 @@ pub struct RunArgs {
     /// Serve on a non-loopback address without inbound auth (anyone who can reach it may call every tool).
     #[arg(long, env = "API2MCP_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
+    /// Connections open at once; more are answered 503 and closed (see specs/limits.md).
+    #[arg(long, default_value_t = crate::mcp::http::DEFAULT_MAX_CONNECTIONS, env = "API2MCP_MAX_CONNECTIONS",
+          value_parser = parse_count)]
+    pub max_connections: usize,
+    /// Time a client has to send a request head, counted from connecting or from the end of its
+    /// previous response; idle connections are closed after it (e.g. 10s).
+    #[arg(long, default_value = "10s", env = "API2MCP_HEADER_TIMEOUT", value_parser = parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Queueing delay that, standing for 100 ms, sheds /mcp requests with 503 (e.g. 50ms; 0 turns it off).
+    #[arg(long, default_value = "50ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
+    pub queue_target: std::time::Duration,
+    /// Bytes all buffered upstream responses may hold together, e.g. 24MiB (see specs/limits.md).
+    #[arg(long, default_value = "24MiB", env = "API2MCP_RESPONSE_BUDGET", value_parser = parse_size)]
+    pub response_budget: usize,
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| format!("'{text}' is not a positive integer"))
+}
+
+/// `123`, `64KiB`, `32MiB`, `1GiB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("'{text}' is not a size such as 32MiB"))?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("unknown unit '{other}' (use B, KiB, MiB or GiB)")),
+    };
+    number.checked_mul(factor).filter(|n| *n > 0).ok_or_else(|| format!("'{text}' is not a usable size"))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

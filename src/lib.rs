@@ -21,6 +21,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod call;
 pub mod catalogue;
 pub mod classify;

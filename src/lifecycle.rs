@@ -34,7 +34,8 @@ async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, Stri
     let previous = server.caller();
     let caller = crate::call::Caller::new(Arc::new(compiled.catalogue))?
         .with_metrics(server.metrics().clone())
-        .keep_cursor_key(&previous);
+        .keep_cursor_key(&previous)
+        .with_response_budget(previous.response_budget().clone());
     let tools = caller.catalogue().tools.len();
     server.replace(Arc::new(caller)).await?;
     Ok(tools)

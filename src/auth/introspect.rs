@@ -79,13 +79,13 @@ impl Introspector {
         if !response.status().is_success() {
             return Err(unavailable(&format!("the endpoint answered {}", response.status())));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|_| unavailable("the answer broke off"))? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(unavailable("the answer is too large"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = crate::body::read_capped(&mut response, MAX_RESPONSE_BYTES, crate::body::Overflow::Fail, None)
+            .await
+            .map_err(|error| match error {
+                crate::body::ReadError::TooLarge => unavailable("the answer is too large"),
+                _ => unavailable("the answer broke off"),
+            })?
+            .bytes;
         let answer: Value = serde_json::from_slice(&bytes).map_err(|_| unavailable("the answer is not JSON"))?;
         let cache_for = self.settings.cache_for.map_or(DEFAULT_CACHE_FOR, |d| d.0);
         if answer.get("active") != Some(&Value::Bool(true)) {
@@ -108,7 +108,7 @@ impl Introspector {
         }
         let lifetime = exp.map_or(cache_for, |exp| cache_for.min(Duration::from_secs(exp - now)));
         let subject = ["sub", "client_id", "username"].iter().find_map(|c| answer.get(*c).and_then(Value::as_str));
-        let scopes: BTreeSet<String> = granted_scopes(&answer);
+        let scopes: BTreeSet<String> = granted_scopes(&answer, false);
         Ok((Ok(Principal { subject: subject.map(str::to_string), key_id: None, scopes }), lifetime))
     }
 }

@@ -130,14 +130,13 @@ impl Jwks {
         if response.content_length().is_some_and(|length| length as usize > MAX_JWKS_BYTES) {
             return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading the JWKS failed: {e}"))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse(&body)
+        let body = crate::body::read_capped(&mut response, MAX_JWKS_BYTES, crate::body::Overflow::Fail, None)
+            .await
+            .map_err(|error| match error {
+                crate::body::ReadError::TooLarge => format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"),
+                error => format!("reading the JWKS failed: {error}"),
+            })?;
+        parse(&body.bytes)
     }
 }
 

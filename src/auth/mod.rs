@@ -77,13 +77,18 @@ pub fn permits(granted: &BTreeSet<String>, required: &[String]) -> bool {
     required.iter().all(|scope| granted.contains(scope))
 }
 
-/// The scopes in a token's claims: the space-delimited `scope` string and the `scp` claim (array,
-/// or space-delimited string).
-pub fn granted_scopes(claims: &Value) -> BTreeSet<String> {
+/// The scopes in a token's (or an introspection answer's) claims: the `scope` claim, only as the
+/// space-delimited string RFC 8693 and RFC 9068 define (a JSON array there grants nothing), and, when
+/// `read_scp` is configured for the issuer, the `scp` claim as an array of strings or a string.
+pub fn granted_scopes(claims: &Value, read_scp: bool) -> BTreeSet<String> {
+    let words = |text: &str| text.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
     let mut scopes = BTreeSet::new();
-    for claim in ["scope", "scp"] {
-        match claims.get(claim) {
-            Some(Value::String(text)) => scopes.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
+    if let Some(Value::String(text)) = claims.get("scope") {
+        scopes.extend(words(text));
+    }
+    if read_scp {
+        match claims.get("scp") {
+            Some(Value::String(text)) => scopes.extend(words(text)),
             Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_string)),
             _ => {}
         }
@@ -94,6 +99,7 @@ pub fn granted_scopes(claims: &Value) -> BTreeSet<String> {
 struct Issuer {
     issuer: String,
     audiences: Vec<String>,
+    read_scp: bool,
     jwks: jwks::Jwks,
 }
 
@@ -140,6 +146,7 @@ impl Inbound {
                 Ok(Issuer {
                     issuer: issuer.issuer.clone(),
                     audiences,
+                    read_scp: issuer.read_scp,
                     jwks: jwks::Jwks::new(issuer.jwks_uri.clone(), interval, metrics.clone())?,
                 })
             })
@@ -180,6 +187,12 @@ impl Inbound {
 
     /// Authenticates a request from its headers alone (a token in the query string is ignored).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Denial> {
+        // Proxies and frameworks disagree on which of two credentials counts: refuse the ambiguity.
+        for name in [header::AUTHORIZATION.as_str(), "x-api-key"] {
+            if headers.get_all(name).iter().count() > 1 {
+                return Err(Denial::Invalid(format!("more than one {name} header")));
+            }
+        }
         let bearer = match headers.get(header::AUTHORIZATION) {
             None => None,
             Some(value) => {
@@ -266,7 +279,11 @@ impl Inbound {
         })?;
         let claims = data.claims;
         let subject = ["sub", "client_id", "azp"].iter().find_map(|c| claims.get(*c).and_then(Value::as_str));
-        Ok(Principal { subject: subject.map(str::to_string), key_id: None, scopes: granted_scopes(&claims) })
+        Ok(Principal {
+            subject: subject.map(str::to_string),
+            key_id: None,
+            scopes: granted_scopes(&claims, issuer.read_scp),
+        })
     }
 
     /// The inbound headers that may travel upstream: only the configured allow-list, never credentials.
@@ -472,9 +489,11 @@ mod tests {
     #[test]
     fn scope_claims_are_read_from_scope_and_scp() {
         let claims = json!({"scope": "a b  c", "scp": ["d", "e"]});
-        assert_eq!(granted_scopes(&claims), set(&["a", "b", "c", "d", "e"]));
-        assert_eq!(granted_scopes(&json!({"scp": "x y"})), set(&["x", "y"]));
-        assert_eq!(granted_scopes(&json!({"scope": 3})), set(&[]));
+        assert_eq!(granted_scopes(&claims, true), set(&["a", "b", "c", "d", "e"]));
+        assert_eq!(granted_scopes(&claims, false), set(&["a", "b", "c"]));
+        assert_eq!(granted_scopes(&json!({"scp": "x y"}), true), set(&["x", "y"]));
+        assert_eq!(granted_scopes(&json!({"scope": 3}), true), set(&[]));
+        assert_eq!(granted_scopes(&json!({"scope": ["a", "b"]}), true), set(&[]), "RFC 9068: a string only");
     }
 
     #[test]

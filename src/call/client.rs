@@ -1,7 +1,7 @@
 //! One pooled HTTP client per upstream, and the sending of one built request: timeouts from the
 //! upstream's settings, redirects followed only within the same origin (reqwest would otherwise carry
 //! custom credential headers to another host), the body read under a limit measured after
-//! decompression, and every transport failure turned into an [`Outcome`].
+//! decompression and under the process-wide response budget ([`crate::body`]), and every transport failure turned into an [`Outcome`].
 
 use std::error::Error as _;
 
@@ -9,6 +9,7 @@ use reqwest::redirect;
 
 use super::UpstreamResponse;
 use super::request::{BuiltRequest, MultipartValue, RequestBodyBytes};
+use crate::body::{Budget, Overflow, ReadError, read_capped};
 use crate::catalogue::Upstream;
 use crate::classify::{Outcome, TimeoutPhase, UpstreamBody};
 
@@ -96,6 +97,7 @@ pub async fn send(
     client: &reqwest::Client,
     upstream: &Upstream,
     built: BuiltRequest,
+    budget: &Budget,
 ) -> Result<UpstreamResponse, Outcome> {
     let method = reqwest::Method::from_bytes(built.method.upper().as_bytes())
         .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
@@ -150,32 +152,33 @@ pub async fn send(
     let retry_after =
         response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let success = response.status().is_success();
-    let limit = if success { upstream.max_response_bytes as usize } else { ERROR_BODY_BYTES };
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    if success {
-                        return Err(Outcome::ResponseTooLarge { limit: upstream.max_response_bytes });
-                    }
-                    body.extend_from_slice(&chunk[..limit - body.len()]);
-                    break;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(error) if error.is_timeout() => return Err(Outcome::Timeout { phase: TimeoutPhase::Total }),
-            Err(error) if error.is_decode() => {
-                return Err(Outcome::InvalidResponse { reason: "the response body could not be decoded".to_string() });
-            }
-            Err(error) => return Err(transport_outcome(&error)),
+    let (limit, overflow) = if success {
+        // A per-upstream cap above the whole budget could never be met: the budget is the cap.
+        let cap = usize::try_from(upstream.max_response_bytes).unwrap_or(usize::MAX).min(budget.total());
+        (cap, Overflow::Fail)
+    } else {
+        (ERROR_BODY_BYTES, Overflow::Truncate)
+    };
+    let body = read_capped(&mut response, limit, overflow, Some(budget)).await.map_err(|error| match error {
+        ReadError::TooLarge => Outcome::ResponseTooLarge { limit: limit as u64 },
+        ReadError::OverBudget => Outcome::ResponseBudgetExhausted { budget: budget.total() as u64 },
+        ReadError::Transport(error) if error.is_timeout() => Outcome::Timeout { phase: TimeoutPhase::Total },
+        ReadError::Transport(error) if error.is_decode() => {
+            Outcome::InvalidResponse { reason: "the response body could not be decoded".to_string() }
         }
-    }
+        ReadError::Transport(error) => transport_outcome(&error),
+    })?;
     if success {
-        return Ok(UpstreamResponse { status, content_type, link, url: built.url, body });
+        return Ok(UpstreamResponse {
+            status,
+            content_type,
+            link,
+            url: built.url,
+            body: body.bytes,
+            budget: body.held,
+        });
     }
-    let text = String::from_utf8_lossy(&body).into_owned();
+    let text = String::from_utf8_lossy(&body.bytes).into_owned();
     let body = (!text.trim().is_empty()).then_some(UpstreamBody { content_type, text });
     Err(Outcome::UpstreamStatus { status, retry_after, body })
 }

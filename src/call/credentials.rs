@@ -149,13 +149,13 @@ impl TokenSource {
             .await
             .map_err(|error| failed(format!("cannot reach the token endpoint ({})", error_kind(&error))))?;
         let status = response.status();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|_| failed("the token response broke off".into()))? {
-            if bytes.len() + chunk.len() > MAX_TOKEN_RESPONSE {
-                return Err(failed("the token response is too large".into()));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = crate::body::read_capped(&mut response, MAX_TOKEN_RESPONSE, crate::body::Overflow::Fail, None)
+            .await
+            .map_err(|error| match error {
+                crate::body::ReadError::TooLarge => failed("the token response is too large".into()),
+                _ => failed("the token response broke off".into()),
+            })?
+            .bytes;
         if !status.is_success() {
             // The body may echo what was sent: only the status and the OAuth error code are shown.
             let code = serde_json::from_slice::<serde_json::Value>(&bytes)

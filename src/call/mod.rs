@@ -30,6 +30,8 @@ pub struct UpstreamResponse {
     /// The URL requested (next-page links are resolved against it).
     pub url: String,
     pub body: Vec<u8>,
+    /// The share of the response budget `body` holds, released with it.
+    pub budget: crate::body::Held,
 }
 
 /// What a successful call produced.
@@ -74,6 +76,8 @@ pub struct Caller {
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
     tokens: Vec<Vec<credentials::TokenSource>>,
+    /// Bytes all buffered upstream responses may hold together (shared across reloads).
+    budget: crate::body::Budget,
 }
 
 impl Caller {
@@ -101,7 +105,8 @@ impl Caller {
             .iter()
             .map(|upstream| credentials::token_sources(&upstream.credentials))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None, tokens })
+        let budget = crate::body::Budget::default();
+        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None, tokens, budget })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
@@ -109,6 +114,18 @@ impl Caller {
     pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// Upstream response bodies of every call share `budget` (one per process: pass the same one to
+    /// a reloaded caller: calls still running on the old catalogue hold part of it).
+    #[must_use]
+    pub fn with_response_budget(mut self, budget: crate::body::Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn response_budget(&self) -> &crate::body::Budget {
+        &self.budget
     }
 
     /// For a reload: keeps `previous`'s cursor key when neither configuration sets `cursor_secret`
@@ -221,9 +238,11 @@ impl Caller {
             }
         }
         let started = std::time::Instant::now();
-        let response =
-            tracing::Instrument::instrument(client::send(&self.clients[tool.upstream], upstream, built), span.clone())
-                .await;
+        let response = tracing::Instrument::instrument(
+            client::send(&self.clients[tool.upstream], upstream, built, &self.budget),
+            span.clone(),
+        )
+        .await;
         let status = match &response {
             Ok(response) => Some(response.status),
             Err(Outcome::UpstreamStatus { status, .. }) => Some(*status),

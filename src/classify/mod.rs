@@ -115,6 +115,8 @@ pub enum Outcome {
     Tls { reason: String },
     /// The response was larger than the configured limit (measured after decompression).
     ResponseTooLarge { limit: u64 },
+    /// The process-wide budget for buffered response bytes stayed exhausted while the call waited.
+    ResponseBudgetExhausted { budget: u64 },
     /// The response claimed JSON but did not parse, or decompression failed.
     InvalidResponse { reason: String },
     /// A redirect to another origin was refused.
@@ -193,6 +195,7 @@ enum When {
     Dns,
     Tls,
     ResponseTooLarge,
+    ResponseBudgetExhausted,
     InvalidResponse,
     CrossOriginRedirect,
     Misconfigured,
@@ -211,6 +214,7 @@ impl When {
             | (When::Dns, Outcome::Dns { .. })
             | (When::Tls, Outcome::Tls { .. })
             | (When::ResponseTooLarge, Outcome::ResponseTooLarge { .. })
+            | (When::ResponseBudgetExhausted, Outcome::ResponseBudgetExhausted { .. })
             | (When::InvalidResponse, Outcome::InvalidResponse { .. })
             | (When::CrossOriginRedirect, Outcome::CrossOriginRedirect { .. })
             | (When::Misconfigured, Outcome::Misconfigured { .. })
@@ -605,6 +609,17 @@ static TABLE: &[Row] = &[
         uses_retry_after: false,
         message: Fixed("the call was cancelled before it completed"),
         hint: None,
+        fields: FieldsRule::None,
+    },
+    // 31: other calls' large responses hold the memory budget; it frees up as they finish.
+    Row {
+        when: When::ResponseBudgetExhausted,
+        category: External,
+        code: "server_busy",
+        retryable: true,
+        uses_retry_after: false,
+        message: Fixed("api2mcp is busy reading other large responses and had no memory for this one"),
+        hint: Some("retry after a short wait; if it keeps failing, stop and tell the user"),
         fields: FieldsRule::None,
     },
 ];
@@ -1685,6 +1700,7 @@ mod tests {
             Outcome::Cancelled,
             Outcome::Misconfigured { detail: String::new() },
             Outcome::Internal { detail: String::new() },
+            Outcome::ResponseBudgetExhausted { budget: 0 },
         ];
         for o in &others {
             let e = c(o.clone());
@@ -1781,6 +1797,7 @@ mod tests {
             Outcome::Misconfigured { detail: "d".into() },
             Outcome::Internal { detail: "d".into() },
             Outcome::Cancelled,
+            Outcome::ResponseBudgetExhausted { budget: 1 },
         ];
         let hit: Vec<usize> = probes.iter().map(row_of).collect();
         assert_eq!(hit, (1..=TABLE.len()).collect::<Vec<_>>());

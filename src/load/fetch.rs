@@ -103,14 +103,13 @@ impl Fetcher {
         if !response.status().is_success() {
             return Err(http_error(format!("HTTP status {}", response.status())));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|error| http_error(error.to_string()))? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::TooLarge { location: url.to_string(), limit: MAX_DOCUMENT_BYTES });
+        match crate::body::read_capped(&mut response, MAX_DOCUMENT_BYTES, crate::body::Overflow::Fail, None).await {
+            Ok(body) => Ok(body.bytes),
+            Err(crate::body::ReadError::TooLarge) => {
+                Err(FetchError::TooLarge { location: url.to_string(), limit: MAX_DOCUMENT_BYTES })
             }
-            body.extend_from_slice(&chunk);
+            Err(error) => Err(http_error(error.to_string())),
         }
-        Ok(body)
     }
 }
 

@@ -53,6 +53,11 @@ pub struct IssuerSettings {
     pub audiences: Vec<String>,
     /// A token naming an unknown key id refreshes the JWKS at most this often, e.g. `10s` (the default).
     pub min_refresh_interval: Option<DurationSpec>,
+    /// Also grant the scopes in this issuer's `scp` claim (an array of strings or a space-delimited
+    /// string, as Okta and Microsoft Entra ID issue them). Default false: only the RFC 9068 `scope`
+    /// claim counts, and only as a space-delimited string.
+    #[serde(default)]
+    pub read_scp: bool,
 }
 
 /// An RFC 7662 token introspection endpoint.

@@ -1,22 +1,28 @@
 //! Streamable HTTP at `/mcp` (both protocol eras, stateless, JSON responses unless a request needs a
 //! stream) and stdio. The HTTP server is hyper's, driven here rather than through `axum::serve`, so
 //! that accepted sockets get `TCP_NODELAY` (without it SSE responses stall about 40 ms each) and
-//! slow clients get a header read timeout; a body size limit and a cap on concurrent requests sit in
-//! front of rmcp's service.
+//! every connection is bounded (`connections`). In front of rmcp's service, outermost first: head
+//! checks (`framing`), load shedding (`shed`), the body limit, Host/Origin (`framing`), the JSON-RPC
+//! envelope (`jsonrpc`), the auth guard.
+
+mod connections;
+mod framing;
+mod jsonrpc;
+mod shed;
+
+pub use framing::{MAX_HEAD_BYTES, MAX_REQUEST_TARGET_BYTES};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
@@ -32,13 +38,28 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Requests handled at once; more are answered 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
-    /// Time a client has to send its request headers.
+    /// Time a client has to send its request headers, counted from the connection's accept or the end
+    /// of its previous response: a connection with no request in flight for this long is closed.
     pub header_read_timeout: Duration,
+    /// Connections open at once; more are answered 503 and closed at once.
+    pub max_connections: usize,
+    /// Queueing delay above which (standing for 100 ms) `/mcp` requests are shed with 503; `None`
+    /// (the default here; `serve` sets [`DEFAULT_QUEUE_TARGET`]) turns queue-delay shedding off, so
+    /// that servers embedded in tests on a busy machine never shed.
+    pub queue_target: Option<Duration>,
     /// Whether `/metrics` is served here (false when it has its own listener).
     pub metrics: bool,
     /// How long in-flight requests may run after shutdown starts before they are dropped.
     pub shutdown_grace: Duration,
 }
+
+/// Open connections by default: an idle HTTP/1 connection costs hyper's buffers (up to 64 KiB while a
+/// head is read), an HTTP/2 one its stream windows; 2,048 of them stay well within 1 GiB and within
+/// a common 4,096 file-descriptor limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// Queueing delay that, standing for 100 ms, sheds load in `api2mcp serve` by default: well above
+/// what a busy but healthy runtime shows (a few ms), well below what clients notice.
+pub const DEFAULT_QUEUE_TARGET: Duration = Duration::from_millis(50);
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -48,6 +69,8 @@ impl Default for HttpSettings {
             max_body_bytes: 4 * 1024 * 1024,
             max_concurrent_requests: 1024,
             header_read_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            queue_target: None,
             metrics: true,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -89,7 +112,7 @@ pub fn router(
     let handler = server.clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config);
-    let permits = Limits { permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)), metrics };
+    let shedding = shed::Shedding::new(settings.max_concurrent_requests, settings.queue_target, metrics);
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
     match guard {
         None => {}
@@ -102,33 +125,18 @@ pub fn router(
     if let Some(metadata) = metadata {
         ops = ops.merge(metadata);
     }
-    mcp.layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
-        .layer(middleware::from_fn_with_state(permits, limit_concurrency))
+    mcp.layer(middleware::from_fn(jsonrpc::check_envelope))
+        .layer(middleware::from_fn(framing::check_host_and_origin))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(shedding, shed::admit))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
+        .layer(middleware::from_fn(framing::check_head))
         .layer(middleware::from_fn(crate::telemetry::request_span))
 }
 
 async fn refuse_all(_request: Request, _next: Next) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "inbound auth is misconfigured; see the server log\n").into_response()
-}
-
-/// Sheds load instead of queueing it: a client told to come back soon does better than one whose
-/// request waits behind thousands of others.
-async fn limit_concurrency(State(limits): State<Limits>, request: Request, next: Next) -> Response {
-    match limits.permits.try_acquire() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => {
-            limits.metrics.request_shed(crate::telemetry::metrics::SHED_CONCURRENCY);
-            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "too many concurrent requests\n").into_response()
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Limits {
-    permits: Arc<Semaphore>,
-    metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 /// Serves MCP over HTTP on `listener` until `shutdown` is cancelled, then lets in-flight requests finish.
@@ -140,27 +148,24 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // rmcp cancels the calls it runs when its token fires: that waits for the grace period.
     let stop = CancellationToken::new();
+    let metrics = server.metrics().clone();
     let app = router(server, settings, shutdown.child_token(), stop.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(framing::PARSER_BUFFER_BYTES);
+    builder.http2().max_header_list_size(framing::MAX_HEAD_BYTES as u32);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: keep serving the connections we have.
-                Err(_) => continue,
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    let accepting = connections::Accepting {
+        app,
+        builder,
+        max_connections: settings.max_connections,
+        idle_timeout: settings.header_read_timeout,
+        metrics,
+    };
+    connections::accept_loop(&listener, accepting, &graceful, &shutdown).await;
     // New connections are refused from here on; the ones open finish their requests.
     drop(listener);
     // In-flight calls get a grace period, then are dropped (their upstream requests with them).

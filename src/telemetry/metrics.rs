@@ -93,6 +93,10 @@ fn tokens_histogram() -> Histogram {
 
 /// Why a request was refused before reaching a tool.
 pub const SHED_CONCURRENCY: &str = "concurrency";
+/// Requests shed because they waited too long before their work could start (CPU overload).
+pub const SHED_QUEUE_DELAY: &str = "queue_delay";
+/// Connections refused because `--max-connections` were open.
+pub const SHED_CONNECTIONS: &str = "connections";
 
 /// The metrics of one server.
 pub struct Metrics {

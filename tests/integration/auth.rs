@@ -415,7 +415,8 @@ const TOOLS: [(&str, &[&str]); 5] = [
 async fn listed_and_callable_agree_for_every_scope_set() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("scopes", &issuer, &base, "10s", "")).await;
+    // `scp` (read only when configured) carries scopes with spaces intact.
+    let (mcp, shutdown) = serve(&mapping("scopes", &issuer, &base, "10s, read_scp: true", "")).await;
     // Real scopes and their near misses: case, whitespace, a Cyrillic "а", a wildcard.
     let pool =
         ["pets:read", "pets:write", "pets:admin", "Pets:read", "pets:read ", "pets:reаd", "pets:*", "*", "admin"];
@@ -844,5 +845,51 @@ async fn token_exchange_gives_each_caller_its_own_upstream_token() {
     let answer = call(&mcp, Some(&format!("Bearer {API_KEY}")), "get_pet").await;
     assert_eq!(answer.body["result"]["isError"], json!(true), "{}", answer.body);
     assert_eq!(seen.count(), 3);
+    shutdown.cancel();
+}
+
+/// Two Authorization headers (a valid one first) are refused; a `scope` claim that is a JSON array
+/// grants nothing; `scp` counts only for an issuer configured with `read_scp`.
+#[tokio::test]
+async fn ambiguous_credentials_and_array_scopes_grant_nothing() {
+    let issuer = Issuer::start(vec![jwk("rsa1")]).await;
+    let (base, seen) = upstream().await;
+    let (mcp, shutdown) = serve(&mapping("ambiguous", &issuer, &base, "10s", "")).await;
+    let valid = bearer(&issuer.token("rsa1", issuer.claims("pets:read")));
+    assert_eq!(call(&mcp, Some(&valid), "get_pet").await.status, 200);
+
+    let answer = rpc_with(
+        &mcp,
+        Some(&valid),
+        "tools/call",
+        json!({"name": "get_pet", "arguments": {"petId": "1"}}),
+        &[("authorization", "Bearer second")],
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(answer.body["error"].as_str().unwrap().contains("more than one authorization header"), "{}", answer.body);
+    let answer = rpc_with(
+        &mcp,
+        None,
+        "tools/call",
+        json!({"name": "get_pet", "arguments": {"petId": "1"}}),
+        &[("x-api-key", API_KEY), ("x-api-key", API_KEY)],
+    )
+    .await;
+    assert_eq!(answer.status, 401, "two API keys: {}", answer.body);
+
+    let mut array_scope = issuer.claims("");
+    array_scope["scope"] = json!(["pets:read"]);
+    let answer = call(&mcp, Some(&bearer(&issuer.token("rsa1", array_scope))), "get_pet").await;
+    assert_eq!(answer.status, 403, "a JSON array `scope` grants nothing: {}", answer.body);
+    let mut scp = issuer.claims("");
+    scp["scp"] = json!(["pets:read"]);
+    let scp_token = bearer(&issuer.token("rsa1", scp));
+    assert_eq!(call(&mcp, Some(&scp_token), "get_pet").await.status, 403, "`scp` is not read unless configured");
+    assert_eq!(seen.count(), 1, "no refused call reached the upstream");
+    shutdown.cancel();
+
+    let (mcp, shutdown) = serve(&mapping("read-scp", &issuer, &base, "10s, read_scp: true", "")).await;
+    assert_eq!(call(&mcp, Some(&scp_token), "get_pet").await.status, 200, "`read_scp: true` grants `scp`");
     shutdown.cancel();
 }

@@ -11,6 +11,7 @@ mod corpus;
 mod docs;
 mod faults;
 mod fidelity;
+mod hardening;
 mod hostile_input;
 mod mapping_schema;
 mod ops;
