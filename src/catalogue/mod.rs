@@ -1,6 +1,8 @@
 //! The runtime IR: what `compile/` produces and every later stage reads. Immutable once built, shared
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
+pub mod resilience;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +57,8 @@ pub struct ServerInfo {
     pub discovery: crate::mapping::DiscoverySettings,
     /// Inbound authentication (the mapping's `auth`); `None`: anonymous callers only.
     pub auth: Option<crate::mapping::AuthSettings>,
+    /// Server-wide rate limits and how they are shared (`server.limits`).
+    pub limits: resilience::ServerLimits,
 }
 
 #[derive(Debug)]
@@ -74,6 +78,8 @@ pub struct Upstream {
     pub health: Option<HealthProbe>,
     /// How api2mcp authenticates to this upstream (values are secrets: never printed).
     pub credentials: Vec<Credential>,
+    /// Rate limits, circuit breaker, retry budget and bulkhead of this upstream.
+    pub resilience: resilience::UpstreamResilience,
 }
 
 /// One upstream credential, resolved against the spec's security scheme of the same name.
@@ -172,6 +178,8 @@ pub struct Tool {
     pub pagination: Option<Pagination>,
     pub output: Option<OutputConfig>,
     pub source: ToolSource,
+    /// Rate limits, cost, retries and deadline of this tool's calls.
+    pub resilience: resilience::ToolResilience,
 }
 
 /// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.

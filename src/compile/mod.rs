@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod names;
 pub mod paging;
 pub mod params;
+pub mod resilience;
 pub mod schema;
 pub mod select;
 pub mod text;
@@ -162,7 +163,10 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     for (item, name) in pending.iter().zip(tool_names) {
         let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
-        let tool = build_tool(name, item, upstream_name, spec, effective, diagnostics, &mut unresolved);
+        let mut tool = build_tool(name, item, upstream_name, spec, effective, diagnostics, &mut unresolved);
+        let upstream_settings = &spec_by_upstream[item.upstream_index].1.settings;
+        let tool_settings = item.entry.map(|(_, config)| &config.settings);
+        tool.resilience = resilience::tool(item.operation.method, upstream_settings, tool_settings);
         tools.push(Arc::new(tool));
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
@@ -187,6 +191,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: mapping.server.discovery.clone(),
         auth: mapping.auth.clone(),
+        limits: resilience::server_limits(&mapping.server.limits),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
@@ -221,6 +226,7 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
             .iter()
             .filter_map(|(scheme, settings)| credentials::resolve(scheme, settings, spec).ok())
             .collect(),
+        resilience: resilience::upstream(settings),
     }
 }
 
@@ -450,6 +456,7 @@ fn build_tool(
             method: operation.method,
             path: operation.path.to_string(),
         },
+        resilience: Default::default(),
     }
 }
 

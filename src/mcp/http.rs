@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
 
+/// The peer address of the connection a request came on (set by [`serve`] on every request).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::SocketAddr);
+
 /// Settings of the HTTP transport.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -105,6 +109,7 @@ pub fn router(
     }
     mcp.layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(permits, limit_concurrency))
+        .layer(middleware::from_fn_with_state(server.clone(), limit_rate))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
         .layer(middleware::from_fn(crate::telemetry::request_span))
@@ -122,6 +127,23 @@ async fn limit_concurrency(State(limits): State<Limits>, request: Request, next:
         Err(_) => {
             limits.metrics.request_shed(crate::telemetry::metrics::SHED_CONCURRENCY);
             (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "too many concurrent requests\n").into_response()
+        }
+    }
+}
+
+/// A flood from one address is refused before anything is parsed: 429 with the exact wait
+/// (`server.limits.http_per_address`).
+async fn limit_rate(State(server): State<McpServer>, request: Request, next: Next) -> Response {
+    let Some(address) = request.extensions().get::<ClientAddress>().map(|a| a.0.ip().to_string()) else {
+        return next.run(request).await;
+    };
+    match server.caller().resilience().limiter.admit_http(&address) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            server.metrics().rate_limited(&refusal.limit);
+            let seconds = refusal.retry_after.as_secs() + u64::from(refusal.retry_after.subsec_nanos() > 0);
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", seconds.max(1).to_string())], "too many requests\n")
+                .into_response()
         }
     }
 }
@@ -146,7 +168,7 @@ pub async fn serve(
     builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors and the like: keep serving the connections we have.
@@ -155,7 +177,13 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ClientAddress(peer));
+                request
+            },
+        ));
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
