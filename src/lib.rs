@@ -11,6 +11,8 @@
 //! - [`catalogue`]: the runtime IR every later stage reads.
 //! - [`mcp`]: the only module that knows MCP (rmcp): handler, Streamable HTTP and stdio transports.
 //! - [`call`]: arguments → upstream HTTP request(s) → response, under limits; pagination.
+//! - [`resilience`]: rate limits and costs (in process or shared through Redis), circuit breakers,
+//!   retries with a budget, bulkheads.
 //! - [`shape`]: response → the compact result an agent reads (select, fields, budgets, formats).
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
@@ -34,6 +36,7 @@ pub mod mapping;
 pub mod mcp;
 pub mod ops;
 pub mod pipeline;
+pub mod resilience;
 pub mod shape;
 pub mod spec;
 pub mod telemetry;

@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 use crate::mapping::CleanMode;
 
 use crate::catalogue::{Catalogue, Tool};
-use crate::classify::Outcome;
+use crate::classify::{Outcome, TimeoutPhase};
+use crate::resilience::breaker::Admission;
 use crate::shape::{Shaped, Shaper};
 
 /// A 2xx upstream response, read whole (under the upstream's size limit).
@@ -54,6 +55,8 @@ pub struct CallContext {
     pub forward: Vec<(String, String)>,
     /// Where to report progress while several pages are fetched.
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<Progress>>,
+    /// The client's network address, when the transport knows it (per-client and anonymous limits).
+    pub client: Option<String>,
 }
 
 /// Progress of a paginated call: pages fetched and items kept so far.
@@ -78,6 +81,8 @@ pub struct Caller {
     tokens: Vec<Vec<credentials::TokenSource>>,
     /// Bytes all buffered upstream responses may hold together (shared across reloads).
     budget: crate::body::Budget,
+    /// Rate limits, breakers, retry budgets and bulkheads of this catalogue.
+    resilience: crate::resilience::Resilience,
 }
 
 impl Caller {
@@ -106,12 +111,25 @@ impl Caller {
             .map(|upstream| credentials::token_sources(&upstream.credentials))
             .collect::<Result<Vec<_>, _>>()?;
         let budget = crate::body::Budget::default();
-        Ok(Caller { catalogue, clients, checkers, shapers, paginators, cursor_key, metrics: None, tokens, budget })
+        let resilience = crate::resilience::Resilience::new(&catalogue)?;
+        Ok(Caller {
+            catalogue,
+            clients,
+            checkers,
+            shapers,
+            paginators,
+            cursor_key,
+            metrics: None,
+            tokens,
+            budget,
+            resilience,
+        })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
+        self.resilience.set_metrics(metrics.clone());
         self.metrics = Some(metrics);
         self
     }
@@ -142,6 +160,11 @@ impl Caller {
         &self.catalogue
     }
 
+    /// The rate limits, breakers and bulkheads of this catalogue (for `/ready` and the HTTP limit).
+    pub fn resilience(&self) -> &crate::resilience::Resilience {
+        &self.resilience
+    }
+
     /// Secrets of a tool's upstream that must never appear in anything shown to a caller.
     pub fn secrets(&self, tool: &Tool) -> Vec<String> {
         let upstream = &self.catalogue.upstreams[tool.upstream];
@@ -162,15 +185,27 @@ impl Caller {
     ) -> Result<CallOutput, Outcome> {
         let arguments = arguments::exact_numbers(arguments)?;
         self.checkers[tool_index].check(&arguments)?;
-        if let Some(paginator) = &self.paginators[tool_index] {
-            return pages::run(self, tool_index, paginator, arguments, context).await;
-        }
-        let response = self.send(tool_index, &arguments, None, context).await?;
-        let clean = self.catalogue.tools[tool_index].clean;
-        let mut removed = 0;
-        let output = shape_single(&self.shapers[tool_index], response, &arguments, clean, &mut removed);
-        self.record_cleaned(tool_index, removed);
-        output
+        let tool = &self.catalogue.tools[tool_index];
+        let identity =
+            crate::resilience::limits::Identity { caller: context.caller.clone(), client: context.client.clone() };
+        self.resilience
+            .limiter
+            .admit(tool_index, tool.upstream, tool.resilience.cost, &identity)
+            .await
+            .map_err(|refusal| Outcome::RateLimited { limit: refusal.limit, retry_after: refusal.retry_after })?;
+        // One deadline for the whole call: every attempt, backoff and page.
+        let deadline = tokio::time::Instant::now() + tool.resilience.deadline;
+        let call = async {
+            if let Some(paginator) = &self.paginators[tool_index] {
+                return pages::run(self, tool_index, paginator, arguments, context, deadline).await;
+            }
+            let response = self.send(tool_index, &arguments, None, context, deadline).await?;
+            let mut removed = 0;
+            let output = shape_single(&self.shapers[tool_index], response, &arguments, tool.clean, &mut removed);
+            self.record_cleaned(tool_index, removed);
+            output
+        };
+        tokio::time::timeout_at(deadline, call).await.unwrap_or(Err(Outcome::Timeout { phase: TimeoutPhase::Total }))
     }
 
     /// Counts the invisible characters removed from a tool's results (`shape::clean`).
@@ -190,6 +225,7 @@ impl Caller {
         arguments: &Map<String, Value>,
         url: Option<&str>,
         context: &CallContext,
+        deadline: tokio::time::Instant,
     ) -> Result<UpstreamResponse, Outcome> {
         let tool = &self.catalogue.tools[tool_index];
         let checker = &self.checkers[tool_index];
@@ -237,6 +273,62 @@ impl Caller {
                 built.headers.push((name, value));
             }
         }
+        let policy = &tool.resilience.retry;
+        if let Some(header) = &policy.idempotency_key {
+            // One key per request, the same on every attempt: the upstream sees one operation.
+            built.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(header));
+            built.headers.push((header.clone(), crate::resilience::retry::idempotency_key()));
+        }
+        let guard = self.resilience.upstream(tool.upstream);
+        guard.budget.deposit();
+        let mut retry = 0;
+        loop {
+            // The bulkhead first: a breaker probe must not be taken by a call that then waits.
+            let permit = self
+                .resilience
+                .enter(tool.upstream, deadline)
+                .await
+                .map_err(|full| Outcome::UpstreamBusy { waited: full.waited })?;
+            let admission = guard.breaker.as_ref().map_or(Admission::Allowed, |breaker| breaker.admit());
+            if let Admission::Open { retry_after } = admission {
+                return Err(Outcome::CircuitOpen { retry_after });
+            }
+            let last = retry + 1 >= policy.attempts || !policy.repeatable;
+            let attempt = if last { std::mem::replace(&mut built, empty_request()) } else { built.clone() };
+            let result = self.send_once(tool, upstream, attempt, span.clone()).await;
+            drop(permit);
+            if let Some(breaker) = &guard.breaker {
+                let failure = result.as_ref().err().is_some_and(crate::resilience::retry::is_upstream_failure);
+                if let Some(state) = breaker.record(admission, failure) {
+                    self.resilience.breaker_changed(tool.upstream, state);
+                }
+            }
+            let outcome = match result {
+                Ok(response) => return Ok(response),
+                Err(outcome) if last || !crate::resilience::retry::is_transient(&outcome) => return Err(outcome),
+                Err(outcome) => outcome,
+            };
+            let delay = crate::resilience::retry::delay(policy, retry, &outcome, std::time::SystemTime::now());
+            // A wait that does not fit the call's deadline, or an exhausted budget: the agent decides.
+            if tokio::time::Instant::now() + delay >= deadline || !guard.budget.withdraw() {
+                return Err(outcome);
+            }
+            if let Some(metrics) = &self.metrics {
+                metrics.upstream_retry(&upstream.name);
+            }
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+
+    /// One attempt: sent under the upstream span, counted and timed.
+    async fn send_once(
+        &self,
+        tool: &Tool,
+        upstream: &crate::catalogue::Upstream,
+        built: request::BuiltRequest,
+        span: tracing::Span,
+    ) -> Result<UpstreamResponse, Outcome> {
         let started = std::time::Instant::now();
         let response = tracing::Instrument::instrument(
             client::send(&self.clients[tool.upstream], upstream, built, &self.budget),
@@ -294,6 +386,16 @@ fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) -
         }
     }
     Ok(())
+}
+
+/// What is left of a request after its last attempt took it.
+fn empty_request() -> request::BuiltRequest {
+    request::BuiltRequest {
+        method: crate::spec::HttpMethod::Get,
+        url: String::new(),
+        headers: Vec::new(),
+        body: request::RequestBodyBytes::None,
+    }
 }
 
 /// JSON bodies go through the tool's shaper; anything else is passed on as it is.

@@ -116,6 +116,7 @@ pub async fn run(
     paginator: &Paginator,
     mut arguments: Map<String, Value>,
     context: &CallContext,
+    deadline: tokio::time::Instant,
 ) -> Result<CallOutput, Outcome> {
     let tool = &caller.catalogue.tools[tool_index];
     let origin = caller.origin(tool)?;
@@ -185,7 +186,7 @@ pub async fn run(
     let mut warnings: Vec<String> = Vec::new();
     let mut stop: Option<Stop> = None;
     let next: Option<(Position, usize)> = 'pages: loop {
-        let page = fetch(caller, tool_index, paginator, &query, &position, limit, context).await?;
+        let page = fetch(caller, tool_index, paginator, &query, &position, limit, context, deadline).await?;
         pages += 1;
         status = page.status;
         warnings.extend(page.warning);
@@ -265,6 +266,8 @@ pub async fn run(
         .map_err(|error| Outcome::Misconfigured { detail: error.to_string() })
 }
 
+// Each argument is one part of a page request; a struct for them would be built once and used once.
+#[allow(clippy::too_many_arguments)]
 async fn fetch(
     caller: &Caller,
     tool_index: usize,
@@ -273,6 +276,7 @@ async fn fetch(
     position: &Position,
     limit: Option<u64>,
     context: &CallContext,
+    deadline: tokio::time::Instant,
 ) -> Result<Page, Outcome> {
     let mut arguments = query.clone();
     let mut url = None;
@@ -296,7 +300,7 @@ async fn fetch(
         Position::Page { p } => set(&mut arguments, &paginator.page_arg, json!(p)),
         Position::Url { u } => url = Some(u.as_str()),
     }
-    let response = caller.send(tool_index, &arguments, url, context).await?;
+    let response = caller.send(tool_index, &arguments, url, context, deadline).await?;
     let mut body: Value = serde_json::from_slice(&response.body).map_err(|_| Outcome::InvalidResponse {
         reason: "a page of results is not JSON; paginated tools need JSON responses".to_string(),
     })?;

@@ -1,6 +1,8 @@
 //! The runtime IR: what `compile/` produces and every later stage reads. Immutable once built, shared
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
+pub mod resilience;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +100,8 @@ pub struct ServerInfo {
     pub discovery: crate::mapping::DiscoverySettings,
     /// Inbound authentication (the mapping's `auth`); `None`: anonymous callers only.
     pub auth: Option<crate::mapping::AuthSettings>,
+    /// Server-wide rate limits and how they are shared (`server.limits`).
+    pub limits: resilience::ServerLimits,
 }
 
 #[derive(Debug)]
@@ -120,6 +124,8 @@ pub struct Upstream {
     /// The mapping's name of each credential (a security scheme name of the spec, or any name with
     /// an explicit `type`), parallel to `credentials`.
     pub credential_names: Vec<String>,
+    /// Rate limits, circuit breaker, retry budget and bulkhead of this upstream.
+    pub resilience: resilience::UpstreamResilience,
 }
 
 /// One upstream credential, resolved against the spec's security scheme of the same name.
@@ -222,6 +228,8 @@ pub struct Tool {
     /// Whether instruction-like result strings are marked in `_meta` and the audit log.
     pub flag_instructions: bool,
     pub source: ToolSource,
+    /// Rate limits, cost, retries and deadline of this tool's calls.
+    pub resilience: resilience::ToolResilience,
 }
 
 /// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.

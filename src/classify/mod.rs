@@ -127,6 +127,12 @@ pub enum Outcome {
     Misconfigured { detail: String },
     /// A bug in api2mcp.
     Internal { detail: String },
+    /// One of api2mcp's own rate limits refused the call (`limit` names which); it fits again after `retry_after`.
+    RateLimited { limit: String, retry_after: std::time::Duration },
+    /// The upstream's circuit breaker is open: the call was not sent; the next probe is due after `retry_after`.
+    CircuitOpen { retry_after: std::time::Duration },
+    /// The upstream's concurrency cap stayed full for the whole wait: the call was not sent.
+    UpstreamBusy { waited: std::time::Duration },
 }
 
 /// One argument (or upstream field) that was wrong, and why.
@@ -201,6 +207,9 @@ enum When {
     Misconfigured,
     Internal,
     Cancelled,
+    RateLimited,
+    CircuitOpen,
+    UpstreamBusy,
 }
 
 impl When {
@@ -219,7 +228,10 @@ impl When {
             | (When::CrossOriginRedirect, Outcome::CrossOriginRedirect { .. })
             | (When::Misconfigured, Outcome::Misconfigured { .. })
             | (When::Internal, Outcome::Internal { .. })
-            | (When::Cancelled, Outcome::Cancelled) => true,
+            | (When::Cancelled, Outcome::Cancelled)
+            | (When::RateLimited, Outcome::RateLimited { .. })
+            | (When::CircuitOpen, Outcome::CircuitOpen { .. })
+            | (When::UpstreamBusy, Outcome::UpstreamBusy { .. }) => true,
             (When::Status(list), Outcome::UpstreamStatus { status, .. }) => list.contains(status),
             (When::StatusRange(lo, hi), Outcome::UpstreamStatus { status, .. }) => (lo..=hi).contains(status),
             (When::Timeout(phases), Outcome::Timeout { phase }) => phases.contains(phase),
@@ -622,6 +634,39 @@ static TABLE: &[Row] = &[
         hint: Some("retry after a short wait; if it keeps failing, stop and tell the user"),
         fields: FieldsRule::None,
     },
+    // 32: api2mcp's own limit, not the upstream's: the wait is exact (the bucket's refill time).
+    Row {
+        when: When::RateLimited,
+        category: Client,
+        code: "rate_limited",
+        retryable: true,
+        uses_retry_after: true,
+        message: Fixed("too many calls: the {limit} rate limit is used up"),
+        hint: Some("{wait}, and make fewer calls in quick succession"),
+        fields: FieldsRule::None,
+    },
+    // 33: nothing was sent; the wait is the time to the breaker's next probe.
+    Row {
+        when: When::CircuitOpen,
+        category: External,
+        code: "circuit_open",
+        retryable: true,
+        uses_retry_after: true,
+        message: Fixed("the API has been failing, so api2mcp is not sending calls to it for now (nothing was sent)"),
+        hint: Some("{wait}; if it keeps failing, stop and tell the user"),
+        fields: FieldsRule::None,
+    },
+    // 34: nothing was sent; the upstream is slow and every slot for it is taken.
+    Row {
+        when: When::UpstreamBusy,
+        category: External,
+        code: "upstream_busy",
+        retryable: true,
+        uses_retry_after: true,
+        message: Fixed("the API is busy: every connection api2mcp allows to it stayed in use (nothing was sent)"),
+        hint: Some("{wait}; if it keeps failing, stop and tell the user"),
+        fields: FieldsRule::None,
+    },
 ];
 
 /// Classify a failed call. `now` resolves HTTP-date `Retry-After`s; `secrets` (upstream credentials)
@@ -654,7 +699,14 @@ fn build(row: &Row, outcome: &Outcome, now: SystemTime, redactor: &Redactor) -> 
     };
     // A wait is only meaningful where retrying is the advice; elsewhere it would contradict `retryable`.
     let retry_after = if row.retryable && row.uses_retry_after {
-        raw_retry_after.and_then(|raw| parse_retry_after(raw, now))
+        match outcome {
+            // api2mcp's own waits are known exactly: rounded up, never down to an early retry.
+            Outcome::RateLimited { retry_after, .. } | Outcome::CircuitOpen { retry_after } => {
+                Some(ceil_seconds(*retry_after))
+            }
+            Outcome::UpstreamBusy { .. } => Some(1),
+            _ => raw_retry_after.and_then(|raw| parse_retry_after(raw, now)),
+        }
     } else {
         None
     };
@@ -734,12 +786,19 @@ fn placeholder(name: &str, outcome: &Outcome) -> Option<String> {
         ("status", Outcome::UpstreamStatus { status, .. }) => Some(status.to_string()),
         ("phase", Outcome::Timeout { phase }) => Some(phase.as_str().to_owned()),
         ("host", Outcome::Dns { host }) => Some(host.clone()),
+        ("limit", Outcome::RateLimited { limit, .. }) => Some(limit.clone()),
         ("limit", Outcome::ResponseTooLarge { limit }) => Some(limit.to_string()),
         ("origin", Outcome::CrossOriginRedirect { location }) => {
             Some(origin_of(location).unwrap_or_else(|| "unreadable location".to_owned()))
         }
         _ => None,
     }
+}
+
+/// Whole seconds, rounded up, capped at [`RETRY_AFTER_CAP`].
+fn ceil_seconds(wait: std::time::Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.min(RETRY_AFTER_CAP)
 }
 
 /// Replace `{name}` with `lookup(name)`; unknown names and stray braces are kept as they are.
@@ -1798,6 +1857,9 @@ mod tests {
             Outcome::Internal { detail: "d".into() },
             Outcome::Cancelled,
             Outcome::ResponseBudgetExhausted { budget: 1 },
+            Outcome::RateLimited { limit: "tool:total".into(), retry_after: Duration::from_millis(1500) },
+            Outcome::CircuitOpen { retry_after: Duration::from_secs(3) },
+            Outcome::UpstreamBusy { waited: Duration::from_secs(1) },
         ];
         let hit: Vec<usize> = probes.iter().map(row_of).collect();
         assert_eq!(hit, (1..=TABLE.len()).collect::<Vec<_>>());

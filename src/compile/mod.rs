@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod names;
 pub mod paging;
 pub mod params;
+pub mod resilience;
 pub mod schema;
 pub mod security;
 pub mod select;
@@ -175,7 +176,11 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
             effective,
             notes: &mut notes[item.upstream_index],
         };
-        if let Some(tool) = build_tool(name, item, context, diagnostics, &mut unresolved) {
+        let upstream_settings = &spec_by_upstream[item.upstream_index].1.settings;
+        let tool_settings = item.entry.map(|(_, config)| &config.settings);
+        let method = item.operation.method;
+        if let Some(mut tool) = build_tool(name, item, context, diagnostics, &mut unresolved) {
+            tool.resilience = resilience::tool(method, upstream_settings, tool_settings);
             tools.push(Arc::new(tool));
         }
     }
@@ -204,6 +209,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: mapping.server.discovery.clone(),
         auth: mapping.auth.clone(),
+        limits: resilience::server_limits(&mapping.server.limits),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
 }
@@ -251,6 +257,7 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
         }),
         credentials,
         credential_names,
+        resilience: resilience::upstream(settings),
     }
 }
 
@@ -635,6 +642,7 @@ fn build_tool(
             method: operation.method,
             path: operation.path.to_string(),
         },
+        resilience: Default::default(),
     })
 }
 

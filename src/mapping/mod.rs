@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod duration;
+pub mod resilience;
 
 pub use auth::{
     ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IntrospectionSettings, IssuerSettings,
@@ -14,6 +15,7 @@ pub use auth::{
 };
 
 pub use duration::DurationSpec;
+pub use resilience::{BreakerConfig, BulkheadConfig, LimitsConfig, RateSpec, RetryConfig, ServerLimitsConfig};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -62,6 +64,9 @@ pub struct ServerSettings {
     /// the registry `server.json` (`api2mcp summary`).
     #[serde(default)]
     pub discovery: DiscoverySettings,
+    /// Server-wide rate limits and how limits are shared between instances (`specs/resilience.md`).
+    #[serde(default)]
+    pub limits: ServerLimitsConfig,
 }
 
 /// Discovery metadata: what `GET /`, `/.well-known/api2mcp.json`, the Server Card and `server.json` say.
@@ -397,6 +402,19 @@ pub struct UpstreamSettings {
     pub headers: IndexMap<String, String>,
     /// Largest response body accepted, in bytes after decompression. Default 10 MiB.
     pub max_response_bytes: Option<u64>,
+    /// Rate limits of this upstream (all its tools together) or, under a tool, of that tool.
+    pub limits: Option<LimitsConfig>,
+    /// Cost units one call uses up from every rate limit. Default: 1 for GET, HEAD and OPTIONS, 5 for other methods.
+    #[schemars(range(min = 1))]
+    pub cost: Option<u32>,
+    /// Retries of failed requests; a tool's fields override its upstream's.
+    pub retry: Option<RetryConfig>,
+    /// Time for a whole call: every attempt, backoff and page. Default 60s.
+    pub deadline: Option<DurationSpec>,
+    /// Upstream only: the circuit breaker (on by default).
+    pub circuit_breaker: Option<BreakerConfig>,
+    /// Upstream only: the concurrency cap (on by default).
+    pub bulkhead: Option<BulkheadConfig>,
 }
 
 /// The JSON Schema of the mapping file, as committed in `schemas/api2mcp.schema.json`.

@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
 
+/// The peer address of the connection a request came on (set by [`serve`] on every request).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::SocketAddr);
+
 /// Settings of the HTTP transport.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -129,6 +133,7 @@ pub fn router(
         .layer(middleware::from_fn(framing::check_host_and_origin))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(shedding, shed::admit))
+        .layer(middleware::from_fn_with_state(server.clone(), limit_rate))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
         .layer(middleware::from_fn(framing::check_head))
@@ -137,6 +142,27 @@ pub fn router(
 
 async fn refuse_all(_request: Request, _next: Next) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "inbound auth is misconfigured; see the server log\n").into_response()
+}
+
+/// A flood from one address is refused before anything is parsed: 429 with the exact wait
+/// (`server.limits.http_per_address`).
+async fn limit_rate(
+    axum::extract::State(server): axum::extract::State<McpServer>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(address) = request.extensions().get::<ClientAddress>().map(|a| a.0.ip().to_string()) else {
+        return next.run(request).await;
+    };
+    match server.caller().resilience().limiter.admit_http(&address) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            server.metrics().rate_limited(&refusal.limit);
+            let seconds = refusal.retry_after.as_secs() + u64::from(refusal.retry_after.subsec_nanos() > 0);
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", seconds.max(1).to_string())], "too many requests\n")
+                .into_response()
+        }
+    }
 }
 
 /// Serves MCP over HTTP on `listener` until `shutdown` is cancelled, then lets in-flight requests finish.

@@ -278,12 +278,16 @@ impl ServerHandler for McpServer {
         let tracestate = context.meta.get("tracestate").and_then(|v| v.as_str());
         crate::telemetry::traces::continue_trace(&span, traceparent, tracestate);
         // The call is dropped (and the upstream request with it) when the client cancels.
-        let result = self.run_tool(&caller, tool_index, arguments, context.ct.cancelled(), progress, authenticated);
+        let client = client_address(&context);
+        let cancelled = context.ct.cancelled();
+        let result = self.run_tool(&caller, tool_index, arguments, cancelled, progress, authenticated, client);
         Ok(tracing::Instrument::instrument(result, span).await.into())
     }
 }
 
 impl McpServer {
+    // Everything a call needs from its transport, passed as it is: a struct would be built once and used once.
+    #[allow(clippy::too_many_arguments)]
     async fn run_tool(
         &self,
         caller: &Caller,
@@ -292,6 +296,7 @@ impl McpServer {
         cancelled: impl std::future::Future<Output = ()>,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
         authenticated: Option<crate::auth::Authenticated>,
+        client: Option<String>,
     ) -> rmcp::model::CallToolResult {
         let started = std::time::Instant::now();
         let tool = &caller.catalogue().tools[tool_index];
@@ -308,12 +313,14 @@ impl McpServer {
             forward: authenticated.as_ref().map(|a| a.forwarded.clone()).unwrap_or_default(),
             subject_token: authenticated.as_ref().and_then(|a| a.token.clone()),
             progress: sender,
+            client,
         };
         if let Some(subject) = &context.caller {
             tracing::Span::current().record("enduser.id", subject.as_str());
         }
-        let call = caller.call(tool_index, arguments, &context);
-        tokio::pin!(call, cancelled);
+        // Boxed: the call's future (limits, retries, pages) is deep, and each transport nests it further.
+        let mut call = Box::pin(caller.call(tool_index, arguments, &context));
+        tokio::pin!(cancelled);
         // Progress is sent from this task, before the result, so a client never sees it after the result.
         let outcome = loop {
             tokio::select! {
@@ -390,7 +397,7 @@ impl McpServer {
             let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
             format!("unknown tool '{tool}'{hint}")
         })?;
-        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None, None).await;
+        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None, None, None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
     }
 }
@@ -403,11 +410,21 @@ impl crate::ops::ServedSource for McpServer {
     fn catalogue(&self) -> Arc<crate::catalogue::Catalogue> {
         self.caller().catalogue().clone()
     }
+
+    fn resilience(&self) -> serde_json::Value {
+        self.caller().resilience().status()
+    }
 }
 
 /// What the HTTP guard established about the caller; `None` on stdio and without inbound auth.
 fn authenticated(context: &RequestContext<RoleServer>) -> Option<crate::auth::Authenticated> {
     context.extensions.get::<axum::http::request::Parts>()?.extensions.get::<crate::auth::Authenticated>().cloned()
+}
+
+/// The client's IP address, when the call came over HTTP.
+fn client_address(context: &RequestContext<RoleServer>) -> Option<String> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<http::ClientAddress>().map(|address| address.0.ip().to_string())
 }
 
 /// The span of one tool call (its attributes are listed in `specs/observability.md`).

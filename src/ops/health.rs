@@ -1,5 +1,6 @@
-//! Readiness: the catalogue is loaded, Redis answers a PING when `server.redis_url` is set, and every
-//! upstream with a `health` probe answers it. Probes run when `/ready` is asked, concurrently, each
+//! Readiness: the catalogue is loaded and every upstream with a `health` probe answers it; Redis
+//! (when `server.redis_url` is set) is PINGed and reported `degraded` when it does not answer, which
+//! leaves the instance ready (rate limits then fall back to its share). Probes run when `/ready` is asked, concurrently, each
 //! under its own timeout, so the answer is as fresh as the request and a reloaded catalogue's
 //! upstreams are probed at once.
 
@@ -97,9 +98,13 @@ impl Readiness {
         }
         let (redis, mut upstreams) = tokio::join!(redis, probes.join_all());
         upstreams.sort_by_key(|(index, _, _)| *index);
+        // Without Redis, rate limits fall back to each instance's share: degraded, still serving.
         if let Some(redis) = redis {
-            ready &= redis.is_ok();
-            checks.insert("redis".into(), status(redis));
+            let check = match redis {
+                Ok(detail) => json!({"status": "ok", "detail": detail}),
+                Err(detail) => json!({"status": "degraded", "detail": detail}),
+            };
+            checks.insert("redis".into(), check);
         }
         let mut upstream_checks = Map::new();
         for (_, name, result) in upstreams {

@@ -36,6 +36,10 @@ pub trait ServedSource: Send + Sync + 'static {
     fn served(&self) -> Served;
     /// Only the catalogue, for readiness (cheaper: no tool is serialized).
     fn catalogue(&self) -> Arc<Catalogue>;
+    /// Rate-limit sharing and circuit breaker states (`checks` of `/ready`); they never make it not ready.
+    fn resilience(&self) -> Value {
+        Value::Null
+    }
 }
 
 #[derive(Clone)]
@@ -158,7 +162,22 @@ async fn liveness() -> Response {
 
 async fn readiness(State(state): State<OpsState>) -> Response {
     let catalogue = state.source.catalogue();
-    let (ready, body) = state.readiness.check(&catalogue, state.shutdown.is_cancelled()).await;
+    let (ready, mut body) = state.readiness.check(&catalogue, state.shutdown.is_cancelled()).await;
+    // Live, not cached: a breaker opens between two rounds of probes.
+    if let (Value::Object(resilience), Some(Value::Object(checks))) =
+        (state.source.resilience(), body.get_mut("checks"))
+    {
+        checks.extend(resilience);
+    }
+    let degraded = body["checks"].as_object().is_some_and(|checks| {
+        checks.values().any(|check| {
+            check["status"] == "degraded"
+                || check.as_object().is_some_and(|inner| inner.values().any(|c| c["status"] == "degraded"))
+        })
+    });
+    if ready && degraded {
+        body["status"] = Value::from("degraded");
+    }
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

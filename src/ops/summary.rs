@@ -92,6 +92,21 @@ fn tool_entry(catalogue: &Catalogue, served_tool: &Value) -> Value {
         entry.insert("scopes".into(), json!(tool.scopes));
         if let Some(upstream) = catalogue.upstreams.get(tool.upstream) {
             entry.insert("upstream".into(), json!(upstream.name));
+            // Every limit a call of this tool must fit, by level, and what one call costs.
+            entry.insert("cost".into(), json!(tool.resilience.cost));
+            let mut limits = Map::new();
+            for (level, set) in [
+                ("tool", &tool.resilience.limits),
+                ("upstream", &upstream.resilience.limits),
+                ("server", &catalogue.server.limits.global),
+            ] {
+                if !set.is_empty() {
+                    limits.insert(level.into(), set.to_json());
+                }
+            }
+            if !limits.is_empty() {
+                entry.insert("limits".into(), Value::Object(limits));
+            }
         }
     }
     Value::Object(entry)
@@ -269,16 +284,19 @@ pub fn html(document: &Value) -> String {
     }
     page.push_str("</table>\n");
     page.push_str(&format!("<h2>Tools ({})</h2>\n", document["toolCount"]));
-    page.push_str("<table><tr><th>tool</th><th>description</th><th>scopes</th><th>hints</th></tr>\n");
+    page.push_str(
+        "<table><tr><th>tool</th><th>description</th><th>scopes</th><th>hints</th><th>cost and limits</th></tr>\n",
+    );
     for tool in document["tools"].as_array().into_iter().flatten() {
         let title = tool.get("title").map(|t| format!("<br><small>{}</small>", text(t))).unwrap_or_default();
         let scopes: Vec<String> = tool["scopes"].as_array().into_iter().flatten().map(text).collect();
         page.push_str(&format!(
-            "<tr><td><code>{}</code>{title}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td><code>{}</code>{title}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             text(&tool["name"]),
             tool.get("description").map(text).unwrap_or_default(),
             scopes.join(" "),
             hints(&tool["annotations"]),
+            limits_text(tool),
         ));
     }
     page.push_str("</table>\n<p><small>");
@@ -290,6 +308,21 @@ pub fn html(document: &Value) -> String {
     page.push_str(&links.join(" · "));
     page.push_str("</small></p>\n</body></html>\n");
     page
+}
+
+/// `cost 5; tool: total 10/minute; server: per_caller 100/minute`.
+fn limits_text(tool: &Value) -> String {
+    let mut parts = vec![format!("cost {}", tool["cost"].as_u64().unwrap_or(1))];
+    for (level, set) in tool["limits"].as_object().into_iter().flatten() {
+        let rates: Vec<String> = set
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(scope, rate)| format!("{scope} {}", rate.as_str().unwrap_or_default()))
+            .collect();
+        parts.push(format!("{level}: {}", rates.join(", ")));
+    }
+    escape(&parts.join("; "))
 }
 
 fn auth_text(document: &Value) -> String {

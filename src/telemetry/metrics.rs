@@ -113,6 +113,7 @@ pub struct Metrics {
     jwks_refreshes: Family<ResultLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     characters_removed: Family<ToolLabels, Counter>,
+    resilience: ResilienceMetrics,
 }
 
 impl Default for Metrics {
@@ -195,6 +196,7 @@ impl Metrics {
             "Invisible characters (controls, bidi, zero-width, tags) removed from successful tool results, by tool",
             characters_removed.clone(),
         );
+        let resilience = ResilienceMetrics::register(&mut registry);
         let build = Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") });
         registry.register("build", "The running api2mcp build", build);
         Metrics {
@@ -211,6 +213,7 @@ impl Metrics {
             jwks_refreshes,
             reloads,
             characters_removed,
+            resilience,
         }
     }
 
@@ -271,6 +274,86 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// Which limit refused: `tool:total`, `upstream:per_caller`, `global:per_client`, `anonymous`, `http`, ...
+    pub limit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamOnlyLabels {
+    pub upstream: String,
+}
+
+/// Rate limits, breakers, retries and bulkheads (`specs/resilience.md`).
+struct ResilienceMetrics {
+    rate_limited: Family<LimitLabels, Counter>,
+    rate_limit_fallbacks: Counter,
+    circuit_state: Family<UpstreamOnlyLabels, Gauge>,
+    retries: Family<UpstreamOnlyLabels, Counter>,
+    bulkhead_rejected: Family<UpstreamOnlyLabels, Counter>,
+}
+
+impl ResilienceMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let metrics = ResilienceMetrics {
+            rate_limited: Family::default(),
+            rate_limit_fallbacks: Counter::default(),
+            circuit_state: Family::default(),
+            retries: Family::default(),
+            bulkhead_rejected: Family::default(),
+        };
+        registry.register(
+            "rate_limited",
+            "Calls and requests refused by a rate limit, by limit",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "rate_limit_fallbacks",
+            "Rate-limit decisions made by this instance's share because Redis did not answer",
+            metrics.rate_limit_fallbacks.clone(),
+        );
+        registry.register(
+            "circuit_state",
+            "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open",
+            metrics.circuit_state.clone(),
+        );
+        registry.register(
+            "upstream_retries",
+            "Upstream requests sent again after a transient failure",
+            metrics.retries.clone(),
+        );
+        registry.register(
+            "bulkhead_rejected",
+            "Calls refused because an upstream's concurrency cap stayed full for its whole wait",
+            metrics.bulkhead_rejected.clone(),
+        );
+        metrics
+    }
+}
+
+impl Metrics {
+    pub fn rate_limited(&self, limit: &str) {
+        self.resilience.rate_limited.get_or_create(&LimitLabels { limit: limit.to_string() }).inc();
+    }
+
+    pub fn rate_limit_fallback(&self) {
+        self.resilience.rate_limit_fallbacks.inc();
+    }
+
+    pub fn circuit_state(&self, upstream: &str, state: i64) {
+        self.resilience.circuit_state.get_or_create(&UpstreamOnlyLabels { upstream: upstream.to_string() }).set(state);
+    }
+
+    pub fn upstream_retry(&self, upstream: &str) {
+        self.resilience.retries.get_or_create(&UpstreamOnlyLabels { upstream: upstream.to_string() }).inc();
+    }
+
+    pub fn bulkhead_rejected(&self, upstream: &str) {
+        self.resilience.bulkhead_rejected.get_or_create(&UpstreamOnlyLabels { upstream: upstream.to_string() }).inc();
     }
 }
 

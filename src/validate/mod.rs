@@ -9,6 +9,7 @@
 mod auth;
 mod ops;
 mod output;
+mod resilience;
 
 use serde_json::Value;
 
@@ -37,10 +38,26 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
     }
     ops::check(loaded, diagnostics);
     auth::check(loaded, diagnostics);
+    resilience::check_server(&loaded.mapping, source, diagnostics);
+    let server_limits = {
+        let limits = &loaded.mapping.server.limits;
+        crate::mapping::LimitsConfig {
+            total: limits.total,
+            per_caller: limits.per_caller,
+            per_client: limits.per_client,
+        }
+    };
 
     for (name, upstream) in &loaded.mapping.upstreams {
         let pointer = format!("/upstreams/{}", pointer_segment(name));
         check_upstream_settings(name, upstream, &pointer, source, diagnostics);
+        let owner = resilience::Owner {
+            who: format!("upstream '{name}'"),
+            pointer: format!("{pointer}/settings"),
+            method: None,
+            upstream: None,
+        };
+        resilience::check_settings(&owner, &upstream.settings, &server_limits, source, diagnostics);
         let Some(spec) = loaded.specs.get(name) else {
             continue;
         };
@@ -126,6 +143,13 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
                 }
             }
             check_headers(&tool.settings.headers, &format!("{tool_pointer}/settings/headers"), source, diagnostics);
+            let owner = resilience::Owner {
+                who: format!("tool '{key}'"),
+                pointer: format!("{tool_pointer}/settings"),
+                method: Some(operation.method),
+                upstream: Some(&upstream.settings),
+            };
+            resilience::check_settings(&owner, &tool.settings, &server_limits, source, diagnostics);
         }
     }
 }

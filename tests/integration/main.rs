@@ -17,6 +17,7 @@ mod mapping_schema;
 mod ops;
 mod properties;
 mod remote_specs;
+mod resilience;
 mod serve;
 mod shaping;
 mod telemetry;

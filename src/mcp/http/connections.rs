@@ -59,11 +59,11 @@ pub async fn accept_loop(
     let slots = Arc::new(Semaphore::new(accepting.max_connections));
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok(accepted) => {
                     backoff = ACCEPT_BACKOFF_MIN;
-                    stream
+                    accepted
                 }
                 Err(error) => {
                     // EMFILE/ENFILE leave the listener readable: retrying at once spins a core and
@@ -87,7 +87,7 @@ pub async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        serve_connection(stream, slot, &accepting, graceful);
+        serve_connection(stream, peer, slot, &accepting, graceful);
     }
 }
 
@@ -98,7 +98,13 @@ fn refuse(stream: TcpStream) {
     drop(stream);
 }
 
-fn serve_connection(stream: TcpStream, slot: OwnedSemaphorePermit, accepting: &Accepting, graceful: &GracefulShutdown) {
+fn serve_connection(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    slot: OwnedSemaphorePermit,
+    accepting: &Accepting,
+    graceful: &GracefulShutdown,
+) {
     let activity = Arc::new(Activity::new());
     let app = accepting.app.clone();
     let tracked = activity.clone();
@@ -106,6 +112,8 @@ fn serve_connection(stream: TcpStream, slot: OwnedSemaphorePermit, accepting: &A
         let in_flight = InFlight::begin(tracked.clone());
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(Arrived(Instant::now()));
+        // The client's address, for per-address limits (`server.limits.http_per_address`).
+        request.extensions_mut().insert(super::ClientAddress(peer));
         let app = app.clone();
         async move {
             let response = app.oneshot(request).await.unwrap_or_else(|never| match never {});
