@@ -44,7 +44,7 @@ pub async fn load_referenced(root: Document, fetcher: &mut Fetcher, diagnostics:
             }
         }
         for (url, reference) in wanted {
-            match super::read_document(&url, fetcher).await {
+            match super::read_document(&url, fetcher, diagnostics).await {
                 Ok(document) => {
                     documents.push(document);
                     queue.push_back(documents.len() - 1);
