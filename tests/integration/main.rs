@@ -12,6 +12,7 @@ mod faults;
 mod mapping_schema;
 mod ops;
 mod remote_specs;
+mod schema_fidelity;
 mod serve;
 mod shaping;
 mod telemetry;
