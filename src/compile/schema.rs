@@ -144,10 +144,11 @@ impl<'a> SchemaCompiler<'a> {
         }
         let compiled_siblings = self.object(doc, &siblings, depth);
         let sibling_description = compiled_siblings.get("description").cloned();
-        let mut merged = merge_all(vec![compiled_siblings, compiled.clone()], self.options.mode);
+        let cut_note = compiled.get("x-cut-note").cloned();
+        let mut merged = merge_all(vec![compiled_siblings, compiled], self.options.mode);
         // The note of a cut must survive a sibling `description`, which would otherwise win the merge.
         if let (Some(Value::String(own)), Some(Value::String(note)), Value::Object(merged)) =
-            (sibling_description, compiled.get("x-cut-note"), &mut merged)
+            (sibling_description, cut_note, &mut merged)
         {
             merged.insert("description".into(), Value::String(format!("{own} {note}")));
         }
