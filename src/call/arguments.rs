@@ -24,10 +24,16 @@ impl ArgumentChecker {
             .map_err(|error| format!("tool '{}': its inputSchema does not compile: {error}", tool.name))?;
         let properties = tool.input_schema.get("properties").and_then(Value::as_object);
         let known = properties.map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        // Bytes travel as base64 (`contentEncoding`, or 3.0's `format: binary` in schemas written by
+        // hand), alone or as the items of an array of files.
+        let bytes = |schema: &Value| {
+            schema.get("contentEncoding").and_then(Value::as_str) == Some("base64")
+                || schema.get("format").and_then(Value::as_str) == Some("binary")
+        };
         let binary = properties
             .map(|p| {
                 p.iter()
-                    .filter(|(_, schema)| schema.get("format").and_then(Value::as_str) == Some("binary"))
+                    .filter(|(_, schema)| bytes(schema) || schema.get("items").is_some_and(bytes))
                     .map(|(name, _)| name.clone())
                     .collect()
             })
@@ -35,7 +41,7 @@ impl ArgumentChecker {
         Ok(ArgumentChecker { validator, known, binary })
     }
 
-    /// Arguments whose schema is `format: binary`: base64 strings decoded before sending.
+    /// Arguments whose schema says base64 (`contentEncoding`): decoded for raw and multipart bodies.
     pub fn binary_arguments(&self) -> &[String] {
         &self.binary
     }

@@ -34,6 +34,11 @@ pub const DEFAULT_PARAMETER_DESCRIPTION_WORDS: usize = 20;
 pub const DEFAULT_OUTPUT_SCHEMA_MAX_BYTES: usize = 400;
 /// Nesting kept in input schemas; deeper levels keep only their type.
 const INPUT_MAX_DEPTH: usize = 8;
+/// The depths tried in turn until a tool's `inputSchema` fits [`INPUT_SCHEMA_MAX_BYTES`]; at depth 0
+/// the arguments stay but composite ones are not expanded.
+const INPUT_CUT_DEPTHS: [usize; 6] = [INPUT_MAX_DEPTH, 4, 3, 2, 1, 0];
+/// About 800 tokens: with the tool's name and description, a tool stays under ~1,000 tokens.
+const INPUT_SCHEMA_MAX_BYTES: usize = 3_200;
 /// Nesting kept in output schemas, which only sketch the response.
 const OUTPUT_MAX_DEPTH: usize = 3;
 
@@ -529,16 +534,7 @@ fn build_tool(
         }
     };
 
-    let mut input_compiler = SchemaCompiler::new(
-        spec,
-        SchemaOptions {
-            mode: Mode::Input,
-            description_words: effective.parameter_description_words,
-            max_depth: INPUT_MAX_DEPTH,
-            max_bytes: None,
-        },
-    );
-    let mut input = params::build_input(spec, operation, &mut input_compiler, effective.parameter_description_words);
+    let (mut input, mut input_compiler) = build_input_within_budget(spec, operation, effective);
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
         diagnostics.push(
@@ -652,6 +648,38 @@ fn same_media_kind(body_type: &str, declared: &str) -> bool {
     let is_json = |essence: &str| essence.ends_with("/json") || essence.ends_with("+json");
     let (body_type, declared) = (essence(body_type), essence(declared));
     body_type == declared || (is_json(&body_type) && is_json(&declared))
+}
+
+/// The tool's arguments, with nested schemas cut as deep as needed for the `inputSchema` to fit
+/// [`INPUT_SCHEMA_MAX_BYTES`]: the full depth first, then shallower cuts. An attempt stops early
+/// once over budget, so a spec whose schemas fan out (every level `$ref`ing wide components) costs
+/// time and memory in proportion to the budget, not to the expansion. The last, shallowest attempt
+/// is kept whatever its size: arguments themselves are never cut.
+fn build_input_within_budget<'s>(
+    spec: &'s Spec,
+    operation: &Operation<'_>,
+    effective: &Effective,
+) -> (params::BuiltInput, SchemaCompiler<'s>) {
+    let attempt = |max_depth: usize, max_bytes: Option<usize>| {
+        let options = SchemaOptions {
+            mode: Mode::Input,
+            description_words: effective.parameter_description_words,
+            max_depth,
+            max_bytes,
+        };
+        let mut compiler = SchemaCompiler::new(spec, options);
+        let input = params::build_input(spec, operation, &mut compiler, effective.parameter_description_words);
+        (input, compiler)
+    };
+    let (&shallowest, deeper) = INPUT_CUT_DEPTHS.split_last().unwrap_or((&0, &[]));
+    for &max_depth in deeper {
+        let (input, compiler) = attempt(max_depth, Some(INPUT_SCHEMA_MAX_BYTES));
+        let size = || serde_json::to_vec(&input.schema).map_or(0, |bytes| bytes.len());
+        if !compiler.over_budget() && size() <= INPUT_SCHEMA_MAX_BYTES {
+            return (input, compiler);
+        }
+    }
+    attempt(shallowest, None)
 }
 
 fn report_findings(findings: &[text::Finding], who: &str, location: &Location, diagnostics: &mut Diagnostics) {

@@ -69,6 +69,9 @@ pub fn build_input(
     ordered.extend(parameters.iter().filter(|p| p.location != ArgumentLocation::Path));
     for parameter in ordered {
         let mut schema = parameter_schema(parameter, compiler);
+        if parameter.location == ArgumentLocation::Path {
+            require_non_empty(&mut schema);
+        }
         if let Some(description) = parameter.map.get("description").and_then(Value::as_str) {
             let cleaned = text::concise_sentences(description, description_words, 1);
             compiler.findings.extend(cleaned.findings);
@@ -225,8 +228,9 @@ fn declared_value(spec: &Spec, doc: DocId, parameter: &Map<String, Value>) -> Op
 /// A parameter's schema: `schema`, else the schema of its single `content` entry, else (Swagger 2.0
 /// fragments in external files) the type keywords written on the parameter itself.
 fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>) -> Value {
+    // Arguments sit at depth 1, like the properties of a flattened body.
     if let Some(schema) = parameter.map.get("schema") {
-        return compiler.compile(parameter.doc, schema).unwrap_or_else(|| json!({}));
+        return compiler.compile_at(parameter.doc, schema, 1).unwrap_or_else(|| json!({}));
     }
     if let Some(schema) = parameter
         .map
@@ -235,7 +239,7 @@ fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>
         .and_then(|content| content.values().next())
         .and_then(|media| media.get("schema"))
     {
-        return compiler.compile(parameter.doc, schema).unwrap_or_else(|| json!({}));
+        return compiler.compile_at(parameter.doc, schema, 1).unwrap_or_else(|| json!({}));
     }
     let inline: Map<String, Value> = parameter
         .map
@@ -263,7 +267,84 @@ fn parameter_schema(parameter: &Parameter<'_>, compiler: &mut SchemaCompiler<'_>
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    compiler.compile(parameter.doc, &Value::Object(inline)).unwrap_or_else(|| json!({}))
+    compiler.compile_at(parameter.doc, &Value::Object(inline), 1).unwrap_or_else(|| json!({}))
+}
+
+/// An empty object or array in a path expands to an empty segment, which the request builder
+/// refuses (it would address another resource): the advertised schema must not promise it, so it
+/// asks for at least one member.
+fn require_non_empty(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    let admits = |kind: &str| match map.get("type") {
+        Some(Value::String(t)) => t == kind,
+        Some(Value::Array(kinds)) => kinds.iter().any(|k| k.as_str() == Some(kind)),
+        _ => false,
+    };
+    let has_required = map.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+    let (object, array) = (admits("object"), admits("array"));
+    if object && !has_required && map.get("minProperties").and_then(Value::as_u64).unwrap_or(0) == 0 {
+        map.insert("minProperties".into(), json!(1));
+    }
+    if array && map.get("minItems").and_then(Value::as_u64).unwrap_or(0) == 0 {
+        map.insert("minItems".into(), json!(1));
+    }
+}
+
+/// Media types whose bytes are text: a string argument is sent as written, with no base64.
+fn is_textual(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence.starts_with("text/")
+        || ["json", "xml", "yaml", "csv", "javascript", "graphql", "sdp", "x-www-form-urlencoded"]
+            .iter()
+            .any(|word| essence.contains(word))
+}
+
+/// A string whose bytes go out as they are: no `contentEncoding` (nor `format: binary`), which would
+/// make the request builder expect base64.
+fn plain_text(schema: &mut Map<String, Value>) {
+    if schema.get("contentEncoding").and_then(Value::as_str) == Some("base64") {
+        schema.remove("contentEncoding");
+    }
+    if schema.get("format").and_then(Value::as_str) == Some("binary") {
+        schema.remove("format");
+    }
+}
+
+/// The advertised schema and the accepted value agree on bytes: a raw body of a text media type takes
+/// the text itself; any other raw body (`application/octet-stream`, `image/png`, ...) takes base64,
+/// said with `contentEncoding` and `contentMediaType`. Multipart parts declared with a text
+/// `contentType` in `encoding` take their text too.
+fn bytes_as_arguments(media_type: &str, media: &Value, schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "multipart/form-data" {
+        let encoding = media.get("encoding").and_then(Value::as_object);
+        if let (Some(encoding), Some(Value::Object(properties))) = (encoding, map.get_mut("properties")) {
+            for (name, part) in encoding {
+                let textual = part.get("contentType").and_then(Value::as_str).is_some_and(is_textual);
+                if let (true, Some(Value::Object(property))) = (textual, properties.get_mut(name)) {
+                    plain_text(property);
+                    if let Some(Value::Object(items)) = property.get_mut("items") {
+                        plain_text(items);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    if media_rank(media_type) < 4 || map.get("type").and_then(Value::as_str) != Some("string") {
+        return;
+    }
+    if is_textual(media_type) {
+        plain_text(map);
+    } else if !map.contains_key("format") {
+        map.insert("contentEncoding".into(), json!("base64"));
+        map.entry("contentMediaType").or_insert_with(|| json!(essence));
+    }
 }
 
 fn style_of(map: &Map<String, Value>, location: ArgumentLocation) -> (ParameterStyle, bool) {
@@ -348,6 +429,7 @@ fn request_body(
     {
         map.insert("type".into(), json!("string"));
     }
+    bytes_as_arguments(&media_type, media, &mut schema);
     if let (Some(description), Value::Object(map)) = (body.get("description").and_then(Value::as_str), &mut schema)
         && !map.contains_key("description")
     {

@@ -56,15 +56,26 @@ impl<'a> SchemaCompiler<'a> {
         }
     }
 
-    /// Compiles a schema found in document `doc`. `None` only in output mode, when over budget.
+    /// Compiles a schema found in document `doc`. `None` when over budget: in output mode the budget is
+    /// per schema; in input mode it is shared by every schema of one tool (see [`Self::over_budget`]).
     pub fn compile(&mut self, doc: DocId, schema: &Value) -> Option<Value> {
-        self.budget_left = self.options.max_bytes.map_or(isize::MAX, |bytes| bytes as isize);
-        let mut compiled = self.node(doc, schema, 0);
+        self.compile_at(doc, schema, 0)
+    }
+
+    /// Like [`Self::compile`], for a schema that already sits `depth` levels deep (a tool argument is
+    /// at depth 1, like the properties of a flattened body), so that every argument is cut alike.
+    pub fn compile_at(&mut self, doc: DocId, schema: &Value, depth: usize) -> Option<Value> {
+        if self.options.mode == Mode::Output {
+            self.budget_left = self.options.max_bytes.map_or(isize::MAX, |bytes| bytes as isize);
+        }
+        let mut compiled = self.node(doc, schema, depth);
         strip_markers(&mut compiled);
         (self.budget_left >= 0).then_some(compiled)
     }
 
-    fn over_budget(&self) -> bool {
+    /// True once the schemas compiled so far outgrew `max_bytes` (an estimate that errs low): the
+    /// caller compiles the tool again with a smaller `max_depth`.
+    pub fn over_budget(&self) -> bool {
         self.budget_left < 0
     }
 
@@ -80,8 +91,8 @@ impl<'a> SchemaCompiler<'a> {
         if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
             return self.reference(doc, reference, map, depth);
         }
-        if depth > self.options.max_depth {
-            return shallow(map);
+        if depth > self.options.max_depth && is_composite(map) {
+            return self.cut(map, None, Cut::Depth);
         }
         if let Some(Value::Array(parts)) = map.get("allOf") {
             let own: Map<String, Value> =
@@ -106,8 +117,19 @@ impl<'a> SchemaCompiler<'a> {
             }
         };
         let address = std::ptr::from_ref(target) as usize;
-        let compiled = if self.expanding.contains(&address) || depth > self.options.max_depth {
-            target.as_object().map_or_else(|| json!({}), shallow)
+        let cut = if self.expanding.contains(&address) {
+            Some(Cut::Recursion)
+        } else if depth > self.options.max_depth && target.as_object().is_some_and(is_composite) {
+            Some(Cut::Depth)
+        } else {
+            None
+        };
+        let compiled = if let Some(cut) = cut {
+            let name = component_name(reference);
+            match target.as_object() {
+                Some(target) => self.cut(target, Some(&name), cut),
+                None => json!({}),
+            }
         } else {
             self.expanding.push(address);
             let compiled = self.node(target_doc, target, depth);
@@ -121,9 +143,83 @@ impl<'a> SchemaCompiler<'a> {
             return compiled;
         }
         let compiled_siblings = self.object(doc, &siblings, depth);
+        let sibling_description = compiled_siblings.get("description").cloned();
+        let cut_note = compiled.get("x-cut-note").cloned();
         let mut merged = merge_all(vec![compiled_siblings, compiled], self.options.mode);
+        // The note of a cut must survive a sibling `description`, which would otherwise win the merge.
+        if let (Some(Value::String(own)), Some(Value::String(note)), Value::Object(merged)) =
+            (sibling_description, cut_note, &mut merged)
+        {
+            merged.insert("description".into(), Value::String(format!("{own} {note}")));
+        }
         apply_nullable(map, &mut merged);
         merged
+    }
+
+    /// A map of schemas (`properties`, `patternProperties`, ...), following a `$ref` written in its
+    /// place (`properties: {$ref: '#/components/schemas/Props'}`, as DigitalOcean does), with the
+    /// document its schemas are relative to. A member named `$ref` whose value is a schema is a
+    /// property called `$ref` (Kubernetes has one), not a reference.
+    fn schema_map<'v>(&mut self, doc: DocId, value: &'v Value) -> Option<(DocId, &'v Map<String, Value>)>
+    where
+        'a: 'v,
+    {
+        let map = value.as_object()?;
+        if !matches!(map.get("$ref"), Some(Value::String(_))) {
+            return Some((doc, map));
+        }
+        match self.spec.deref(doc, value) {
+            Ok((target_doc, Value::Object(target))) => Some((target_doc, target)),
+            Ok(_) => None,
+            Err(error) => {
+                self.unresolved.push((doc, error));
+                None
+            }
+        }
+    }
+
+    fn map_has_property(&mut self, doc: DocId, map: &Map<String, Value>, name: &str) -> bool {
+        map.get("properties")
+            .and_then(|properties| self.schema_map(doc, properties))
+            .is_some_and(|(_, properties)| properties.contains_key(name))
+    }
+
+    /// What stands in for a schema that is not expanded: its type (so the argument stays typed and
+    /// accepts anything of that type, as the API does) and, for tool inputs, a description saying
+    /// what was cut and naming the component, so the agent knows the API takes the whole object.
+    fn cut(&mut self, map: &Map<String, Value>, name: Option<&str>, cut: Cut) -> Value {
+        let mut stub = shallow(map);
+        if self.options.mode == Mode::Output {
+            return stub;
+        }
+        let what = name.map_or_else(|| "Nested object".to_string(), |name| format!("A {name}"));
+        let note = match (cut, name) {
+            (Cut::Recursion, Some(name)) => {
+                format!(
+                    "{what} (recursive: same shape as the enclosing {name}, not expanded again); the API accepts a full {name}."
+                )
+            }
+            (_, Some(name)) => {
+                format!("{what}; its fields are not listed here (cut for size); the API accepts a full {name}.")
+            }
+            (_, None) => format!("{what}; its fields are not listed here (cut for size); the API accepts it whole."),
+        };
+        let own = map.get("description").and_then(Value::as_str).map(|description| {
+            let cleaned = text::concise_sentences(description, self.options.description_words, 1);
+            self.findings.extend(cleaned.findings);
+            cleaned.text
+        });
+        let description = match own {
+            Some(own) if !own.is_empty() && self.options.description_words > 0 => format!("{own} {note}"),
+            _ => note.clone(),
+        };
+        self.budget_left -= description.len() as isize + 16;
+        if let Value::Object(stub) = &mut stub {
+            stub.insert("description".into(), Value::String(description));
+            // Read (and removed) by `reference` when a sibling description has to carry the note.
+            stub.insert("x-cut-note".into(), Value::String(note));
+        }
+        stub
     }
 
     fn object(&mut self, doc: DocId, map: &Map<String, Value>, depth: usize) -> Value {
@@ -134,6 +230,11 @@ impl<'a> SchemaCompiler<'a> {
             match key.as_str() {
                 "type" => {
                     let normalised = match value {
+                        // Swagger 2.0's file: bytes, which a tool argument carries as base64 (see `format`).
+                        Value::String(t) if t == "file" && input => {
+                            out.insert("contentEncoding".into(), json!("base64"));
+                            json!("string")
+                        }
                         Value::String(t) if t == "file" => {
                             out.insert("format".into(), json!("binary"));
                             json!("string")
@@ -144,11 +245,11 @@ impl<'a> SchemaCompiler<'a> {
                 }
                 "nullable" | "x-nullable" => nullable |= value.as_bool().unwrap_or(false),
                 "properties" => {
-                    if let Value::Object(properties) = value {
+                    if let Some((properties_doc, properties)) = self.schema_map(doc, value) {
                         let mut compiled = Map::new();
                         for (name, property) in properties {
                             self.budget_left -= name.len() as isize + 12;
-                            let mut compiled_property = self.node(doc, property, depth + 1);
+                            let mut compiled_property = self.node(properties_doc, property, depth + 1);
                             let dropped = match self.options.mode {
                                 Mode::Input => marker(&compiled_property, "readOnly"),
                                 Mode::Output => marker(&compiled_property, "writeOnly"),
@@ -197,14 +298,23 @@ impl<'a> SchemaCompiler<'a> {
                                 compiled
                             })
                             .collect();
-                        out.insert(key.clone(), Value::Array(compiled));
+                        if key == "oneOf" {
+                            let (key, variants) = exclusive_variants(map, variants, compiled);
+                            insert_variants(&mut out, key, variants);
+                        } else {
+                            insert_variants(&mut out, key, compiled);
+                        }
                     }
                 }
                 "patternProperties" | "dependentSchemas" if input => {
-                    if let Value::Object(entries) = value {
+                    if let Some((entries_doc, entries)) = self.schema_map(doc, value) {
                         let compiled = entries
                             .iter()
-                            .map(|(pattern, schema)| (pattern.clone(), self.node(doc, schema, depth + 1)))
+                            .map(|(pattern, schema)| {
+                                let mut compiled = self.node(entries_doc, schema, depth + 1);
+                                strip_markers(&mut compiled);
+                                (pattern.clone(), compiled)
+                            })
                             .collect();
                         out.insert(key.clone(), Value::Object(compiled));
                     }
@@ -217,6 +327,7 @@ impl<'a> SchemaCompiler<'a> {
                         let cleaned = text::concise_sentences(description, self.options.description_words, 1);
                         self.findings.extend(cleaned.findings);
                         if !cleaned.text.is_empty() {
+                            self.budget_left -= cleaned.text.len() as isize;
                             out.insert(key.clone(), Value::String(cleaned.text));
                         }
                     }
@@ -241,6 +352,11 @@ impl<'a> SchemaCompiler<'a> {
                     }
                     _ => {}
                 },
+                // Raw bytes cannot travel in JSON arguments: the agent sends base64, and the request
+                // builder decodes it for raw and multipart bodies. The schema says so in 2020-12 terms.
+                "format" if input && value.as_str() == Some("binary") => {
+                    out.insert("contentEncoding".into(), json!("base64"));
+                }
                 // Storage widths say nothing to a model and nothing JSON Schema validates.
                 "format" if matches!(value.as_str(), Some("int32" | "int64" | "float" | "double")) => {}
                 "enum" | "const" | "format" | "default" | "minimum" | "maximum" | "multipleOf" | "minLength"
@@ -265,7 +381,9 @@ impl<'a> SchemaCompiler<'a> {
                 .iter()
                 .filter(|name| match (properties, name.as_str()) {
                     // A required property dropped as readOnly is no longer required.
-                    (Some(properties), Some(name)) => properties.contains_key(name) || !map_has_property(map, name),
+                    (Some(properties), Some(name)) => {
+                        properties.contains_key(name) || !self.map_has_property(doc, map, name)
+                    }
                     _ => true,
                 })
                 .cloned()
@@ -280,9 +398,7 @@ impl<'a> SchemaCompiler<'a> {
         if nullable {
             make_nullable(&mut out);
         }
-        if !input {
-            self.budget_left -= 16;
-        }
+        self.budget_left -= 16;
         Value::Object(out)
     }
 }
@@ -294,10 +410,6 @@ fn apply_nullable(map: &Map<String, Value>, merged: &mut Value) {
     if nullable && let Value::Object(merged) = merged {
         make_nullable(merged);
     }
-}
-
-fn map_has_property(map: &Map<String, Value>, name: &str) -> bool {
-    map.get("properties").and_then(Value::as_object).is_some_and(|p| p.contains_key(name))
 }
 
 /// One example is kept when it teaches a format (a string, or a small structure); numbers and booleans
@@ -323,7 +435,198 @@ fn strip_markers(value: &mut Value) {
     if let Value::Object(map) = value {
         map.remove("readOnly");
         map.remove("writeOnly");
+        map.remove("x-cut-note");
     }
+}
+
+/// `oneOf` or `anyOf` beside one already there (both in one schema): the second goes into `allOf`,
+/// which requires both, as the spec does.
+fn insert_variants(out: &mut Map<String, Value>, key: &str, variants: Vec<Value>) {
+    if out.contains_key(key) {
+        let wrapped = json!({ key: variants });
+        match out.get_mut("allOf") {
+            Some(Value::Array(parts)) => parts.push(wrapped),
+            _ => {
+                out.insert("allOf".into(), json!([wrapped]));
+            }
+        }
+    } else {
+        out.insert(key.to_string(), Value::Array(variants));
+    }
+}
+
+/// Decides how a `oneOf` is advertised. `oneOf` demands that exactly one variant matches; when the
+/// variants overlap (all-optional objects, `string` beside `string` with a format, ...) a value the
+/// API accepts matches several and would be refused by the validation of the arguments. So `oneOf`
+/// is kept only where it is exact: variants of disjoint types, or told apart by a property whose
+/// `const`/`enum` values differ. A discriminator makes it exact by pinning its value in each
+/// variant (from `mapping`, else the component's name), as OpenAPI defines it. Any other `oneOf`
+/// becomes `anyOf`: the API still validates, and the agent is not refused a valid value.
+fn exclusive_variants(map: &Map<String, Value>, raw: &[Value], compiled: Vec<Value>) -> (&'static str, Vec<Value>) {
+    if pairwise_disjoint(&compiled) {
+        return ("oneOf", compiled);
+    }
+    if let Some(discriminator) = map.get("discriminator").and_then(Value::as_object)
+        && let Some(property) = discriminator.get("propertyName").and_then(Value::as_str)
+    {
+        let mapping = discriminator.get("mapping").and_then(Value::as_object);
+        let values: Option<Vec<String>> = raw
+            .iter()
+            .map(|variant| {
+                let reference = variant.get("$ref")?.as_str()?;
+                let mapped = mapping.and_then(|mapping| {
+                    mapping
+                        .iter()
+                        .find(|(_, target)| target.as_str() == Some(reference))
+                        .map(|(value, _)| value.clone())
+                });
+                Some(mapped.unwrap_or_else(|| component_name(reference)))
+            })
+            .collect();
+        if let Some(values) = values {
+            let mut pinned = compiled.clone();
+            let all_pinned = pinned.iter_mut().zip(&values).all(|(variant, value)| pin(variant, property, value));
+            if all_pinned && pairwise_disjoint(&pinned) {
+                return ("oneOf", pinned);
+            }
+        }
+    }
+    ("anyOf", compiled)
+}
+
+/// Requires `property` to equal `value` in an object variant; false when the variant cannot say so
+/// (not an object with that property, or an `enum` that does not admit the value).
+fn pin(variant: &mut Value, property: &str, value: &str) -> bool {
+    let Some(schema) = variant.get_mut("properties").and_then(|p| p.get_mut(property)).and_then(Value::as_object_mut)
+    else {
+        return false;
+    };
+    let admitted = match schema.get("enum").and_then(Value::as_array) {
+        Some(values) => values.iter().any(|v| v.as_str() == Some(value)),
+        None => schema.get("const").is_none_or(|constant| constant.as_str() == Some(value)),
+    };
+    if !admitted {
+        return false;
+    }
+    schema.remove("enum");
+    schema.insert("const".into(), Value::String(value.to_string()));
+    let Some(variant) = variant.as_object_mut() else {
+        return false;
+    };
+    match variant.get_mut("required") {
+        Some(Value::Array(required)) => {
+            if !required.iter().any(|name| name.as_str() == Some(property)) {
+                required.push(Value::String(property.to_string()));
+            }
+        }
+        _ => {
+            variant.insert("required".into(), json!([property]));
+        }
+    }
+    true
+}
+
+fn pairwise_disjoint(variants: &[Value]) -> bool {
+    variants.iter().enumerate().all(|(i, a)| variants[i + 1..].iter().all(|b| disjoint(a, b)))
+}
+
+/// True when no value can satisfy both schemas, judged on what is cheap to be sure of: their types,
+/// their own `const`/`enum`, or a property both define with different `const`/`enum` values that
+/// at least one of them requires.
+fn disjoint(a: &Value, b: &Value) -> bool {
+    if let (Some(a_types), Some(b_types)) = (types_of(a), types_of(b))
+        && !a_types.iter().any(|kind| {
+            b_types.iter().any(|other| {
+                kind == other
+                    || (*kind == "integer" && *other == "number")
+                    || (*kind == "number" && *other == "integer")
+            })
+        })
+    {
+        return true;
+    }
+    if let (Some(a_values), Some(b_values)) = (values_of(a), values_of(b)) {
+        return !a_values.iter().any(|value| b_values.contains(value));
+    }
+    let required = |schema: &Value, name: &str| {
+        schema.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|n| n.as_str() == Some(name)))
+    };
+    let (Some(a_properties), Some(b_properties)) =
+        (a.get("properties").and_then(Value::as_object), b.get("properties").and_then(Value::as_object))
+    else {
+        return false;
+    };
+    a_properties.iter().any(|(name, a_property)| {
+        let Some(b_property) = b_properties.get(name) else {
+            return false;
+        };
+        (required(a, name) || required(b, name))
+            && matches!((values_of(a_property), values_of(b_property)),
+                (Some(x), Some(y)) if !x.iter().any(|value| y.contains(value)))
+    })
+}
+
+/// The JSON types a schema admits, when it says (`type`, or the types of its `const`/`enum`).
+fn types_of(schema: &Value) -> Option<Vec<&'static str>> {
+    let name = |kind: &str| -> Option<&'static str> {
+        ["null", "boolean", "object", "array", "number", "string", "integer"].into_iter().find(|k| *k == kind)
+    };
+    match schema.get("type") {
+        Some(Value::String(kind)) => return Some(vec![name(kind)?]),
+        Some(Value::Array(kinds)) => return kinds.iter().map(|kind| name(kind.as_str()?)).collect(),
+        _ => {}
+    }
+    let values = values_of(schema)?;
+    Some(
+        values
+            .iter()
+            .map(|value| match value {
+                Value::Null => "null",
+                Value::Bool(_) => "boolean",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            })
+            .collect(),
+    )
+}
+
+fn values_of(schema: &Value) -> Option<Vec<&Value>> {
+    if let Some(constant) = schema.get("const") {
+        return Some(vec![constant]);
+    }
+    schema.get("enum").and_then(Value::as_array).map(|values| values.iter().collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// The schema is already being expanded further up this path.
+    Recursion,
+    /// Deeper than `max_depth`.
+    Depth,
+}
+
+/// A schema that nests other schemas (the only kind worth cutting: a scalar with its enum or pattern
+/// costs little and cannot recurse, so it is kept at any depth).
+fn is_composite(map: &Map<String, Value>) -> bool {
+    ["properties", "items", "allOf", "oneOf", "anyOf", "additionalProperties", "patternProperties", "prefixItems"]
+        .iter()
+        .any(|key| map.get(*key).is_some_and(|value| !value.is_boolean()))
+        || matches!(map.get("type").and_then(Value::as_str), Some("object" | "array"))
+}
+
+/// The name a reference gives its target: the last segment of its JSON pointer, unescaped
+/// (`#/components/schemas/PodSpec` → `PodSpec`), else the document's file name.
+fn component_name(reference: &str) -> String {
+    let (document, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+    let last = fragment.rsplit('/').find(|segment| !segment.is_empty());
+    let name = match last {
+        Some(segment) => segment.replace("~1", "/").replace("~0", "~"),
+        None => document.rsplit('/').next().unwrap_or(document).to_string(),
+    };
+    let name = percent_encoding::percent_decode_str(&name).decode_utf8_lossy().into_owned();
+    if name.is_empty() { "object".to_string() } else { name }
 }
 
 /// What is left of a schema that is not expanded (recursion or depth cut): its type, so the argument
@@ -402,9 +705,12 @@ fn simplify_variants(out: &mut Map<String, Value>) {
     }
 }
 
-/// Merges `allOf` parts (already compiled) into one schema. The first part is the schema's own
-/// keywords, which win for annotations like `description`. Keywords that conflict stay in a residual
-/// `allOf`, so nothing the spec required is lost.
+/// Merges `allOf` parts (already compiled) into one schema whose instances satisfy every part: the
+/// first part is the schema's own keywords, which win for annotations like `description`; a property
+/// defined by several parts is merged the same way (so one part's `enum` or `pattern` still binds);
+/// bounds take the tighter value (the larger minimum, the smaller maximum); `enum` and `type` are
+/// intersected. Keywords that still conflict (two patterns, two formats) stay in a residual `allOf`,
+/// so nothing the spec required is lost.
 pub fn merge_all(parts: Vec<Value>, mode: Mode) -> Value {
     let mut merged = Map::new();
     let mut residue: Vec<Value> = Vec::new();
@@ -422,7 +728,17 @@ pub fn merge_all(parts: Vec<Value>, mode: Mode) -> Value {
                     let target = merged.entry("properties").or_insert_with(|| json!({}));
                     if let (Some(target), Value::Object(new)) = (target.as_object_mut(), value) {
                         for (name, schema) in new {
-                            target.entry(name).or_insert(schema);
+                            match target.remove(&name) {
+                                Some(existing) if existing != schema => {
+                                    target.insert(name, merge_all(vec![existing, schema], mode));
+                                }
+                                Some(existing) => {
+                                    target.insert(name, existing);
+                                }
+                                None => {
+                                    target.insert(name, schema);
+                                }
+                            }
                         }
                     }
                 }
@@ -446,9 +762,14 @@ pub fn merge_all(parts: Vec<Value>, mode: Mode) -> Value {
                         merged.insert(key, value);
                     }
                     Some(existing) if *existing == value => {}
-                    Some(_) => {
-                        conflicts.insert(key, value);
-                    }
+                    Some(existing) => match intersect(&key, existing, &value) {
+                        Some(both) => {
+                            merged.insert(key, both);
+                        }
+                        None => {
+                            conflicts.insert(key, value);
+                        }
+                    },
                 },
             }
         }
@@ -463,4 +784,51 @@ pub fn merge_all(parts: Vec<Value>, mode: Mode) -> Value {
         merged.insert("allOf".into(), Value::Array(residue));
     }
     Value::Object(merged)
+}
+
+/// One keyword that two `allOf` parts both set, combined so that both constraints hold; `None` when
+/// there is no single value for that (two patterns, two formats, an empty intersection), and the
+/// second value then stays in the residual `allOf`.
+fn intersect(key: &str, first: &Value, second: &Value) -> Option<Value> {
+    let number = |value: &Value| value.as_f64();
+    match key {
+        "minimum" | "exclusiveMinimum" | "minLength" | "minItems" | "minProperties" => {
+            Some(if number(second)? > number(first)? { second.clone() } else { first.clone() })
+        }
+        "maximum" | "exclusiveMaximum" | "maxLength" | "maxItems" | "maxProperties" => {
+            Some(if number(second)? < number(first)? { second.clone() } else { first.clone() })
+        }
+        "uniqueItems" => Some(Value::Bool(first.as_bool()? || second.as_bool()?)),
+        "enum" => {
+            let (first, second) = (first.as_array()?, second.as_array()?);
+            let both: Vec<Value> = first.iter().filter(|value| second.contains(value)).cloned().collect();
+            (!both.is_empty()).then_some(Value::Array(both))
+        }
+        "type" => {
+            let kinds = |value: &Value| -> Option<Vec<String>> {
+                match value {
+                    Value::String(kind) => Some(vec![kind.clone()]),
+                    Value::Array(kinds) => kinds.iter().map(|kind| kind.as_str().map(str::to_string)).collect(),
+                    _ => None,
+                }
+            };
+            let (first, second) = (kinds(first)?, kinds(second)?);
+            // `integer` is a subset of `number`.
+            let admits = |kinds: &[String], kind: &str| {
+                kinds.iter().any(|k| k == kind) || (kind == "integer" && kinds.iter().any(|k| k == "number"))
+            };
+            let mut both: Vec<String> = first.iter().filter(|kind| admits(&second, kind)).cloned().collect();
+            for kind in &second {
+                if kind == "integer" && admits(&first, kind) && !both.contains(kind) {
+                    both.push(kind.clone());
+                }
+            }
+            match both.len() {
+                0 => None,
+                1 => Some(Value::String(both.remove(0))),
+                _ => Some(Value::Array(both.into_iter().map(Value::String).collect())),
+            }
+        }
+        _ => None,
+    }
 }

@@ -132,7 +132,7 @@ pub async fn load_spec(
             return None;
         }
     };
-    let root = match read_document(&url, fetcher).await {
+    let root = match read_document(&url, fetcher, diagnostics).await {
         Ok(document) => document,
         Err(message) => {
             diagnostics.push(Diagnostic::error("spec/unreadable", message).at(used_at));
@@ -183,31 +183,55 @@ fn detect_version(value: &Value) -> Result<SpecVersion, String> {
     }
 }
 
-/// Reads and parses one document (JSON or YAML, decided by its first character since JSON parses faster).
-pub(crate) async fn read_document(url: &Url, fetcher: &mut Fetcher) -> Result<Document, String> {
+/// Reads and parses one document (JSON or YAML, decided by its first character since JSON parses
+/// faster), with a `spec/yaml-recovered` warning for each cosmetic YAML error read past.
+pub(crate) async fn read_document(
+    url: &Url,
+    fetcher: &mut Fetcher,
+    diagnostics: &mut Diagnostics,
+) -> Result<Document, String> {
     let text = fetcher.fetch(url).await.map_err(|error| error.to_string())?;
-    parse_document(url, text)
+    parse_document(url, text, diagnostics)
 }
 
 /// [`read_document`] for a document a spec refers to (redirects stay on its origin).
-pub(crate) async fn read_referenced_document(url: &Url, fetcher: &mut Fetcher) -> Result<Document, String> {
+pub(crate) async fn read_referenced_document(
+    url: &Url,
+    fetcher: &mut Fetcher,
+    diagnostics: &mut Diagnostics,
+) -> Result<Document, String> {
     let text = fetcher.fetch_referenced(url).await.map_err(|error| error.to_string())?;
-    parse_document(url, text)
+    parse_document(url, text, diagnostics)
 }
 
-fn parse_document(url: &Url, text: String) -> Result<Document, String> {
+fn parse_document(url: &Url, text: String, diagnostics: &mut Diagnostics) -> Result<Document, String> {
     let display = display_name(url);
-    let value = parse_text(&text, &display)?;
+    let (value, recovered) = parse_text(&text, &display)?;
+    for flow in recovered {
+        diagnostics.push(
+            Diagnostic::warning(
+                "spec/yaml-recovered",
+                format!(
+                    "the flow collection on lines {}-{} is indented at or left of its key, which YAML forbids; \
+                     it was read as PyYAML and js-yaml read it",
+                    flow.opened, flow.closed
+                ),
+            )
+            .at(Some(Location { file: display.clone(), line: flow.opened, column: 1 }))
+            .with_help("indent the collection's lines deeper than its key"),
+        );
+    }
     Ok(Document { url: url.clone(), display, value, text })
 }
 
-pub(crate) fn parse_text(text: &str, display: &str) -> Result<Value, String> {
+pub(crate) fn parse_text(text: &str, display: &str) -> Result<(Value, Vec<yaml::Recovered>), String> {
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
         serde_json::from_str(text)
+            .map(|value| (value, Vec::new()))
             .map_err(|error| format!("{display}:{}:{}: invalid JSON: {error}", error.line(), error.column()))
     } else {
-        yaml::parse(text, false).map(|(value, _)| value).map_err(|error| {
+        yaml::parse_lenient(text).map_err(|error| {
             format!("{display}:{}:{}: invalid YAML: {}", error.position.line, error.position.column, error.message)
         })
     }

@@ -63,7 +63,7 @@ pub async fn load_referenced(
             }
         }
         for (url, reference) in wanted {
-            match super::read_referenced_document(&url, fetcher).await {
+            match super::read_referenced_document(&url, fetcher, diagnostics).await {
                 Ok(document) => {
                     documents.push(document);
                     queue.push_back(documents.len() - 1);

@@ -468,6 +468,125 @@ pub fn parse(text: &str, with_spans: bool) -> Result<(Value, SpanIndex), YamlErr
     Ok((b.root.unwrap_or(Value::Null), index))
 }
 
+/// Most flow collections re-indented in one document before the loader gives up; each costs a parse.
+const MAX_RECOVERIES: usize = 64;
+
+/// A flow collection (`{ ... }`, `[ ... ]`) whose lines were indented at or left of its key, which
+/// YAML 1.2 forbids and PyYAML and js-yaml accept; it was read as they read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// 1-based line where the flow collection opens.
+    pub opened: u32,
+    /// 1-based line where it closes.
+    pub closed: u32,
+}
+
+/// [`parse`], recovering from the one class of indentation error that common YAML loaders accept: lines
+/// of a flow collection indented at or left of the block that holds it (Docker Engine's description
+/// writes `example: {` with its members and `}` at the key's column). Indentation inside a flow
+/// collection carries no meaning (line breaks fold to spaces), so those lines are shifted right and
+/// the document is parsed again; anything else is refused as before.
+pub fn parse_lenient(text: &str) -> Result<(Value, Vec<Recovered>), YamlError> {
+    let mut recovered = Vec::new();
+    let mut fixed: Option<String> = None;
+    loop {
+        let current = fixed.as_deref().unwrap_or(text);
+        let error = match parse(current, false) {
+            Ok((value, _)) => return Ok((value, recovered)),
+            Err(error) => error,
+        };
+        if recovered.len() >= MAX_RECOVERIES || !error.message.contains("indentation") {
+            return Err(error);
+        }
+        let lines: Vec<&str> = current.split('\n').collect();
+        let Some(range) = enclosing_flow(&lines, error.position.line as usize) else {
+            return Err(error);
+        };
+        if recovered.iter().any(|r: &Recovered| r.opened as usize == range.0 + 1) {
+            // Shifted once already and still refused: not the cosmetic case.
+            return Err(error);
+        }
+        fixed = Some(reindent(&lines, range));
+        recovered.push(Recovered { opened: range.0 as u32 + 1, closed: range.1 as u32 + 1 });
+    }
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// The change in flow nesting over one line (`{`/`[` open, `}`/`]` close), outside quotes and comments.
+fn bracket_balance(line: &str) -> isize {
+    let mut balance = 0;
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('"'), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if !previous.is_alphanumeric() => quote = Some(c),
+            (None, '#') if previous.is_whitespace() => break,
+            (None, '{' | '[') => balance += 1,
+            (None, '}' | ']') => balance -= 1,
+            _ => {}
+        }
+        previous = c;
+    }
+    balance
+}
+
+/// The 0-based lines (opening, closing) of the flow collection that encloses 1-based `line`, when it
+/// opened on an earlier line.
+fn enclosing_flow(lines: &[&str], line: usize) -> Option<(usize, usize)> {
+    let error_index = line.checked_sub(1)?;
+    let mut depth = 0;
+    let mut opened = None;
+    for index in (0..error_index).rev().take(2_000) {
+        depth += bracket_balance(lines[index]);
+        if depth > 0 {
+            opened = Some(index);
+            break;
+        }
+    }
+    let opened = opened?;
+    let mut depth = 0;
+    for (index, text) in lines.iter().enumerate().skip(opened) {
+        depth += bracket_balance(text);
+        if depth <= 0 {
+            return (index >= error_index).then_some((opened, index));
+        }
+    }
+    None
+}
+
+/// Shifts the lines after `opened` up to `closed` right, so that the least indented is two columns
+/// deeper than the opening line.
+fn reindent(lines: &[&str], (opened, closed): (usize, usize)) -> String {
+    let target = indentation(lines[opened]) + 2;
+    let least = lines[opened + 1..=closed]
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| indentation(line))
+        .min()
+        .unwrap_or(target);
+    let shift = " ".repeat(target.saturating_sub(least));
+    let mut out = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum::<usize>() + shift.len() * 64);
+    for (index, line) in lines.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        if index > opened && index <= closed && !line.trim().is_empty() {
+            out.push_str(&shift);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -851,5 +970,38 @@ mod tests {
             let get = v["paths"]["/pet/findByStatus"]["get"]["responses"].as_object().unwrap();
             assert!(get["200"].is_object());
         }
+    }
+
+    #[test]
+    fn flow_collections_indented_at_their_key_are_recovered() {
+        // Members at the key's column (what Docker Engine's description does), and left of it.
+        let text = "definitions:\n  Labels:\n    example: {\n    \"com.example.a\": \"x\",\n    \"b\": [1,\n    2]\n    }\n    type: object\n  Other:\n    example: [\n  1, 2\n  ]\n";
+        assert!(parse(text, false).is_err(), "the strict parser refuses it");
+        let (value, recovered) = parse_lenient(text).expect("recovered");
+        assert_eq!(
+            value,
+            json!({"definitions": {"Labels": {"example": {"com.example.a": "x", "b": [1, 2]}, "type": "object"}, "Other": {"example": [1, 2]}}})
+        );
+        assert_eq!(recovered, vec![Recovered { opened: 3, closed: 7 }, Recovered { opened: 10, closed: 12 }]);
+    }
+
+    #[test]
+    fn other_indentation_errors_are_still_refused() {
+        for text in ["a:\n  b: 1\n c: 2\n", "a: 'x\n\tb'\n  c: d\n", "a:\n  - 1\n - 2\n"] {
+            if parse(text, false).is_err() {
+                let strict = parse(text, false).unwrap_err().to_string();
+                assert_eq!(parse_lenient(text).unwrap_err().to_string(), strict, "{text:?}");
+            }
+        }
+        let (value, recovered) = parse_lenient("a: {x: 1}\n").unwrap();
+        assert_eq!((value, recovered), (json!({"a": {"x": 1}}), vec![]));
+    }
+
+    #[test]
+    fn brackets_in_quotes_and_comments_do_not_count() {
+        assert_eq!(bracket_balance("a: \"{[\" # ]]"), 0);
+        assert_eq!(bracket_balance("example: { # opens"), 1);
+        assert_eq!(bracket_balance("'it''s {', [\"\\\"]\"]"), 0);
+        assert_eq!(bracket_balance("don't {"), 1);
     }
 }

@@ -18,6 +18,7 @@ mod ops;
 mod properties;
 mod remote_specs;
 mod resilience;
+mod schema_fidelity;
 mod serve;
 mod shaping;
 mod telemetry;
