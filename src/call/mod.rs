@@ -82,9 +82,12 @@ impl Caller {
         let shapers = catalogue
             .tools
             .iter()
-            .map(|tool| match &tool.output {
-                Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name)),
-                None => Ok(crate::shape::default_shaper()),
+            .map(|tool| {
+                let shaper = match &tool.output {
+                    Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name))?,
+                    None => crate::shape::default_shaper(),
+                };
+                Ok::<_, String>(if tool.structured_content { shaper } else { shaper.without_structured() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let paginators = catalogue
@@ -140,7 +143,7 @@ impl Caller {
         arguments: Map<String, Value>,
         context: &CallContext,
     ) -> Result<CallOutput, Outcome> {
-        self.checkers[tool_index].check(&arguments)?;
+        let arguments = self.checkers[tool_index].check(arguments)?;
         if let Some(paginator) = &self.paginators[tool_index] {
             return pages::run(self, tool_index, paginator, arguments, context).await;
         }

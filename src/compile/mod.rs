@@ -3,6 +3,7 @@
 //! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
 
 pub mod credentials;
+mod lean;
 pub mod names;
 pub mod paging;
 pub mod params;
@@ -19,7 +20,9 @@ use serde_json::{Map, Value, json};
 use crate::catalogue::{Annotations, Catalogue, Pagination, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
-use crate::mapping::{MappingFile, OutputConfig, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
+use crate::mapping::{
+    MappingFile, OutputConfig, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig,
+};
 use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
 use schema::{Mode, SchemaCompiler, SchemaOptions};
@@ -44,6 +47,7 @@ struct Effective {
     parameter_description_words: usize,
     output_schema: OutputSchemaMode,
     output_schema_max_bytes: usize,
+    structured_content: StructuredContentMode,
     include_deprecated: bool,
     scopes: Vec<String>,
     output: Option<crate::mapping::OutputConfig>,
@@ -65,6 +69,7 @@ impl Effective {
             parameter_description_words: pick!(parameter_description_words, DEFAULT_PARAMETER_DESCRIPTION_WORDS),
             output_schema: pick!(output_schema, OutputSchemaMode::None),
             output_schema_max_bytes: pick!(output_schema_max_bytes, DEFAULT_OUTPUT_SCHEMA_MAX_BYTES),
+            structured_content: pick!(structured_content, StructuredContentMode::WithOutputSchema),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
             output: layers.iter().find_map(|layer| layer.output.clone()),
@@ -352,7 +357,8 @@ fn build_tool(
 ) -> Tool {
     let operation = &item.operation;
     let tool_config = item.entry.map(|(_, config)| config);
-    let operation_location = operation.location(spec);
+    // Looked up only when a diagnostic is emitted: finding it needs the document's text index.
+    let operation_location = || operation.location(spec);
     let who = || match operation.operation_id() {
         Some(id) => format!("operation '{id}' ({})", operation.method_and_path()),
         None => format!("operation {}", operation.method_and_path()),
@@ -391,9 +397,8 @@ fn build_tool(
     let mut input = params::build_input(spec, operation, &mut input_compiler, effective.parameter_description_words);
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
-        diagnostics.push(
-            Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location.clone())),
-        );
+        diagnostics
+            .push(Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location())));
     }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
@@ -407,6 +412,7 @@ fn build_tool(
         let cursor_argument = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
         Pagination { config, cursor_argument, inferred }
     });
+    lean::lean_input_schema(&mut input.schema, &name, &description);
     let shape = match &pagination {
         Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
         None => ResultShape::Single,
@@ -424,6 +430,10 @@ fn build_tool(
     }
     report_findings(&findings, &who(), &operation_location, diagnostics);
 
+    let structured_content = match effective.structured_content {
+        StructuredContentMode::WithOutputSchema => output_schema.is_some(),
+        StructuredContentMode::Always => true,
+    };
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
     Tool {
@@ -432,6 +442,7 @@ fn build_tool(
         description,
         input_schema: input.schema,
         output_schema,
+        structured_content,
         annotations,
         scopes,
         upstream: item.upstream_index,
@@ -453,7 +464,12 @@ fn build_tool(
     }
 }
 
-fn report_findings(findings: &[text::Finding], who: &str, location: &Location, diagnostics: &mut Diagnostics) {
+fn report_findings(
+    findings: &[text::Finding],
+    who: &str,
+    location: &dyn Fn() -> Location,
+    diagnostics: &mut Diagnostics,
+) {
     let mut seen = HashSet::new();
     for finding in findings {
         let message = match finding {
@@ -469,7 +485,7 @@ fn report_findings(findings: &[text::Finding], who: &str, location: &Location, d
         if seen.insert(message.clone()) {
             diagnostics.push(
                 Diagnostic::warning("spec/suspicious-description", message)
-                    .at(Some(location.clone()))
+                    .at(Some(location()))
                     .with_help("review the spec; set `description:` for this tool to replace it"),
             );
         }

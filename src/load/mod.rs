@@ -172,7 +172,7 @@ pub(crate) async fn read_document(url: &Url, fetcher: &mut Fetcher) -> Result<Do
     let text = fetcher.fetch(url).await.map_err(|error| error.to_string())?;
     let display = display_name(url);
     let value = parse_text(&text, &display)?;
-    Ok(Document { url: url.clone(), display, value, text })
+    Ok(Document::new(url.clone(), display, value, text))
 }
 
 pub(crate) fn parse_text(text: &str, display: &str) -> Result<Value, String> {

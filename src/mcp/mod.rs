@@ -301,10 +301,10 @@ impl McpServer {
                 notify_progress(peer, token, update).await;
             }
         }
-        let secrets = caller.secrets(tool);
         let status = upstream_status(&outcome);
         let cancelled = matches!(outcome, Err(Outcome::Cancelled));
-        let (result, failure) = result::tool_result(&tool.name, outcome, &secrets);
+        // The upstream's secrets are gathered only for a failure, the one result they are redacted from.
+        let (result, failure) = result::tool_result(&tool.name, outcome, || caller.secrets(tool));
         let category = match (cancelled, failure) {
             (true, _) => metrics::OUTCOME_CANCELLED,
             (false, Some(category)) => category.as_str(),
