@@ -110,7 +110,7 @@ fn compact_enum(node: &mut Map<String, Value>) {
     };
     if values.len() > LONG_ENUM {
         let count = values.len();
-        let shown: Vec<String> = values.iter().take(LONG_ENUM_SHOWN).map(|value| short_value(value)).collect();
+        let shown: Vec<String> = values.iter().take(LONG_ENUM_SHOWN).map(short_value).collect();
         let line = format!("One of {count} values, e.g. {}, …", shown.join(", "));
         node.remove("enum");
         let description = match node.get("description").and_then(Value::as_str) {
