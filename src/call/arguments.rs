@@ -46,7 +46,9 @@ impl ArgumentChecker {
         &self.binary
     }
 
-    pub fn check(&self, arguments: &Map<String, Value>) -> Result<(), Outcome> {
+    /// Checks `arguments` and hands them back: validation needs them as one `Value`, which is built
+    /// from the map and taken apart again instead of copying it.
+    pub fn check(&self, arguments: Map<String, Value>) -> Result<Map<String, Value>, Outcome> {
         let mut fields = Vec::new();
         for name in arguments.keys() {
             if !self.known.contains(name) {
@@ -59,7 +61,7 @@ impl ArgumentChecker {
                 fields.push(FieldError { field: name.clone(), message: format!("unknown argument; {expected}") });
             }
         }
-        let instance = Value::Object(arguments.clone());
+        let instance = Value::Object(arguments);
         for error in self.validator.iter_errors(&instance) {
             let path = error.instance_path().to_string();
             let field = path.trim_start_matches('/').replace('/', ".");
@@ -72,7 +74,10 @@ impl ArgumentChecker {
             }
             fields.push(FieldError { field, message });
         }
-        if fields.is_empty() { Ok(()) } else { Err(Outcome::InvalidArguments { fields }) }
+        match instance {
+            Value::Object(arguments) if fields.is_empty() => Ok(arguments),
+            _ => Err(Outcome::InvalidArguments { fields }),
+        }
     }
 }
 

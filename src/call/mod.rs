@@ -94,9 +94,12 @@ impl Caller {
         let shapers = catalogue
             .tools
             .iter()
-            .map(|tool| match &tool.output {
-                Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name)),
-                None => Ok(crate::shape::default_shaper()),
+            .map(|tool| {
+                let shaper = match &tool.output {
+                    Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name))?,
+                    None => crate::shape::default_shaper(),
+                };
+                Ok::<_, String>(if tool.structured_content { shaper } else { shaper.without_structured() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let paginators = catalogue
@@ -184,7 +187,7 @@ impl Caller {
         context: &CallContext,
     ) -> Result<CallOutput, Outcome> {
         let arguments = arguments::exact_numbers(arguments)?;
-        self.checkers[tool_index].check(&arguments)?;
+        let arguments = self.checkers[tool_index].check(arguments)?;
         let tool = &self.catalogue.tools[tool_index];
         let identity =
             crate::resilience::limits::Identity { caller: context.caller.clone(), client: context.client.clone() };

@@ -217,6 +217,8 @@ pub struct Tool {
     /// JSON Schema 2020-12, `type: object`, every `$ref` inlined.
     pub input_schema: Map<String, Value>,
     pub output_schema: Option<Map<String, Value>>,
+    /// Whether successful results carry `structuredContent` (the mapping's `structured_content`).
+    pub structured_content: bool,
     pub annotations: Annotations,
     pub scopes: Vec<String>,
     pub upstream: usize,

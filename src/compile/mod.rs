@@ -3,6 +3,7 @@
 //! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
 
 pub mod credentials;
+mod lean;
 pub mod names;
 pub mod paging;
 pub mod params;
@@ -21,7 +22,9 @@ use serde_json::{Map, Value, json};
 use crate::catalogue::{Annotations, Catalogue, Pagination, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
-use crate::mapping::{MappingFile, OutputConfig, OutputSchemaMode, ToolConfig, ToolDefaults, UpstreamConfig};
+use crate::mapping::{
+    MappingFile, OutputConfig, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig,
+};
 use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
 use schema::{Mode, SchemaCompiler, SchemaOptions};
@@ -51,6 +54,7 @@ struct Effective {
     parameter_description_words: usize,
     output_schema: OutputSchemaMode,
     output_schema_max_bytes: usize,
+    structured_content: StructuredContentMode,
     include_deprecated: bool,
     scopes: Vec<String>,
     output: Option<crate::mapping::OutputConfig>,
@@ -74,6 +78,7 @@ impl Effective {
             parameter_description_words: pick!(parameter_description_words, DEFAULT_PARAMETER_DESCRIPTION_WORDS),
             output_schema: pick!(output_schema, OutputSchemaMode::None),
             output_schema_max_bytes: pick!(output_schema_max_bytes, DEFAULT_OUTPUT_SCHEMA_MAX_BYTES),
+            structured_content: pick!(structured_content, StructuredContentMode::WithOutputSchema),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
             output: layers.iter().find_map(|layer| layer.output.clone()),
@@ -507,7 +512,8 @@ fn build_tool(
     let ToolContext { upstream_name, upstream, spec, effective, notes } = context;
     let operation = &item.operation;
     let tool_config = item.entry.map(|(_, config)| config);
-    let operation_location = operation.location(spec);
+    // Looked up only when a diagnostic is emitted: finding it needs the document's text index.
+    let operation_location = || operation.location(spec);
     let who = || match operation.operation_id() {
         Some(id) => format!("operation '{id}' ({})", operation.method_and_path()),
         None => format!("operation {}", operation.method_and_path()),
@@ -537,14 +543,13 @@ fn build_tool(
     let (mut input, mut input_compiler) = build_input_within_budget(spec, operation, effective);
     findings.append(&mut input_compiler.findings);
     for problem in &input.problems {
-        diagnostics.push(
-            Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location.clone())),
-        );
+        diagnostics
+            .push(Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location())));
     }
     if let Some(reason) = &input.unsupported_body {
         diagnostics.push(
             Diagnostic::warning("spec/unsupported-body", format!("{}: {reason}; no tool is made for it", who()))
-                .at(Some(operation_location.clone()))
+                .at(Some(operation_location()))
                 .with_help("offer a JSON, form or multipart body in the spec, or describe the XML body as a string"),
         );
         return None;
@@ -555,7 +560,7 @@ fn build_tool(
                 "spec/reserved-header",
                 format!("{}: header parameter '{header}' left out: it is reserved and never set by a tool argument", who()),
             )
-            .at(Some(operation_location.clone()))
+            .at(Some(operation_location()))
             .with_help("api2mcp sets credentials, cookies and forwarding headers itself (upstream `settings.headers`, `credentials`)"),
         );
     }
@@ -571,6 +576,7 @@ fn build_tool(
         let (cursor_argument, first_values) = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
         Pagination { config, cursor_argument, inferred, first_values }
     });
+    lean::lean_input_schema(&mut input.schema, &name, &description);
     let shape = match &pagination {
         Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
         None => ResultShape::Single,
@@ -607,6 +613,10 @@ fn build_tool(
     }
     report_findings(&findings, &who(), &operation_location, diagnostics);
 
+    let structured_content = match effective.structured_content {
+        StructuredContentMode::WithOutputSchema => output_schema.is_some(),
+        StructuredContentMode::Always => true,
+    };
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
     Some(Tool {
@@ -615,6 +625,7 @@ fn build_tool(
         description,
         input_schema: input.schema,
         output_schema,
+        structured_content,
         annotations,
         scopes,
         upstream: item.upstream_index,
@@ -682,7 +693,12 @@ fn build_input_within_budget<'s>(
     attempt(shallowest, None)
 }
 
-fn report_findings(findings: &[text::Finding], who: &str, location: &Location, diagnostics: &mut Diagnostics) {
+fn report_findings(
+    findings: &[text::Finding],
+    who: &str,
+    location: &dyn Fn() -> Location,
+    diagnostics: &mut Diagnostics,
+) {
     let mut seen = HashSet::new();
     for finding in findings {
         let message = match finding {
@@ -698,7 +714,7 @@ fn report_findings(findings: &[text::Finding], who: &str, location: &Location, d
         if seen.insert(message.clone()) {
             diagnostics.push(
                 Diagnostic::warning("spec/suspicious-description", message)
-                    .at(Some(location.clone()))
+                    .at(Some(location()))
                     .with_help("review the spec; set `description:` for this tool to replace it"),
             );
         }

@@ -47,8 +47,8 @@ pub fn paged_input(
     let properties = schema.entry("properties").or_insert_with(|| json!({}));
     let name = if properties.get("cursor").is_some() { "page_cursor" } else { "cursor" };
     let description = match config.mode {
-        PaginationMode::Agent => "Opaque cursor from a previous result's next_cursor; omit for the first page.",
-        PaginationMode::Collect => "Opaque cursor from a previous result's next_cursor, to continue where it stopped.",
+        PaginationMode::Agent => "next_cursor from the previous result; omit to start.",
+        PaginationMode::Collect => "next_cursor from the previous result, to continue.",
     };
     if let Some(properties) = properties.as_object_mut() {
         properties.insert(name.to_string(), json!({"type": "string", "description": description}));

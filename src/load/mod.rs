@@ -221,7 +221,7 @@ fn parse_document(url: &Url, text: String, diagnostics: &mut Diagnostics) -> Res
             .with_help("indent the collection's lines deeper than its key"),
         );
     }
-    Ok(Document { url: url.clone(), display, value, text })
+    Ok(Document::new(url.clone(), display, value, text))
 }
 
 pub(crate) fn parse_text(text: &str, display: &str) -> Result<(Value, Vec<yaml::Recovered>), String> {

@@ -107,6 +107,10 @@ pub struct ToolDefaults {
     pub output_schema: Option<OutputSchemaMode>,
     /// With `output_schema: auto`, the largest output schema (in bytes of compact JSON) that is advertised. Default 400.
     pub output_schema_max_bytes: Option<usize>,
+    /// When a successful result carries `structuredContent` (the result's JSON again, as a value, beside
+    /// its text). Default `with_output_schema`: only tools that advertise an `outputSchema`, the one case
+    /// where MCP requires it; other results are the text alone, half the bytes for a list.
+    pub structured_content: Option<StructuredContentMode>,
     /// Include deprecated operations. Default false: deprecated operations are skipped unless a tool entry names them.
     pub include_deprecated: Option<bool>,
     /// Scopes required for tools that declare none (neither in the spec's `security` nor in the mapping).
@@ -151,6 +155,16 @@ pub enum OutputSchemaMode {
     /// When the success response is a JSON object whose compact schema fits `output_schema_max_bytes`.
     Auto,
     /// Always when the success response is a JSON object, whatever its size.
+    Always,
+}
+
+/// When a successful tool result carries `structuredContent` beside its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredContentMode {
+    /// Only for tools that advertise an `outputSchema` (MCP requires it then).
+    WithOutputSchema,
+    /// For every result whose text is a JSON object or array (arrays as `{"items": [...]}`).
     Always,
 }
 

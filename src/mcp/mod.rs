@@ -339,10 +339,10 @@ impl McpServer {
                 notify_progress(peer, token, update).await;
             }
         }
-        let secrets = caller.secrets(tool);
         let status = upstream_status(&outcome);
         let cancelled = matches!(outcome, Err(Outcome::Cancelled));
-        let (mut result, failure) = result::tool_result(&tool.name, outcome, &secrets);
+        // The upstream's secrets are gathered only for a failure, the one result they are redacted from.
+        let (mut result, failure) = result::tool_result(&tool.name, outcome, || caller.secrets(tool));
         if tool.flag_instructions && failure.is_none() && !cancelled {
             let flagged = flags::flags_of(&result);
             if !flagged.is_empty() {

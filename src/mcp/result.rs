@@ -15,7 +15,7 @@ const MAX_EMBEDDED_BINARY: usize = 1024 * 1024;
 pub fn tool_result(
     tool: &str,
     outcome: Result<CallOutput, Outcome>,
-    secrets: &[String],
+    secrets: impl FnOnce() -> Vec<String>,
 ) -> (CallToolResult, Option<classify::Category>) {
     match outcome {
         Ok(CallOutput::Shaped(shaped)) => {
@@ -25,6 +25,7 @@ pub fn tool_result(
         }
         Ok(CallOutput::Raw(response)) => (success(response), None),
         Err(outcome) => {
+            let secrets = secrets();
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             let error = classify::classify(&outcome, std::time::SystemTime::now(), &secrets);
             // SERVER failures are shown without internals, so the detail goes to the log. Other

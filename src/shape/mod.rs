@@ -70,6 +70,9 @@ pub struct Shaper {
     max_items: Option<usize>,
     max_tokens: Option<usize>,
     format: Format,
+    /// Whether JSON results also produce the structured value (the tool advertises an output schema,
+    /// or the mapping asks for it); without it the value is serialised once and never copied.
+    structured: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +158,7 @@ pub fn default_shaper() -> Shaper {
         max_items: None,
         max_tokens: Some(DEFAULT_MAX_TOKENS),
         format: Format::Json,
+        structured: true,
     }
 }
 
@@ -206,6 +210,7 @@ impl Shaper {
             max_items: config.max_items.map(to_usize),
             max_tokens: Some(config.max_tokens.map_or(DEFAULT_MAX_TOKENS, to_usize)),
             format,
+            structured: true,
         })
     }
 
@@ -280,6 +285,13 @@ impl Shaper {
         self.max_tokens
     }
 
+    /// Results carry text only, no structured value (the tool advertises no output schema).
+    #[must_use]
+    pub fn without_structured(mut self) -> Self {
+        self.structured = false;
+        self
+    }
+
     /// Whether the result text is JSON (and so can travel as `structuredContent` too).
     pub fn is_json(&self) -> bool {
         matches!(self.format, Format::Json)
@@ -295,10 +307,10 @@ impl Shaper {
         status: u16,
     ) -> Result<Shaped, ShapeError> {
         let (mut text, mut structured) = match &self.format {
-            Format::Json => json_output(&value),
+            Format::Json => json_output(&value, self.structured),
             Format::Table => match table_of(&value) {
                 Some(text) => (text, None),
-                None => json_output(&value),
+                None => json_output(&value, self.structured),
             },
             Format::Template(environment) => (render(environment, &value, arguments, status)?, None),
         };
@@ -541,7 +553,10 @@ pub fn compact_len(value: &Value) -> usize {
 
 /// Compact JSON text, and the structured value: objects as they are, arrays wrapped as `{"items": [...]}`
 /// because older MCP versions require structuredContent to be an object; scalars have none (the text says it all).
-fn json_output(value: &Value) -> (String, Option<Value>) {
+fn json_output(value: &Value, structured: bool) -> (String, Option<Value>) {
+    if !structured {
+        return (value.to_string(), None);
+    }
     let structured = match value {
         Value::Object(_) => Some(value.clone()),
         Value::Array(_) => {

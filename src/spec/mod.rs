@@ -6,10 +6,13 @@
 //! `compile/schema.rs`. Nothing here does IO: `load/` builds a [`Spec`] and everything after only reads it.
 
 mod operations;
+mod text_index;
 
 pub use operations::{HttpMethod, Operation};
+pub use text_index::TextIndex;
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -45,6 +48,25 @@ pub struct Document {
     pub value: Value,
     /// The source text, kept so that diagnostics can point at a line.
     pub text: String,
+    /// Built on the first diagnostic that needs a location in this document, then reused.
+    index: OnceLock<TextIndex>,
+}
+
+impl Document {
+    pub fn new(url: url::Url, display: String, value: Value, text: String) -> Self {
+        Document { url, display, value, text, index: OnceLock::new() }
+    }
+
+    /// Line starts and `operationId` positions of the text, built once.
+    pub fn text_index(&self) -> &TextIndex {
+        self.index.get_or_init(|| TextIndex::new(&self.text))
+    }
+
+    /// `file:line:col` of a byte offset in the text.
+    pub fn location_at(&self, offset: usize) -> Location {
+        let (line, column) = self.text_index().line_column(&self.text, offset);
+        Location { file: self.display.clone(), line, column }
+    }
 }
 
 #[derive(Debug)]
@@ -150,7 +172,10 @@ impl Spec {
     /// text, for diagnostics about specs that were not parsed with spans.
     pub fn locate_text(&self, doc: DocId, needle: &str) -> Location {
         let document = self.doc(doc);
-        locate_in_text(&document.display, &document.text, needle)
+        match document.text.find(needle) {
+            Some(offset) => document.location_at(offset),
+            None => Location::file_only(&document.display),
+        }
     }
 }
 
@@ -200,7 +225,7 @@ mod tests {
     use serde_json::json;
 
     fn document(url: &str, value: Value) -> Document {
-        Document { url: url::Url::parse(url).unwrap(), display: url.to_string(), value, text: String::new() }
+        Document::new(url::Url::parse(url).unwrap(), url.to_string(), value, String::new())
     }
 
     #[test]

@@ -96,21 +96,16 @@ impl<'a> Operation<'a> {
         self.operation.get("description").and_then(Value::as_str)
     }
 
-    /// Where the operation is written: the line of its `operationId`, else of its path key, else the file.
+    /// Where the operation is written: its `operationId` value, else its path key, else the file.
+    /// Costs a scan of the document the first time (see `TextIndex`): call it only for a diagnostic.
     pub fn location(&self, spec: &Spec) -> crate::diag::Location {
         let document = spec.doc(self.operation_doc);
-        let text = &document.text;
-        let line_of = |needle: &str, on_the_same_line: &str| {
-            text.match_indices(needle).map(|(offset, _)| offset).find(|&offset| {
-                let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-                text[line_start..line_end].contains(on_the_same_line)
-            })
-        };
-        let offset =
-            self.operation_id().and_then(|id| line_of(id, "operationId")).or_else(|| line_of(self.path, self.path));
+        let offset = self
+            .operation_id()
+            .and_then(|id| document.text_index().operation_id(id))
+            .or_else(|| document.text.find(self.path));
         match offset {
-            Some(offset) => super::location_at(&document.display, text, offset),
+            Some(offset) => document.location_at(offset),
             None => crate::diag::Location::file_only(&document.display),
         }
     }

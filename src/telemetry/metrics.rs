@@ -197,6 +197,11 @@ impl Metrics {
             characters_removed.clone(),
         );
         let resilience = ResilienceMetrics::register(&mut registry);
+        registry.register(
+            "log_backpressure_waits",
+            "Times a thread logging waited because the log buffer was full (stderr slower than the lines)",
+            super::log_writer::backpressure_waits(),
+        );
         let build = Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") });
         registry.register("build", "The running api2mcp build", build);
         Metrics {
@@ -385,6 +390,7 @@ mod tests {
             r#"api2mcp_jwks_refreshes_total{result="ok"} 1"#,
             r#"api2mcp_catalogue_reloads_total{result="refused"} 1"#,
             r#"api2mcp_build_info{version=""#,
+            "api2mcp_log_backpressure_waits_total ",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

@@ -1,6 +1,7 @@
 //! What operators see of a running server: metrics ([`metrics`]), structured logs with request ids,
 //! and OpenTelemetry traces ([`traces`]), all through `tracing`.
 
+pub mod log_writer;
 pub mod metrics;
 pub mod traces;
 
@@ -68,11 +69,9 @@ pub fn init() -> Guards {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let terminal = std::io::stderr().is_terminal();
-    // Log lines are written by a dedicated thread: a request does not wait on stderr. Lines still
-    // queued are flushed when the guard drops at exit. Not lossy: audit lines must not vanish, so a
-    // full queue (128k lines) slows requests down instead.
-    let (writer, writer_guard) =
-        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    // Log lines are batched and written by a dedicated thread (`log_writer`): a request neither waits
+    // on stderr nor wakes a thread per line. Not lossy: a full buffer makes requests wait, counted.
+    let (writer, writer_guard) = log_writer::batch_writer(std::io::stderr(), log_writer::BatchSettings::default());
     let format = LogFormat::from_env(std::env::var("API2MCP_LOG_FORMAT").ok().as_deref(), terminal);
     let mut warnings = Vec::new();
     let format = format.unwrap_or_else(|warning| {
@@ -107,7 +106,7 @@ pub fn init() -> Guards {
 /// Keep until exit: dropping flushes queued spans and log lines.
 pub struct Guards {
     traces: traces::Guard,
-    _logs: tracing_appender::non_blocking::WorkerGuard,
+    _logs: log_writer::FlushGuard,
 }
 
 impl Guards {
@@ -116,19 +115,20 @@ impl Guards {
     }
 }
 
-/// A request id: the client's `x-request-id` when it is short and printable, else a new random one.
+/// A request id: the client's `x-request-id` when it is short and printable, else a new one: 16 hex
+/// digits that no other request of this process gets and that a client cannot predict.
 pub fn request_id(header: Option<&str>) -> String {
     if let Some(id) = header.filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
     {
         return id.to_string();
     }
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No entropy is no reason to fail a request: fall back to a process-wide counter.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        bytes = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // A counter hashed with SipHash under random keys drawn once (std's `RandomState`): ids stay
+    // unique (the counter) and unguessable (the keys) without a `getrandom` system call per request.
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let hash = std::hash::BuildHasher::hash_one(KEYS.get_or_init(Default::default), counter);
+    format!("{hash:016x}")
 }
 
 /// Middleware: every HTTP request gets a request id (the client's `x-request-id` when sane, echoed

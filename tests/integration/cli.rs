@@ -116,7 +116,8 @@ async fn call_runs_one_tool_and_reports_its_size() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(result["structuredContent"], serde_json::json!({"id": "7", "name": "Rex"}));
+    assert_eq!(result["content"][0]["text"], r#"{"id":"7","name":"Rex"}"#);
+    assert!(result.get("structuredContent").is_none(), "no outputSchema, no structuredContent: {result}");
     assert!(
         stderr.contains("~") && stderr.contains("tokens as sent; text ~") && stderr.contains("isError: false"),
         "{stderr}"

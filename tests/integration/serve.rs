@@ -133,11 +133,13 @@ async fn exercise(lifecycle: ClientLifecycleMode) {
 
     // A flattened JSON body and a header parameter.
     let result = call(&client, "create_pet", json!({"name": "Kit", "X-Request-Id": "r-1"})).await;
-    assert_eq!(result.structured_content, Some(json!({"id": 3, "created": {"name": "Kit"}})));
+    assert_eq!(text(&result), r#"{"id":3,"created":{"name":"Kit"}}"#);
+    // No outputSchema advertised: the text alone, not the same value again as structuredContent.
+    assert_eq!(result.structured_content, None);
 
     // Path (a hostile value stays in one segment) and cookie parameters.
     let result = call(&client, "get_pet", json!({"petId": "../admin", "session": "s 1"})).await;
-    assert_eq!(result.structured_content, Some(json!({"id": "../admin", "name": "Rex"})));
+    assert_eq!(text(&result), r#"{"id":"../admin","name":"Rex"}"#);
 
     // Text bodies come back as text.
     assert_eq!(text(&call(&client, "get_text", json!({})).await), "plain words");
@@ -229,7 +231,7 @@ async fn stdio_transport_lists_and_calls_tools() {
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(tools.len(), 7);
     let result = call(&client, "get_pet", json!({"petId": "7"})).await;
-    assert_eq!(result.structured_content, Some(json!({"id": "7", "name": "Rex"})));
+    assert_eq!(text(&result), r#"{"id":"7","name":"Rex"}"#);
     assert_eq!(*seen.0.lock().unwrap(), ["GET /pets/7 cookie=-"]);
     client.cancel().await.unwrap();
 }

@@ -154,8 +154,12 @@ async fn server_for(base: &str, operation: &str, tool: &Value, defaults: Option<
             "tools": {operation: tool},
         }},
     });
-    if let Some(defaults) = defaults {
-        mapping["defaults"] = defaults.clone();
+    // These cases show the shaped value too: structuredContent for every JSON result, schema or not.
+    mapping["defaults"] = json!({"structured_content": "always"});
+    if let Some(Value::Object(defaults)) = defaults {
+        for (key, value) in defaults {
+            mapping["defaults"][key] = value.clone();
+        }
     }
     // JSON is YAML: the mapping file is written as JSON.
     let path = dir.join("api2mcp.yaml");
@@ -509,7 +513,7 @@ async fn example_mappings_save_at_least_80_percent_of_tokens() {
         assert!(measured[0].shaped_text.contains(&format!("\"number\":{number}")), "issue {number} is kept");
         assert!(measured[0].shaped_text.contains(issue["user"]["login"].as_str().unwrap()));
     }
-    assert!(measured[0].result["structuredContent"]["next_cursor"].is_string(), "the Link header gives a cursor");
+    assert!(measured[0].shaped_text.contains("\"next_cursor\":\""), "the Link header gives a cursor");
     for customer in token_data::stripe_customers()["data"].as_array().unwrap() {
         assert!(measured[1].shaped_text.contains(customer["id"].as_str().unwrap()));
         assert!(measured[1].shaped_text.contains(customer["email"].as_str().unwrap()));
@@ -527,4 +531,33 @@ async fn the_default_budget_caps_every_result() {
     assert!(text.len().div_ceil(4) <= api2mcp::shape::DEFAULT_MAX_TOKENS, "{} tokens", text.len() / 4);
     assert!(text.contains("… showing "), "the note says what was left out");
     assert!(text.contains(" of 10000 items; "), "{}", &text[text.len() - 200..]);
+}
+
+/// `structuredContent` only where the tool advertises an `outputSchema` (by default), or for every
+/// JSON result with `structured_content: always`; the text is the same either way.
+#[tokio::test]
+async fn structured_content_only_with_an_output_schema_unless_asked() {
+    let canned = json!({"total_count": 1, "incomplete_results": false});
+    let (base, _) = start_upstream(0, canned.clone()).await;
+    let by_default = json!({"structured_content": "with_output_schema"});
+    let cases = [
+        (json!({}), &by_default, false),
+        (json!({"output_schema": "always"}), &by_default, true),
+        (json!({}), &json!({"structured_content": "always"}), true),
+    ];
+    for (tool, defaults, expected) in cases {
+        let server = server_for(&base, "getCanned", &tool, Some(defaults)).await;
+        let listed = listed(&server, "get_canned");
+        let result = call(&server, "get_canned", json!({})).await;
+        assert_eq!(
+            result["content"][0]["text"], r#"{"total_count":1,"incomplete_results":false}"#,
+            "{tool} {defaults}"
+        );
+        assert_eq!(result.get("structuredContent").is_some(), expected, "{tool} {defaults}: {result}");
+        if expected {
+            assert_eq!(result["structuredContent"], canned);
+        }
+        assert_eq!(listed.get("outputSchema").is_some(), tool.get("output_schema").is_some());
+        assert_conforms(&listed, &result);
+    }
 }
