@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod duration;
+pub mod toolsets;
 
 pub use auth::{
     ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IntrospectionSettings, IssuerSettings,
@@ -14,6 +15,7 @@ pub use auth::{
 };
 
 pub use duration::DurationSpec;
+pub use toolsets::{DiscoveryMode, SchemaProfile, ToolsetConfig};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -37,6 +39,10 @@ pub struct MappingFile {
     pub upstreams: IndexMap<String, UpstreamConfig>,
     /// Who may call this server over HTTP, and with which scopes (see `specs/auth.md`).
     pub auth: Option<AuthSettings>,
+    /// Named groups of tools, each served on `/mcp/<name>` with its own discovery mode and schema profile
+    /// (see `specs/discovery-mode.md`).
+    #[serde(default)]
+    pub toolsets: IndexMap<String, ToolsetConfig>,
 }
 
 /// How the MCP server presents itself.
@@ -62,6 +68,9 @@ pub struct ServerSettings {
     /// the registry `server.json` (`api2mcp summary`).
     #[serde(default)]
     pub discovery: DiscoverySettings,
+    /// How tool schemas are rewritten for the model provider of the clients (`full`, `openai-strict`, `gemini`,
+    /// `anthropic`). Default `full`: JSON Schema as compiled. A toolset may set its own.
+    pub profile: Option<SchemaProfile>,
 }
 
 /// Discovery metadata: what `GET /`, `/.well-known/api2mcp.json`, the Server Card and `server.json` say.
@@ -112,6 +121,13 @@ pub struct ToolDefaults {
     /// `offset`/`limit`) and infer the paging style where the spec makes it unambiguous. Default: true in
     /// zero-config mode, false with a mapping file. `check` reports what it inferred.
     pub infer_pagination: Option<bool>,
+    /// `auto` (default): the upstream's tools are offered through `search_tools`, `describe_tools` and `call_tool`
+    /// when it has more than `discovery_threshold` tools, listed one by one otherwise; `on`: always through
+    /// discovery; `off`: always listed. `check` says which mode each upstream and toolset runs in.
+    pub discovery: Option<DiscoveryMode>,
+    /// With `discovery: auto`, the tool count above which discovery is used. Default 40 (a common client cap).
+    #[schemars(range(min = 0))]
+    pub discovery_threshold: Option<usize>,
 }
 
 /// When a tool advertises an `outputSchema`.
