@@ -8,7 +8,7 @@ use crate::catalogue::Tool;
 use crate::catalogue::views::{Part, View};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discovery::search::{Document, Index};
-use crate::mapping::{DiscoveryMode, MappingFile, SchemaProfile};
+use crate::mapping::{DiscoveryMode, MappingFile};
 
 /// Tools above which `discovery: auto` turns discovery on: the smallest common client cap.
 pub const DEFAULT_DISCOVERY_THRESHOLD: usize = 40;
@@ -51,6 +51,15 @@ pub fn build(
     for ((name, config), members) in mapping.toolsets.iter().zip(members) {
         let mode = config.discovery.or(file_mode).unwrap_or(DiscoveryMode::Auto);
         let threshold = config.discovery_threshold.or(file_threshold).unwrap_or(DEFAULT_DISCOVERY_THRESHOLD);
+        if members.is_empty() {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "toolset/empty",
+                    format!("toolset '{name}' selects no tool: /mcp/{name} serves an empty list"),
+                )
+                .with_help("check its selectors against `api2mcp tools`"),
+            );
+        }
         let (discovery, reason) = decide(mode, threshold, members.len());
         let mut view = View {
             toolset: Some(name.clone()),
@@ -137,16 +146,17 @@ pub fn document(tool: &Tool) -> Document {
         summary: tool.source.summary.clone().unwrap_or_default(),
         description: tool.description.clone(),
         tags: tool.source.tags.clone(),
-        parameters: tool
-            .input_schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default(),
+        parameters: parameter_words(tool),
     }
 }
 
-/// The profile a view uses when none is configured.
-pub fn default_profile() -> SchemaProfile {
-    SchemaProfile::Full
+/// Parameter names and the values of their enums (`state: open | closed` says the tool can close).
+fn parameter_words(tool: &Tool) -> Vec<String> {
+    let mut words = Vec::new();
+    for (name, schema) in tool.input_schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+        words.push(name.clone());
+        let values = schema.get("enum").and_then(|e| e.as_array()).into_iter().flatten();
+        words.extend(values.filter_map(|v| v.as_str()).take(12).map(str::to_string));
+    }
+    words
 }

@@ -16,6 +16,8 @@ const K1: f32 = 1.2;
 const B: f32 = 0.75;
 /// Weight of a synonym relative to the word the user typed.
 const SYNONYM_WEIGHT: f32 = 0.6;
+/// Weight of a word's exact form, on top of its stem.
+const EXACT_FORM_WEIGHT: f32 = 0.3;
 /// Weight of the HTTP-method token a verb implies.
 const METHOD_WEIGHT: f32 = 0.8;
 
@@ -124,14 +126,21 @@ impl Index {
                         continue;
                     }
                     *weights.entry(stem(&word)).or_default() += weight;
+                    // The exact form counts a little more: "comment" is nearer "create a comment"
+                    // than "list comments".
+                    *weights.entry(format!("={word}")).or_default() += weight * EXACT_FORM_WEIGHT;
                     length += weight;
                 }
             };
-            add(&document.name, 3.0, &mut weights);
-            if let Some(id) = &document.operation_id {
-                add(id, 1.0, &mut weights);
-            }
-            add(&document.summary, 2.0, &mut weights);
+            // The name comes from the operationId, so only one of them counts. Without a summary
+            // (Stripe writes none), the description's first sentence is the summary.
+            add(&document.name, 1.5, &mut weights);
+            let summary = if document.summary.trim().is_empty() {
+                first_sentence(&document.description)
+            } else {
+                document.summary.as_str()
+            };
+            add(summary, 2.5, &mut weights);
             add(&document.description, 0.5, &mut weights);
             for tag in &document.tags {
                 add(tag, 1.0, &mut weights);
@@ -159,7 +168,7 @@ impl Index {
             }
             for pair in prose.windows(2) {
                 if pair.iter().all(|w| w.len() >= 3 && !is_stopword(w) && w.chars().all(char::is_alphabetic)) {
-                    *pairs.entry((pair[0].clone(), pair[1].clone())).or_default() += 1;
+                    *pairs.entry((stem(&pair[0]), stem(&pair[1]))).or_default() += 1;
                 }
             }
             for word in segments.iter().flat_map(|s| words(s)).chain(document.tags.iter().flat_map(|t| words(t))) {
@@ -208,6 +217,7 @@ impl Index {
                     }
                 }
             }
+            add(format!("={word}"), EXACT_FORM_WEIGHT);
             add(stemmed, 1.0);
         }
         terms
@@ -238,6 +248,10 @@ impl Index {
         hits.truncate(limit);
         hits
     }
+}
+
+fn first_sentence(text: &str) -> &str {
+    text.split_inclusive(". ").next().unwrap_or(text)
 }
 
 fn method_term(method: &str) -> String {
@@ -301,7 +315,7 @@ fn derive_synonyms(
         if is_stopword(&acronym) || postings.contains_key(&stem(&acronym)) {
             continue;
         }
-        link(stem(&acronym), vec![stem(&pair.0), stem(&pair.1)]);
+        link(stem(&acronym), vec![pair.0.clone(), pair.1.clone()]);
     }
     synonyms
 }

@@ -9,6 +9,7 @@
 mod auth;
 mod ops;
 mod output;
+mod toolsets;
 
 use serde_json::Value;
 
@@ -37,6 +38,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
     }
     ops::check(loaded, diagnostics);
     auth::check(loaded, diagnostics);
+    toolsets::check(loaded, diagnostics);
 
     for (name, upstream) in &loaded.mapping.upstreams {
         let pointer = format!("/upstreams/{}", pointer_segment(name));

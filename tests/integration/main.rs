@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod compile_fixtures;
 mod corpus;
+mod discovery;
 mod docs;
 mod faults;
 mod mapping_schema;
