@@ -190,45 +190,62 @@ impl Index {
     }
 
     /// The weighted terms a query searches for: its own stems, their derived synonyms, the verbs'
-    /// usual words and HTTP methods.
-    fn query_terms(&self, query: &str) -> BTreeMap<String, f32> {
-        let mut terms: BTreeMap<String, f32> = BTreeMap::new();
-        let mut add = |term: String, weight: f32| {
+    /// usual words and HTTP methods. Each term also says which of the user's words it stands for
+    /// (a bit per word, for coverage); method tokens stand for none.
+    fn query_terms(&self, query: &str) -> (BTreeMap<String, (f32, u64)>, usize) {
+        let mut terms: BTreeMap<String, (f32, u64)> = BTreeMap::new();
+        let mut add = |term: String, weight: f32, word_bit: u64| {
             let entry = terms.entry(term).or_default();
-            *entry = entry.max(weight);
+            entry.0 = entry.0.max(weight);
+            entry.1 |= word_bit;
         };
+        let mut counted = 0usize;
+        let mut has_verb = false;
         for word in words(query) {
             if is_stopword(&word) {
                 continue;
             }
+            let bit = if counted < 64 { 1u64 << counted } else { 0 };
+            counted += 1;
             let stemmed = self.stemmer.stem(&word).into_owned();
             for (canonical, methods, others) in VERB_GROUPS {
                 if word == *canonical || others.contains(&word.as_str()) {
-                    add(self.stemmer.stem(canonical).into_owned(), SYNONYM_WEIGHT);
+                    has_verb = true;
+                    add(self.stemmer.stem(canonical).into_owned(), SYNONYM_WEIGHT, bit);
                     for (rank, method) in methods.iter().enumerate() {
-                        add(method_term(method), METHOD_WEIGHT / (rank as f32 + 1.0));
+                        add(method_term(method), METHOD_WEIGHT / (rank as f32 + 1.0), 0);
                     }
                 }
             }
             if let Some(alternatives) = self.synonyms.get(&stemmed) {
                 for alternative in alternatives {
                     for term in alternative {
-                        add(term.clone(), SYNONYM_WEIGHT);
+                        add(term.clone(), SYNONYM_WEIGHT, bit);
                     }
                 }
             }
-            add(format!("={word}"), EXACT_FORM_WEIGHT);
-            add(stemmed, 1.0);
+            add(format!("={word}"), EXACT_FORM_WEIGHT, bit);
+            add(stemmed, 1.0, bit);
         }
-        terms
+        // A request without any verb ("comment on an issue", "star a repo") asks for an action:
+        // writes rank a little higher than reads.
+        if !has_verb && counted > 0 {
+            add(method_term("post"), METHOD_WEIGHT / 2.0, 0);
+            add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
+        }
+        (terms, counted.min(64))
     }
 
     /// The best `limit` documents for `query` among those `allowed` says may be shown, best first;
-    /// equal scores keep document order. Documents that match nothing are not returned.
+    /// equal scores keep document order. Documents that match nothing are not returned. A document
+    /// that matches more of the user's words ranks higher (BM25 scaled by the square of the share
+    /// of words matched, Lucene's "coordination"), so one rare word cannot outrank the whole request.
     pub fn search(&self, query: &str, limit: usize, allowed: impl Fn(usize) -> bool) -> Vec<Hit> {
         let documents = self.lengths.len();
         let mut scores = vec![0.0f32; documents];
-        for (term, query_weight) in self.query_terms(query) {
+        let mut matched = vec![0u64; documents];
+        let (terms, words) = self.query_terms(query);
+        for (term, (query_weight, word_bits)) in terms {
             let Some(postings) = self.postings.get(&term) else { continue };
             let df = postings.len() as f32;
             let idf = ((documents as f32 - df + 0.5) / (df + 0.5) + 1.0).ln();
@@ -236,6 +253,13 @@ impl Index {
                 let length = self.lengths[document as usize];
                 let norm = K1 * (1.0 - B + B * length / self.average_length);
                 scores[document as usize] += query_weight * idf * tf * (K1 + 1.0) / (tf + norm);
+                matched[document as usize] |= word_bits;
+            }
+        }
+        if words > 0 {
+            for (score, bits) in scores.iter_mut().zip(&matched) {
+                let coverage = bits.count_ones() as f32 / words as f32;
+                *score *= coverage * coverage;
             }
         }
         let mut hits: Vec<Hit> = scores
@@ -300,18 +324,13 @@ fn derive_synonyms(
             }
         }
     }
-    let mut acronyms: BTreeMap<String, (usize, &(String, String))> = BTreeMap::new();
+    // An acronym may stand for several frequent pairs (`pr`: pull request, private repository):
+    // each is a synonym, and the rest of the query decides.
     for (pair, count) in pairs {
         if *count < 3 {
             continue;
         }
         let acronym: String = pair.0.chars().take(1).chain(pair.1.chars().take(1)).collect();
-        let best = acronyms.entry(acronym).or_insert((0, pair));
-        if *count > best.0 {
-            *best = (*count, pair);
-        }
-    }
-    for (acronym, (_, pair)) in acronyms {
         if is_stopword(&acronym) || postings.contains_key(&stem(&acronym)) {
             continue;
         }
