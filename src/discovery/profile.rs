@@ -515,7 +515,7 @@ fn check_gemini(schema: &Map<String, Value>, at: &str, found: &mut Vec<String>) 
         Some(_) => found.push(format!("{at}/type: a single type name is required")),
     }
     if schema.get("type") == Some(&json!("object"))
-        && at != ""
+        && !at.is_empty()
         && schema.get("properties").and_then(Value::as_object).is_none_or(|p| p.is_empty())
     {
         found.push(format!("{at}: an object needs properties"));
