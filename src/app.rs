@@ -219,6 +219,9 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
         eprintln!("error: the configuration has errors; run `api2mcp check` for all of them");
         return ExitCode::from(EXIT_CONFIG);
     };
+    // What each endpoint serves (mode, token cost, caps, profiles) goes to stderr: stdout stays the
+    // catalogue, for scripts.
+    eprint!("{}", views_report(catalogue));
     let mut stdout = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer(&mut stdout, &catalogue.tools_list_json())
