@@ -130,6 +130,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         out.push_str(&format!("shaping and pagination ({} tools):\n", shaped.len()));
         shaped.iter().for_each(|line| out.push_str(line));
     }
+    out.push_str(&views_report(catalogue));
     let list = catalogue.tools_list_json().to_string();
     let total_tokens = approx_tokens(&list);
     let per_tool = if catalogue.tools.is_empty() { 0 } else { total_tokens / catalogue.tools.len() };
@@ -159,6 +160,9 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
         eprintln!("error: the configuration has errors; run `api2mcp check` for all of them");
         return ExitCode::from(EXIT_CONFIG);
     };
+    // What each endpoint serves (mode, token cost, caps, profiles) goes to stderr: stdout stays the
+    // catalogue, for scripts.
+    eprint!("{}", views_report(catalogue));
     let mut stdout = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer(&mut stdout, &catalogue.tools_list_json())
@@ -175,6 +179,72 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Clients show only this many tools (common caps), and prefix names like `mcp__<server>__<tool>`.
+const CLIENT_CAPS: [usize; 2] = [40, 128];
+const CLIENT_NAME_LIMIT: usize = 64;
+
+/// For each endpoint (`/mcp`, `/mcp/<toolset>`): the mode of each part and why, the token cost of its
+/// `tools/list` as served, the count against client caps, names a client prefix pushes over 64
+/// characters, and what each schema profile rewrites.
+pub fn views_report(catalogue: &Catalogue) -> String {
+    use crate::discovery::profile;
+    use crate::mapping::SchemaProfile;
+    let mut out = String::new();
+    for view in &catalogue.views {
+        let entries = crate::mcp::served_entries(catalogue, view);
+        let list = serde_json::json!({"tools": entries.iter().map(|(_, e)| e).collect::<Vec<_>>()}).to_string();
+        let caps: Vec<String> = CLIENT_CAPS
+            .iter()
+            .map(|cap| format!("{} {cap}", if entries.len() <= *cap { "within" } else { "OVER" }))
+            .collect();
+        out.push_str(&format!(
+            "endpoint {} (profile {}): tools/list {} entries, ~{} tokens ({})\n",
+            view.path(),
+            view.profile.label(),
+            entries.len(),
+            approx_tokens(&list),
+            caps.join(", ")
+        ));
+        for part in &view.parts {
+            let mode = if part.discovery { "discovery (search_tools, describe_tools, call_tool)" } else { "direct" };
+            out.push_str(&format!("  {}: {} tools, {mode}: {}\n", part.label, part.tools, part.reason));
+        }
+        let prefix = format!("mcp__{}__", catalogue.server.name);
+        let long: Vec<&str> = entries
+            .iter()
+            .filter_map(|(_, e)| e["name"].as_str())
+            .filter(|name| prefix.len() + name.len() > CLIENT_NAME_LIMIT)
+            .collect();
+        if !long.is_empty() {
+            let examples: Vec<&str> = long.iter().take(3).copied().collect();
+            out.push_str(&format!(
+                "  {} listed names exceed {CLIENT_NAME_LIMIT} characters with the prefix '{prefix}': {}\n",
+                long.len(),
+                examples.join(", ")
+            ));
+        }
+        for candidate in SchemaProfile::ALL.into_iter().filter(|p| *p != SchemaProfile::Full) {
+            let members = view.members();
+            let (mut rewritten, mut remaining) = (0, 0);
+            for &index in &members {
+                let original = &catalogue.tools[index].input_schema;
+                let schema = profile::rewrite(candidate, original);
+                if &schema != original {
+                    rewritten += 1;
+                }
+                remaining += profile::violations(candidate, &schema).len();
+            }
+            let chosen = if candidate == view.profile { " (this endpoint's profile)" } else { "" };
+            out.push_str(&format!(
+                "  profile {}{chosen}: rewrites {rewritten} of {} input schemas; {remaining} rule violations left\n",
+                candidate.label(),
+                members.len()
+            ));
+        }
+    }
+    out
 }
 
 /// What `check` says about auth: who may call (inbound) and what each upstream is sent (kinds, never values).

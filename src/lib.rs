@@ -30,6 +30,7 @@ pub mod classify;
 pub mod cli;
 pub mod compile;
 pub mod diag;
+pub mod discovery;
 pub mod lifecycle;
 pub mod load;
 pub mod mapping;

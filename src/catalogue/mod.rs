@@ -2,6 +2,7 @@
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
 pub mod resilience;
+pub mod views;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,12 +57,26 @@ pub struct Catalogue {
     /// spec order. Deterministic across runs.
     pub tools: Vec<Arc<Tool>>,
     by_name: HashMap<String, usize>,
+    /// The main endpoint first, then one per toolset in mapping order.
+    pub views: Vec<views::View>,
 }
 
 impl Catalogue {
     pub fn new(server: ServerInfo, upstreams: Vec<Arc<Upstream>>, tools: Vec<Arc<Tool>>) -> Self {
         let by_name = tools.iter().enumerate().map(|(index, tool)| (tool.name.clone(), index)).collect();
-        Catalogue { server, upstreams, tools, by_name }
+        let views = vec![views::View::all_direct(tools.len())];
+        Catalogue { server, upstreams, tools, by_name, views }
+    }
+
+    /// Replaces the default view (every tool listed directly) with the compiled ones.
+    pub fn with_views(mut self, views: Vec<views::View>) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// The view served at `/mcp` (`None`) or `/mcp/<toolset>`.
+    pub fn view(&self, toolset: Option<&str>) -> Option<&views::View> {
+        self.views.iter().find(|view| view.toolset.as_deref() == toolset)
     }
 
     /// Every scope some tool needs, sorted and deduplicated: `scopes_supported` in the RFC 9728
@@ -278,6 +293,10 @@ pub struct ToolSource {
     pub operation_id: Option<String>,
     pub method: HttpMethod,
     pub path: String,
+    /// The operation's tags (for search and toolsets).
+    pub tags: Vec<String>,
+    /// The operation's summary as written (for search).
+    pub summary: Option<String>,
 }
 
 /// Everything needed to turn tool arguments back into the upstream HTTP request.

@@ -12,6 +12,7 @@ pub mod schema;
 pub mod security;
 pub mod select;
 pub mod text;
+pub mod views;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -172,6 +173,25 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         spec_by_upstream.push((name, upstream_config, spec));
     }
 
+    // Toolset membership is decided on the operations, with the same selectors as `include`.
+    let toolset_selectors: Vec<(&crate::mapping::ToolsetConfig, Vec<CompiledSelector<'_>>)> = mapping
+        .toolsets
+        .values()
+        .map(|config| (config, config.include.iter().map(CompiledSelector::new).collect()))
+        .collect();
+    let toolset_members: Vec<Vec<usize>> = toolset_selectors
+        .iter()
+        .map(|(config, selectors)| {
+            (0..pending.len())
+                .filter(|&index| {
+                    let item = &pending[index];
+                    let upstream_name = spec_by_upstream[item.upstream_index].0;
+                    (config.upstreams.is_empty() || config.upstreams.contains(upstream_name))
+                        && selectors.iter().any(|selector| selector.matches(&item.operation))
+                })
+                .collect()
+        })
+        .collect();
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
@@ -221,7 +241,9 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         auth: mapping.auth.clone(),
         limits: resilience::server_limits(&mapping.server.limits),
     };
-    Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
+    let upstream_names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();
+    let views = views::build(mapping, &tools, &upstream_names, toolset_members, diagnostics);
+    Compiled { catalogue: Catalogue::new(server, upstreams, tools).with_views(views), selection: report }
 }
 
 fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {
@@ -648,6 +670,8 @@ fn build_tool(
             operation_id: operation.operation_id().map(str::to_string),
             method: operation.method,
             path: operation.path.to_string(),
+            tags: operation.tags().map(str::to_string).collect(),
+            summary: operation.summary().map(str::to_string),
         },
         resilience: Default::default(),
     })

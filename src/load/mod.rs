@@ -81,7 +81,7 @@ pub async fn load_config(
         if let Some(spec) =
             load_spec(&upstream.spec, &base_dir, &mut fetcher, location, &ref_origins, diagnostics).await
         {
-            specs.insert(name.clone(), spec);
+            specs.insert(name.to_string(), spec);
         }
     }
     Some(LoadedConfig { mapping, mapping_source, specs, sources })

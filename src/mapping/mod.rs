@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod duration;
 pub mod resilience;
+pub mod toolsets;
 
 pub use auth::{
     ApiKeySettings, AuthSettings, CredentialKind, CredentialSettings, IntrospectionSettings, IssuerSettings,
@@ -16,6 +17,7 @@ pub use auth::{
 
 pub use duration::DurationSpec;
 pub use resilience::{BreakerConfig, BulkheadConfig, LimitsConfig, RateSpec, RetryConfig, ServerLimitsConfig};
+pub use toolsets::{DiscoveryMode, SchemaProfile, ToolsetConfig};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -39,6 +41,10 @@ pub struct MappingFile {
     pub upstreams: IndexMap<String, UpstreamConfig>,
     /// Who may call this server over HTTP, and with which scopes (see `specs/auth.md`).
     pub auth: Option<AuthSettings>,
+    /// Named groups of tools, each served on `/mcp/<name>` with its own discovery mode and schema profile
+    /// (see `specs/discovery-mode.md`).
+    #[serde(default)]
+    pub toolsets: IndexMap<String, ToolsetConfig>,
 }
 
 /// How the MCP server presents itself.
@@ -67,6 +73,9 @@ pub struct ServerSettings {
     /// Server-wide rate limits and how limits are shared between instances (`specs/resilience.md`).
     #[serde(default)]
     pub limits: ServerLimitsConfig,
+    /// How tool schemas are rewritten for the model provider of the clients (`full`, `openai-strict`, `gemini`,
+    /// `anthropic`). Default `full`: JSON Schema as compiled. A toolset may set its own.
+    pub profile: Option<SchemaProfile>,
 }
 
 /// Discovery metadata: what `GET /`, `/.well-known/api2mcp.json`, the Server Card and `server.json` say.
@@ -128,6 +137,13 @@ pub struct ToolDefaults {
     /// in the result's `_meta` (`api2mcp/flagged`) and in the audit log; the data itself is not changed.
     /// Default false.
     pub flag_instructions: Option<bool>,
+    /// `auto` (default): the upstream's tools are offered through `search_tools`, `describe_tools` and `call_tool`
+    /// when it has more than `discovery_threshold` tools, listed one by one otherwise; `on`: always through
+    /// discovery; `off`: always listed. `check` says which mode each upstream and toolset runs in.
+    pub discovery: Option<DiscoveryMode>,
+    /// With `discovery: auto`, the tool count above which discovery is used. Default 40 (a common client cap).
+    #[schemars(range(min = 0))]
+    pub discovery_threshold: Option<usize>,
 }
 
 /// Which invisible characters are removed from successful results (`specs/output-and-pagination.md`).

@@ -91,7 +91,14 @@ fn called_tools(body: &[u8]) -> Vec<String> {
     messages
         .iter()
         .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
-        .filter_map(|m| m.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|m| {
+            let name = m.pointer("/params/name").and_then(Value::as_str)?;
+            // Discovery's `call_tool` calls the tool it names: its scopes are checked the same way.
+            match m.pointer("/params/arguments/name").and_then(Value::as_str) {
+                Some(inner) if name == "call_tool" => Some(inner.to_string()),
+                _ => Some(name.to_string()),
+            }
+        })
         .collect()
 }
 

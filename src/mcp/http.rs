@@ -115,9 +115,17 @@ pub fn router(
     };
     let handler = server.clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config);
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
     let shedding = shed::Shedding::new(settings.max_concurrent_requests, settings.queue_target, metrics);
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
+    // Each toolset is a small server of its own at `/mcp/<toolset>` (the ones of the catalogue served
+    // at startup; a reload changes what they serve, not which paths exist).
+    for toolset in server.toolsets() {
+        let handler = server.for_toolset(&toolset);
+        let service: StreamableHttpService<McpServer, LocalSessionManager> =
+            StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
+        mcp = mcp.nest_service(&format!("/mcp/{toolset}"), service);
+    }
     match guard {
         None => {}
         Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, super::guard::guard)),

@@ -3,6 +3,7 @@
 //! (Streamable HTTP, stdio). A config-driven server implements only info, list and call; everything
 //! else keeps rmcp's safe defaults.
 
+mod discovery;
 mod flags;
 mod guard;
 pub mod http;
@@ -31,10 +32,31 @@ pub const TOOLS_PAGE_SIZE: usize = 200;
 /// How long a client may treat a `tools/list` page as fresh (2026-07-28 `ttlMs`).
 const TOOLS_TTL_MS: u64 = 300_000;
 
-/// What one catalogue serves: the caller and its `tools/list` entries, swapped together on reload.
+/// What one catalogue serves: the caller and the `tools/list` entries of each view, swapped together
+/// on reload.
 struct Snapshot {
     caller: Arc<Caller>,
-    tools: Vec<Tool>,
+    views: Vec<ServedView>,
+}
+
+/// The `tools/list` entries of one view (`/mcp` or `/mcp/<toolset>`): each tool listed directly
+/// (with its catalogue position) and, when the view uses discovery, the three discovery tools.
+struct ServedView {
+    toolset: Option<String>,
+    entries: Vec<(Option<usize>, Tool)>,
+}
+
+impl Snapshot {
+    fn view(&self, toolset: Option<&str>) -> Result<(&ServedView, &crate::catalogue::views::View), ErrorData> {
+        let catalogue = self.caller.catalogue();
+        match (self.views.iter().find(|v| v.toolset.as_deref() == toolset), catalogue.view(toolset)) {
+            (Some(served), Some(view)) => Ok((served, view)),
+            _ => Err(ErrorData::invalid_request(
+                format!("toolset '{}' is no longer served", toolset.unwrap_or_default()),
+                None,
+            )),
+        }
+    }
 }
 
 /// One handler serves every request; it holds only shared state, read once per request as an
@@ -48,6 +70,8 @@ pub struct McpServer {
     listeners: Arc<Mutex<Vec<Peer<RoleServer>>>>,
     /// Whether this transport announces `tools.listChanged`.
     list_changed: bool,
+    /// The toolset this handler serves (`/mcp/<toolset>`); `None`: the main endpoint.
+    toolset: Option<Arc<str>>,
 }
 
 impl McpServer {
@@ -64,7 +88,19 @@ impl McpServer {
             metrics,
             listeners: Arc::default(),
             list_changed: false,
+            toolset: None,
         })
+    }
+
+    /// The same server, answering for one toolset (`/mcp/<toolset>`).
+    #[must_use]
+    pub fn for_toolset(&self, toolset: &str) -> Self {
+        McpServer { toolset: Some(Arc::from(toolset)), ..self.clone() }
+    }
+
+    /// The toolsets of the catalogue served now, each served on `/mcp/<name>`.
+    pub fn toolsets(&self) -> Vec<String> {
+        self.caller().catalogue().views.iter().filter_map(|v| v.toolset.clone()).collect()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -140,21 +176,46 @@ impl Pinned {
 }
 
 fn snapshot(caller: Arc<Caller>) -> Result<Snapshot, String> {
-    let tools = caller
-        .catalogue()
-        .tools
+    let catalogue = caller.catalogue();
+    let mut views = Vec::new();
+    for view in &catalogue.views {
+        let mut entries = Vec::new();
+        for (tool_index, entry) in served_entries(catalogue, view) {
+            let name = entry["name"].as_str().unwrap_or_default().to_string();
+            let tool = serde_json::from_value::<Tool>(entry)
+                .map_err(|error| format!("tool '{name}' is not a valid MCP tool: {error}"))?;
+            entries.push((tool_index, tool));
+        }
+        views.push(ServedView { toolset: view.toolset.clone(), entries });
+    }
+    Ok(Snapshot { caller, views })
+}
+
+/// The `tools/list` entries of a view as JSON (profile applied), with the catalogue position of each
+/// directly listed tool (`None` for the discovery tools).
+pub fn served_entries(
+    catalogue: &crate::catalogue::Catalogue,
+    view: &crate::catalogue::views::View,
+) -> Vec<(Option<usize>, serde_json::Value)> {
+    let mut entries: Vec<(Option<usize>, serde_json::Value)> = view
+        .direct
         .iter()
-        .map(|tool| {
-            serde_json::from_value::<Tool>(tool.to_mcp_json())
-                .map_err(|error| format!("tool '{}' is not a valid MCP tool: {error}", tool.name))
+        .map(|&index| {
+            (Some(index), crate::discovery::profile::apply_to_tool(view.profile, catalogue.tools[index].to_mcp_json()))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Snapshot { caller, tools })
+        .collect();
+    if view.uses_discovery() {
+        for entry in discovery::tool_entries(catalogue, view) {
+            entries.push((None, crate::discovery::profile::apply_to_tool(view.profile, entry)));
+        }
+    }
+    entries
 }
 
 fn record_catalogue(metrics: &Metrics, snapshot: &Snapshot) {
-    let list = snapshot.caller.catalogue().tools_list_json().to_string();
-    metrics.catalogue(snapshot.tools.len(), crate::compile::text::approx_tokens(&list));
+    let Some(main) = snapshot.views.first() else { return };
+    let list = serde_json::json!({"tools": main.entries.iter().map(|(_, tool)| tool).collect::<Vec<_>>()}).to_string();
+    metrics.catalogue(main.entries.len(), crate::compile::text::approx_tokens(&list));
 }
 
 impl ServerHandler for McpServer {
@@ -180,22 +241,20 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         let current = self.snapshot_for(&context);
         let authenticated = authenticated(&context);
+        let (served, _) = current.view(self.toolset.as_deref())?;
+        let catalogue = current.caller.catalogue();
         // With inbound auth, each caller sees only the tools its scopes permit: the same rule as calls.
-        let visible: Vec<Tool>;
-        let tools = match &authenticated {
-            None => &current.tools,
-            Some(authenticated) => {
-                let catalogue = current.caller.catalogue();
-                visible = current
-                    .tools
-                    .iter()
-                    .zip(&catalogue.tools)
-                    .filter(|(_, tool)| crate::auth::permits(&authenticated.principal.scopes, &tool.scopes))
-                    .map(|(served, _)| served.clone())
-                    .collect();
-                &visible
-            }
-        };
+        let tools: Vec<Tool> = served
+            .entries
+            .iter()
+            .filter(|(index, _)| match (&authenticated, index) {
+                (Some(authenticated), Some(index)) => {
+                    crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[*index].scopes)
+                }
+                _ => true,
+            })
+            .map(|(_, tool)| tool.clone())
+            .collect();
         let cache_scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
@@ -254,25 +313,73 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = self.snapshot_for(&context).caller.clone();
-        // An unknown tool is a protocol error, as the spec says; everything after is a tool result.
-        let Some(tool_index) = caller.catalogue().tool_index(&request.name) else {
-            return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
-        };
+        let current = self.snapshot_for(&context);
+        let caller = current.caller.clone();
+        let catalogue = caller.catalogue().clone();
+        let (_, view) = current.view(self.toolset.as_deref())?;
         let authenticated = authenticated(&context);
+        let visible = |tool_index: usize| match &authenticated {
+            Some(authenticated) => {
+                crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[tool_index].scopes)
+            }
+            None => true,
+        };
+        let mut arguments = request.arguments.clone().unwrap_or_default();
+        let tool_index = if view.uses_discovery() && discovery::is_discovery_tool(&request.name) {
+            // The discovery tools answer from the catalogue; `call_tool` continues below as the call
+            // it names, through exactly the path of a direct `tools/call`.
+            let started = std::time::Instant::now();
+            arguments = crate::discovery::profile::map_back(
+                view.profile,
+                &discovery_schema(&catalogue, view, &request.name),
+                arguments,
+            );
+            let answered = match request.name.as_ref() {
+                discovery::SEARCH_TOOLS => Some(discovery::search(&catalogue, view, &arguments, &visible)),
+                discovery::DESCRIBE_TOOLS => Some(discovery::describe(&catalogue, view, &arguments, &visible)),
+                _ => None,
+            };
+            match answered {
+                Some(answer) => return Ok(self.discovery_answer(&request.name, answer, started).into()),
+                None => match discovery::unwrap_call(&catalogue, view, &arguments, &visible) {
+                    Ok((tool_index, inner)) => {
+                        arguments = inner;
+                        tool_index
+                    }
+                    Err(outcome) => {
+                        return Ok(self.discovery_answer(&request.name, Err(outcome), started).into());
+                    }
+                },
+            }
+        } else {
+            // An unknown tool is a protocol error, as the spec says; everything after is a tool result.
+            let Some(tool_index) = catalogue.tool_index(&request.name).filter(|&index| view.contains(index)) else {
+                return Err(ErrorData::invalid_params(format!("unknown tool '{}'", request.name), None));
+            };
+            tool_index
+        };
         if let Some(authenticated) = &authenticated {
             // The HTTP guard already answered 403 for this; a second check costs nothing.
-            let required = &caller.catalogue().tools[tool_index].scopes;
+            let required = &catalogue.tools[tool_index].scopes;
             if !crate::auth::permits(&authenticated.principal.scopes, required) {
                 return Err(ErrorData::invalid_request(
-                    format!("insufficient scope: tool '{}' needs {}", request.name, required.join(" ")),
+                    format!(
+                        "insufficient scope: tool '{}' needs {}",
+                        catalogue.tools[tool_index].name,
+                        required.join(" ")
+                    ),
                     None,
                 ));
             }
         }
-        let arguments = request.arguments.unwrap_or_default();
+        // Arguments shaped for the client's profile become arguments of the original schema, then are
+        // validated like any others.
+        let arguments =
+            crate::discovery::profile::map_back(view.profile, &catalogue.tools[tool_index].input_schema, arguments);
+        let tool_name = catalogue.tools[tool_index].name.clone();
+
         let progress = context.meta.get_progress_token().map(|token| (context.peer.clone(), token));
-        let span = tool_span(&request.name);
+        let span = tool_span(&tool_name);
         // A trace context in `_meta` (SEP-414) is the call's own; it wins over the HTTP request's.
         let traceparent = context.meta.get("traceparent").and_then(|v| v.as_str());
         let tracestate = context.meta.get("tracestate").and_then(|v| v.as_str());
@@ -367,9 +474,36 @@ impl McpServer {
         result
     }
 
-    /// The `tools/list` entries as served.
+    /// A discovery tool's own answer (search, describe, or a `call_tool` that names no callable tool),
+    /// recorded like any call; failures go through the classification table.
+    fn discovery_answer(
+        &self,
+        name: &str,
+        answer: Result<rmcp::model::CallToolResult, Outcome>,
+        started: std::time::Instant,
+    ) -> rmcp::model::CallToolResult {
+        let (result, category) = match answer {
+            Ok(result) => (result, metrics::OUTCOME_OK),
+            Err(outcome) => {
+                let (result, failure) = result::tool_result(name, Err(outcome), Vec::new);
+                (result, failure.map_or(metrics::OUTCOME_OK, |c| c.as_str()))
+            }
+        };
+        let text_bytes: usize = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.len())).sum();
+        self.metrics.tool_call(name, category, None, started.elapsed(), text_bytes);
+        result
+    }
+
+    /// The `tools/list` entries as served at this handler's endpoint.
     pub fn tools(&self) -> Vec<serde_json::Value> {
-        self.current.load().tools.iter().filter_map(|tool| serde_json::to_value(tool).ok()).collect()
+        let current = self.current.load();
+        let toolset = self.toolset.as_deref();
+        current
+            .views
+            .iter()
+            .find(|v| v.toolset.as_deref() == toolset)
+            .map(|v| v.entries.iter().filter_map(|(_, tool)| serde_json::to_value(tool).ok()).collect())
+            .unwrap_or_default()
     }
 
     /// What this handler serves, for the capability summary (`ops/`).
@@ -414,6 +548,19 @@ impl crate::ops::ServedSource for McpServer {
     fn resilience(&self) -> serde_json::Value {
         self.caller().resilience().status()
     }
+}
+
+/// The original input schema of a discovery tool (what its arguments are mapped back to).
+fn discovery_schema(
+    catalogue: &crate::catalogue::Catalogue,
+    view: &crate::catalogue::views::View,
+    name: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    discovery::tool_entries(catalogue, view)
+        .into_iter()
+        .find(|entry| entry["name"] == name)
+        .and_then(|entry| entry["inputSchema"].as_object().cloned())
+        .unwrap_or_default()
 }
 
 /// What the HTTP guard established about the caller; `None` on stdio and without inbound auth.

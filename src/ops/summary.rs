@@ -47,7 +47,32 @@ pub fn document(served: &Served, mcp_url: &str) -> Value {
     document.insert("upstreams".into(), upstreams(catalogue));
     document.insert("toolCount".into(), json!(tools.len()));
     document.insert("tools".into(), Value::Array(tools));
+    document.insert("endpointsByToolset".into(), toolsets(catalogue, mcp_url));
     Value::Object(document)
+}
+
+/// Every MCP endpoint: `/mcp` and one per toolset, with how its tools are offered (discovery or
+/// direct) and its schema profile.
+fn toolsets(catalogue: &Catalogue, mcp_url: &str) -> Value {
+    let views: Vec<Value> = catalogue
+        .views
+        .iter()
+        .map(|view| {
+            let url = match &view.toolset {
+                None => mcp_url.to_string(),
+                Some(name) => format!("{}/{name}", mcp_url.trim_end_matches('/')),
+            };
+            let mut entry = Map::new();
+            insert_some(&mut entry, "toolset", view.toolset.as_deref());
+            entry.insert("url".into(), json!(url));
+            insert_some(&mut entry, "description", view.description.as_deref());
+            entry.insert("tools".into(), json!(view.direct.len() + view.discovered.len()));
+            entry.insert("discovery".into(), json!(view.uses_discovery()));
+            entry.insert("profile".into(), json!(view.profile.label()));
+            Value::Object(entry)
+        })
+        .collect();
+    Value::Array(views)
 }
 
 /// What a caller needs to authenticate. The auth issue fills this in (issuer, resource metadata URL,

@@ -10,6 +10,7 @@ mod auth;
 mod ops;
 mod output;
 mod resilience;
+mod toolsets;
 
 use serde_json::Value;
 
@@ -47,6 +48,7 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
             per_client: limits.per_client,
         }
     };
+    toolsets::check(loaded, diagnostics);
 
     for (name, upstream) in &loaded.mapping.upstreams {
         let pointer = format!("/upstreams/{}", pointer_segment(name));

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod compile_fixtures;
 mod corpus;
+mod discovery;
 mod docs;
 mod faults;
 mod fidelity;

@@ -1,0 +1,162 @@
+//! The views of a catalogue (`catalogue::views`): which tools each endpoint lists directly and which
+//! it offers through discovery, why, with which schema profile, and the search index over the
+//! discovered ones. Pure, like the rest of `compile/`.
+
+use std::sync::Arc;
+
+use crate::catalogue::Tool;
+use crate::catalogue::views::{Part, View};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::discovery::search::{Document, Index};
+use crate::mapping::{DiscoveryMode, MappingFile};
+
+/// Tools above which `discovery: auto` turns discovery on: the smallest common client cap.
+pub const DEFAULT_DISCOVERY_THRESHOLD: usize = 40;
+
+/// The names of the discovery tools; a view that uses discovery cannot list a tool of the same name.
+pub const DISCOVERY_TOOL_NAMES: [&str; 3] = ["search_tools", "describe_tools", "call_tool"];
+
+/// Builds the main view and one per toolset. `toolset_members[t]` holds the tools the selectors of
+/// toolset `t` match directly (before other toolsets are added).
+pub fn build(
+    mapping: &MappingFile,
+    tools: &[Arc<Tool>],
+    upstream_names: &[String],
+    toolset_members: Vec<Vec<usize>>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<View> {
+    let file_mode = mapping.defaults.discovery;
+    let file_threshold = mapping.defaults.discovery_threshold;
+    let server_profile = mapping.server.profile.unwrap_or_default();
+
+    let mut main = View { profile: server_profile, ..View::default() };
+    for (upstream_index, upstream_name) in upstream_names.iter().enumerate() {
+        let members: Vec<usize> = (0..tools.len()).filter(|&i| tools[i].upstream == upstream_index).collect();
+        let config = mapping.upstreams.get(upstream_name);
+        let mode = config.and_then(|c| c.defaults.discovery).or(file_mode).unwrap_or(DiscoveryMode::Auto);
+        let threshold = config
+            .and_then(|c| c.defaults.discovery_threshold)
+            .or(file_threshold)
+            .unwrap_or(DEFAULT_DISCOVERY_THRESHOLD);
+        let (discovery, reason) = decide(mode, threshold, members.len());
+        main.parts.push(Part { label: format!("upstream {upstream_name}"), tools: members.len(), discovery, reason });
+        if discovery { main.discovered.extend(members) } else { main.direct.extend(members) }
+    }
+    main.direct.sort_unstable();
+    main.discovered.sort_unstable();
+
+    let names: Vec<&String> = mapping.toolsets.keys().collect();
+    let members = close_over_includes(mapping, &names, toolset_members);
+    let mut views = vec![main];
+    for ((name, config), members) in mapping.toolsets.iter().zip(members) {
+        let mode = config.discovery.or(file_mode).unwrap_or(DiscoveryMode::Auto);
+        let threshold = config.discovery_threshold.or(file_threshold).unwrap_or(DEFAULT_DISCOVERY_THRESHOLD);
+        if members.is_empty() {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "toolset/empty",
+                    format!("toolset '{name}' selects no tool: /mcp/{name} serves an empty list"),
+                )
+                .with_help("check its selectors against `api2mcp tools`"),
+            );
+        }
+        let (discovery, reason) = decide(mode, threshold, members.len());
+        let mut view = View {
+            toolset: Some(name.clone()),
+            description: config.description.clone(),
+            parts: vec![Part { label: format!("toolset {name}"), tools: members.len(), discovery, reason }],
+            profile: config.profile.unwrap_or(server_profile),
+            ..View::default()
+        };
+        if discovery {
+            view.discovered = members
+        } else {
+            view.direct = members
+        }
+        views.push(view);
+    }
+    for view in &mut views {
+        if !view.uses_discovery() {
+            continue;
+        }
+        for &tool_index in &view.direct {
+            let name = &tools[tool_index].name;
+            if DISCOVERY_TOOL_NAMES.contains(&name.as_str()) {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "discovery/name-taken",
+                        format!(
+                            "tool '{name}' has the name of a discovery tool on {}: it is reachable only through call_tool there",
+                            view.path()
+                        ),
+                    )
+                    .with_help("set `name:` for this tool in the mapping file"),
+                );
+            }
+        }
+        let documents: Vec<Document> = view.discovered.iter().map(|&i| document(&tools[i])).collect();
+        view.index = Some(Index::build(&documents));
+    }
+    views
+}
+
+fn decide(mode: DiscoveryMode, threshold: usize, tools: usize) -> (bool, String) {
+    match mode {
+        DiscoveryMode::On => (true, "discovery: on".to_string()),
+        DiscoveryMode::Off => (false, "discovery: off".to_string()),
+        DiscoveryMode::Auto if tools > threshold => (true, format!("auto: {tools} tools > threshold {threshold}")),
+        DiscoveryMode::Auto => (false, format!("auto: {tools} tools ≤ threshold {threshold}")),
+    }
+}
+
+/// Adds the members of the toolsets each toolset names, until nothing changes (cycles are reported by
+/// `validate/` and end here because sets only grow).
+fn close_over_includes(mapping: &MappingFile, names: &[&String], mut members: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+    loop {
+        let mut changed = false;
+        for (index, config) in mapping.toolsets.values().enumerate() {
+            for included in &config.toolsets {
+                let Some(other) = names.iter().position(|name| *name == included) else { continue };
+                if other == index {
+                    continue;
+                }
+                let extra: Vec<usize> =
+                    members[other].iter().filter(|t| members[index].binary_search(t).is_err()).copied().collect();
+                if !extra.is_empty() {
+                    members[index].extend(extra);
+                    members[index].sort_unstable();
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return members;
+        }
+    }
+}
+
+/// What the search index reads of a tool.
+pub fn document(tool: &Tool) -> Document {
+    Document {
+        name: tool.name.clone(),
+        call: format!("{} {}", tool.call.method.upper(), tool.call.path),
+        method: tool.call.method.lower().to_string(),
+        path: tool.call.path.clone(),
+        operation_id: tool.source.operation_id.clone(),
+        summary: tool.source.summary.clone().unwrap_or_default(),
+        description: tool.description.clone(),
+        tags: tool.source.tags.clone(),
+        parameters: parameter_words(tool),
+    }
+}
+
+/// Parameter names and the values of their enums (`state: open | closed` says the tool can close).
+fn parameter_words(tool: &Tool) -> Vec<String> {
+    let mut words = Vec::new();
+    for (name, schema) in tool.input_schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+        words.push(name.clone());
+        let values = schema.get("enum").and_then(|e| e.as_array()).into_iter().flatten();
+        words.extend(values.filter_map(|v| v.as_str()).take(12).map(str::to_string));
+    }
+    words
+}
