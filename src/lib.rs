@@ -15,6 +15,7 @@
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
 //! - [`diag`]: diagnostics and their rendering.
+//! - [`tls`]: the TLS crypto provider every HTTP client uses.
 //! - [`app`], [`cli`]: commands and wiring.
 
 pub mod app;
@@ -33,4 +34,5 @@ pub mod ops;
 pub mod shape;
 pub mod spec;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;

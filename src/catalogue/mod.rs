@@ -215,6 +215,9 @@ pub struct ToolSource {
     pub operation_id: Option<String>,
     pub method: HttpMethod,
     pub path: String,
+    /// Whether the description came from the spec's summary/description or the mapping; false when
+    /// it was built from the operationId, path and arguments (`check` counts these).
+    pub has_description: bool,
 }
 
 /// Everything needed to turn tool arguments back into the upstream HTTP request.

@@ -177,9 +177,25 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         );
     }
 
+    // Without `server.name` (always so in zero-config mode) the server is named after the first
+    // spec's `info.title`, which is what a user recognises in a client's server list.
+    let spec_title = spec_by_upstream
+        .first()
+        .and_then(|(_, _, spec)| spec.root().pointer("/info/title").and_then(serde_json::Value::as_str))
+        .map(|title| text::clean(title).text)
+        .filter(|title| !title.trim().is_empty());
     let server = ServerInfo {
-        name: mapping.server.name.clone().unwrap_or_else(|| "api2mcp".to_string()),
-        title: mapping.server.title.clone(),
+        name: mapping
+            .server
+            .name
+            .clone()
+            .or_else(|| spec_title.as_deref().map(server_name_from_title).filter(|name| !name.is_empty()))
+            .unwrap_or_else(|| "api2mcp".to_string()),
+        title: mapping
+            .server
+            .title
+            .clone()
+            .or_else(|| if mapping.server.name.is_none() { spec_title.clone() } else { None }),
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
         cursor_secret: mapping.server.cursor_secret.clone(),
@@ -189,6 +205,22 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         auth: mapping.auth.clone(),
     };
     Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
+}
+
+/// `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`: lowercase ASCII words joined
+/// by hyphens, at most 64 characters.
+fn server_name_from_title(title: &str) -> String {
+    let mut name = String::new();
+    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
+        if name.len() + word.len() + 1 > 64 {
+            break;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(&word.to_ascii_lowercase());
+    }
+    name
 }
 
 fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {
@@ -359,8 +391,8 @@ fn build_tool(
     };
 
     let mut findings = Vec::new();
-    let description = match tool_config.and_then(|t| t.description.clone()) {
-        Some(description) => description,
+    let described = match tool_config.and_then(|t| t.description.clone()) {
+        Some(description) => Some(description),
         None => {
             let words = tool_config.and_then(|t| t.description_words).unwrap_or(effective.description_words);
             let cleaned = text::describe_operation(
@@ -370,12 +402,7 @@ fn build_tool(
                 effective.description_sentences,
             );
             findings.extend(cleaned.findings);
-            if cleaned.text.is_empty() {
-                // The spec says nothing: the call itself is still better than no description.
-                format!("{}.", operation.method_and_path())
-            } else {
-                cleaned.text
-            }
+            Some(cleaned.text).filter(|text| !text.is_empty())
         }
     };
 
@@ -426,6 +453,17 @@ fn build_tool(
 
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
+    let has_description = described.is_some();
+    // The spec says nothing: the operationId, the path and the arguments still tell an agent a lot.
+    let description = described.unwrap_or_else(|| {
+        let arguments: Vec<&str> = input
+            .schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|properties| properties.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        text::describe_undocumented(operation.operation_id(), operation.method.upper(), operation.path, &arguments)
+    });
     Tool {
         name,
         title: tool_config.and_then(|t| t.title.clone()),
@@ -449,6 +487,7 @@ fn build_tool(
             operation_id: operation.operation_id().map(str::to_string),
             method: operation.method,
             path: operation.path.to_string(),
+            has_description,
         },
     }
 }

@@ -36,7 +36,7 @@ impl Fetcher {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .build()
@@ -73,12 +73,12 @@ impl Fetcher {
     async fn fetch_http(&mut self, url: &Url) -> Result<Vec<u8>, FetchError> {
         let http_error = |reason: String| FetchError::Http { url: url.to_string(), reason };
         let client = self.client(url)?;
-        let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(error.to_string()))?;
+        let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(with_causes(&error)))?;
         if !response.status().is_success() {
             return Err(http_error(format!("HTTP status {}", response.status())));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|error| http_error(error.to_string()))? {
+        while let Some(chunk) = response.chunk().await.map_err(|error| http_error(with_causes(&error)))? {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
                 return Err(FetchError::TooLarge { location: url.to_string(), limit: MAX_DOCUMENT_BYTES });
             }
@@ -86,6 +86,22 @@ impl Fetcher {
         }
         Ok(body)
     }
+}
+
+/// The error and each of its causes: reqwest's own message is only "error sending request", the
+/// reason (connection refused, DNS, TLS, timeout) is in the chain beneath it.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their inner error's text.
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 impl Default for Fetcher {

@@ -9,6 +9,7 @@ mod compile_fixtures;
 mod corpus;
 mod docs;
 mod faults;
+mod first_hour;
 mod mapping_schema;
 mod ops;
 mod remote_specs;
