@@ -245,7 +245,7 @@ impl Caller {
     }
 }
 
-/// The URL as logs may show it: no user info, every query value replaced by `…` (names kept), so
+/// The URL as logs may show it: no user info, every query value replaced by `redacted` (names kept), so
 /// API keys sent as query parameters and values from arguments never reach a log line.
 pub fn redacted_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else { return "(unparseable URL)".to_string() };
@@ -253,7 +253,7 @@ pub fn redacted_url(url: &str) -> String {
     let _ = parsed.set_password(None);
     if parsed.query().is_some() {
         let names: Vec<String> = parsed.query_pairs().map(|(name, _)| name.into_owned()).collect();
-        let query: Vec<String> = names.iter().map(|name| format!("{name}=…")).collect();
+        let query: Vec<String> = names.iter().map(|name| format!("{name}=redacted")).collect();
         parsed.set_query(Some(&query.join("&")));
     }
     parsed.set_fragment(None);

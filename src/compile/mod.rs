@@ -159,9 +159,15 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
+    // Per upstream: how many exposed operations the spec says need credentials, and the schemes named.
+    let mut secured: Vec<(usize, std::collections::BTreeSet<String>)> = vec![Default::default(); upstreams.len()];
     for (item, name) in pending.iter().zip(tool_names) {
         let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
+        if let Some(schemes) = required_schemes(spec, &item.operation) {
+            secured[item.upstream_index].0 += 1;
+            secured[item.upstream_index].1.extend(schemes);
+        }
         let tool = build_tool(name, item, upstream_name, spec, effective, diagnostics, &mut unresolved);
         tools.push(Arc::new(tool));
     }
@@ -182,8 +188,29 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let spec_title = spec_by_upstream
         .first()
         .and_then(|(_, _, spec)| spec.root().pointer("/info/title").and_then(serde_json::Value::as_str))
-        .map(|title| text::clean(title).text)
+        // Cleaned like any third-party text; cleaning ends sentences with a period, a title has none.
+        .map(|title| {
+            let cleaned = text::clean(title).text;
+            if title.trim_end().ends_with('.') { cleaned } else { cleaned.trim_end_matches('.').to_string() }
+        })
         .filter(|title| !title.trim().is_empty());
+    for (upstream, (count, schemes)) in upstreams.iter().zip(&secured) {
+        if *count > 0 && upstream.credentials.is_empty() && upstream.headers.is_empty() {
+            let schemes: Vec<&str> = schemes.iter().map(String::as_str).collect();
+            diagnostics.push(Diagnostic::warning(
+                "upstream/no-credentials",
+                format!(
+                    "upstream '{}': {count} exposed operation{} need{} credentials (security: {}) but the upstream \
+                     has no `credentials` or `settings.headers`; the API will refuse those calls",
+                    upstream.name,
+                    if *count == 1 { "" } else { "s" },
+                    if *count == 1 { "s" } else { "" },
+                    schemes.join(", ")
+                ),
+            ));
+        }
+    }
+
     let server = ServerInfo {
         name: mapping
             .server
@@ -204,7 +231,53 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         discovery: mapping.server.discovery.clone(),
         auth: mapping.auth.clone(),
     };
-    Compiled { catalogue: Catalogue::new(server, upstreams, tools), selection: report }
+    let catalogue = Catalogue::new(server, upstreams, tools);
+    catalogue_size_warning(&catalogue, diagnostics);
+    Compiled { catalogue, selection: report }
+}
+
+/// More tools than common clients accept: VS Code and OpenAI's function calling take at most 128,
+/// Cursor about 40 across all servers.
+pub const CLIENT_TOOL_LIMIT: usize = 128;
+/// A `tools/list` over this many tokens (bytes / 4) takes a large share of a model's context on every
+/// request, and tool choice degrades well before it.
+pub const CLIENT_TOKEN_LIMIT: usize = 50_000;
+
+/// `tool/catalogue-too-large`: the catalogue is bigger than common clients take.
+fn catalogue_size_warning(catalogue: &Catalogue, diagnostics: &mut Diagnostics) {
+    let tools = catalogue.tools.len();
+    if tools == 0 {
+        return;
+    }
+    let tokens = text::approx_tokens(&catalogue.tools_list_json().to_string());
+    if tools <= CLIENT_TOOL_LIMIT && tokens <= CLIENT_TOKEN_LIMIT {
+        return;
+    }
+    diagnostics.push(
+        Diagnostic::warning(
+            "tool/catalogue-too-large",
+            format!(
+                "the catalogue has {tools} tools and its tools/list costs ~{tokens} tokens: more than common \
+                 clients take (at most {CLIENT_TOOL_LIMIT} tools; Cursor about 40) or than fits a model's \
+                 context comfortably (~{CLIENT_TOKEN_LIMIT} tokens)"
+            ),
+        )
+        .with_help(
+            "serve fewer tools: `include`/`exclude` by tag, path or operationId, or a discovery mode that lets \
+             agents search the catalogue instead of listing it",
+        ),
+    );
+}
+
+/// The security schemes an operation requires (its own `security`, else the document's), or `None`
+/// when it needs none: no requirement, or an empty alternative (`{}`) that allows anonymous calls.
+fn required_schemes(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String>> {
+    let security = operation.operation.get("security").or_else(|| spec.root().get("security"))?;
+    let alternatives = security.as_array()?;
+    if alternatives.is_empty() || alternatives.iter().any(|a| a.as_object().is_none_or(|o| o.is_empty())) {
+        return None;
+    }
+    Some(alternatives.iter().filter_map(Value::as_object).flat_map(|o| o.keys().cloned()).collect())
 }
 
 /// `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`: lowercase ASCII words joined

@@ -194,9 +194,9 @@ async fn the_log_tells_an_operator_what_they_need() {
     assert_eq!(call(&client, "get_pet", json!({"petId": 7})).await.is_error, Some(false));
     assert_eq!(call(&client, "fail_with", json!({"code": 503})).await.is_error, Some(true));
     assert_eq!(call(&client, "get_pet", json!({"petId": "404"})).await.is_error, Some(true));
-    // Probes of what api2mcp does not offer are answered, and not logged at WARN.
-    assert!(client.list_prompts(None).await.is_err());
-    assert!(client.list_resources(None).await.is_err());
+    // Probes of what api2mcp does not offer are answered (rmcp's defaults), and not logged at WARN.
+    let _ = client.list_prompts(None).await;
+    let _ = client.list_resources(None).await;
     client.cancel().await.unwrap();
 
     // The audit line of the last call is written after its result: wait for it, then for the rest.
@@ -225,7 +225,7 @@ async fn the_log_tells_an_operator_what_they_need() {
 fn upstream_urls_are_logged_without_query_values_or_user_info() {
     assert_eq!(
         api2mcp::call::redacted_url("https://user:pw@api.example.com/v1/pets/7?api_key=s3cret&limit=2#x"),
-        "https://api.example.com/v1/pets/7?api_key=…&limit=…"
+        "https://api.example.com/v1/pets/7?api_key=redacted&limit=redacted"
     );
     assert_eq!(api2mcp::call::redacted_url("http://127.0.0.1:9/a/b"), "http://127.0.0.1:9/a/b");
 }
@@ -291,7 +291,7 @@ async fn undocumented_operations_get_descriptions_and_the_server_its_api_name() 
         descriptions,
         [
             ("list_guild_members", "List guild members (guild_id, limit, after).", false),
-            ("delete_guilds_guild_id_bans_user_id", "Delete guilds bans (guild_id, user_id).", false),
+            ("delete_guilds_by_guild_id_bans_by_user_id", "Delete guilds bans (guild_id, user_id).", false),
             ("get_guild", "Only guilds the caller belongs to.", true),
         ]
     );
@@ -313,7 +313,8 @@ async fn the_summary_page_shows_what_clients_assume_of_a_delete() {
     let catalogue = std::sync::Arc::new(prepared.compiled.unwrap().catalogue);
     let served = crate::support::server_for(catalogue).served();
     let page = api2mcp::ops::summary::html(&api2mcp::ops::summary::document(&served, "http://127.0.0.1:8080/mcp"));
-    let row = page.lines().find(|line| line.contains("<code>delete_guilds_guild_id_bans_user_id</code>")).unwrap();
+    let row =
+        page.lines().find(|line| line.contains("<code>delete_guilds_by_guild_id_bans_by_user_id</code>")).unwrap();
     assert!(row.contains("destructive"), "{row}");
     let read = page.lines().find(|line| line.contains("<code>get_guild</code>")).unwrap();
     assert!(read.contains("read-only") && !read.contains("destructive"), "{read}");
@@ -329,4 +330,40 @@ fn every_command_takes_dash_c_for_its_mapping_file() {
             .unwrap();
         assert_eq!(output.status.code(), Some(0), "{command}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+#[tokio::test]
+async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() {
+    let dir = std::env::temp_dir().join(format!("api2mcp-first-hour-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 130 secured operations, one of them open to anonymous callers.
+    let mut paths = String::new();
+    for i in 0..130 {
+        let security = if i == 0 { "\n      security: [{}]" } else { "" };
+        paths.push_str(&format!(
+            "  /items{i}:\n    get:\n      operationId: getItem{i}{security}\n      responses: {{'200': {{description: ok}}}}\n"
+        ));
+    }
+    let spec = format!(
+        "openapi: 3.0.3\ninfo: {{title: Big, version: '1'}}\nservers: [{{url: 'https://big.example.com'}}]\n\
+         security: [{{token: []}}]\ncomponents:\n  securitySchemes:\n    token: {{type: http, scheme: bearer}}\npaths:\n{paths}"
+    );
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let prepared = crate::support::prepare_case(&dir).await;
+    let rendered = crate::support::rendered_diagnostics(&prepared);
+    assert!(
+        rendered.contains("warning[upstream/no-credentials]: upstream 'api': 129 exposed operations need credentials (security: token)"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("warning[tool/catalogue-too-large]: the catalogue has 130 tools"), "{rendered}");
+    assert!(rendered.contains("include`/`exclude"), "{rendered}");
+
+    // With credentials configured, and few enough tools, neither warning.
+    let mapping = "version: 1\nupstreams:\n  api:\n    spec: spec.yaml\n    include: [{path: /items1*}]\n    \
+                   credentials: {token: {value: abc}}\n";
+    std::fs::write(dir.join("api2mcp.yaml"), mapping).unwrap();
+    let prepared = crate::support::prepare_case(&dir).await;
+    let rendered = crate::support::rendered_diagnostics(&prepared);
+    assert!(!rendered.contains("upstream/no-credentials") && !rendered.contains("catalogue-too-large"), "{rendered}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
