@@ -1063,8 +1063,8 @@ mod tests {
     fn admonition_markers_are_stripped_and_their_text_kept() {
         assert_eq!(text("> [!NOTE]\n> Only for apps."), "Only for apps.");
         assert_eq!(text("Lists repos.\n\n> [!WARNING]\n> Slow for large orgs."), "Lists repos. Slow for large orgs.");
-        assert_eq!(text("[!note] lower case too"), "lower case too");
-        assert_eq!(text("An array [!x] stays"), "An array [!x] stays");
+        assert_eq!(text("[!note] lower case too"), "lower case too.");
+        assert_eq!(text("An array [!x] stays"), "An array [!x] stays.");
     }
 
     #[test]
