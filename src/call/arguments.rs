@@ -158,13 +158,13 @@ pub fn coerce_value(value: &Value, types: &[String]) -> Option<(Value, &'static 
             (Value::String(text), "integer") => {
                 let parsed =
                     text.parse::<i64>().ok().map(Value::from).or_else(|| text.parse::<u64>().ok().map(Value::from));
-                parsed.filter(|n| n.to_string() == *text).map(|n| (n, "string", "integer"))
+                parsed.filter(|n| renders_as(n, text)).map(|n| (n, "string", "integer"))
             }
             (Value::String(text), "number") => {
                 let integer = text.parse::<i64>().ok().map(Value::from);
                 let parsed = integer
                     .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number));
-                parsed.filter(|n| n.to_string() == *text).map(|n| (n, "string", "number"))
+                parsed.filter(|n| renders_as(n, text)).map(|n| (n, "string", "number"))
             }
             (Value::String(text), "boolean") => match text.as_str() {
                 "true" => Some((Value::Bool(true), "string", "boolean")),
@@ -178,6 +178,13 @@ pub fn coerce_value(value: &Value, types: &[String]) -> Option<(Value, &'static 
         }
     }
     None
+}
+
+/// Whether a converted number's JSON text is exactly the string it came from (so nothing was lost).
+/// Not `Value == String`: that compares a number with a string value and is always false.
+fn renders_as(number: &Value, text: &str) -> bool {
+    let rendered = number.to_string();
+    rendered == text
 }
 
 #[cfg(test)]
