@@ -14,7 +14,7 @@ fn main() {
     let write = |count: u32| {
         let _entered = span.enter();
         for _ in 0..count {
-            api2mcp::auth::audit_allowed(None, "get_pet", "ok", Duration::from_micros(250), "petId");
+            api2mcp::auth::audit_allowed(None, "get_pet", "ok", Duration::from_micros(250), ("petId", ""));
         }
     };
     write(20_000);

@@ -15,8 +15,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Schema => {
             let schema = crate::mapping::json_schema();
-            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
-            ExitCode::SUCCESS
+            print_stdout(&serde_json::to_string_pretty(&schema).unwrap_or_default())
         }
         Command::Serve { source, listen, allowed_hosts, allowed_origins, run } => {
             serve(&source, &listen, allowed_hosts, allowed_origins, &run).await
@@ -31,10 +30,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Healthcheck { url, listen, timeout } => {
             let url = url.unwrap_or_else(|| crate::ops::default_healthcheck_url(&listen));
             match crate::ops::healthcheck(&url, std::time::Duration::from_secs(timeout)).await {
-                Ok(line) => {
-                    println!("{line}");
-                    ExitCode::SUCCESS
-                }
+                Ok(line) => print_stdout(&line),
                 Err(line) => {
                     eprintln!("unhealthy: {line}");
                     ExitCode::from(1)
@@ -69,6 +65,7 @@ fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     ));
+    // A closed stdout (`check | head`) is not a failure of the configuration.
     let _ = std::io::stdout().write_all(out.as_bytes());
     if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::from(EXIT_CONFIG) } else { ExitCode::SUCCESS }
 }
@@ -88,6 +85,14 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         specs.join(", ")
     ));
     out.push_str(&auth_line(catalogue));
+    let undescribed = catalogue.tools.iter().filter(|tool| !tool.source.has_description).count();
+    if undescribed > 0 {
+        out.push_str(&format!(
+            "  no description in the spec: {undescribed} of {} tools (described from operationId, path and \
+             arguments; add `description:` per tool for better ones)\n",
+            catalogue.tools.len()
+        ));
+    }
     let left_out = [
         (selection.not_included, "not included"),
         (selection.excluded, "excluded"),
@@ -379,8 +384,8 @@ async fn serve(
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("error: cannot listen on {listen}: {error}");
-            return ExitCode::from(1);
+            eprintln!("error: {}", listen_error("--listen", listen, &error));
+            return ExitCode::from(if error.kind() == std::io::ErrorKind::InvalidInput { EXIT_CONFIG } else { 1 });
         }
     };
     if let Err(message) = exposure_check(&listener, server.caller().catalogue(), run.allow_anonymous) {
@@ -400,8 +405,8 @@ async fn serve(
         let metrics_listener = match tokio::net::TcpListener::bind(metrics_listen).await {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!("error: cannot listen on {metrics_listen} (--metrics-listen): {error}");
-                return ExitCode::from(1);
+                eprintln!("error: {}", listen_error("--metrics-listen", metrics_listen, &error));
+                return ExitCode::from(if error.kind() == std::io::ErrorKind::InvalidInput { EXIT_CONFIG } else { 1 });
             }
         };
         let (metrics, stop) = (server.metrics().clone(), shutdown.clone());
@@ -412,7 +417,9 @@ async fn serve(
         });
     }
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
-    eprintln!("api2mcp: serving {tool_count} tools at http://{address}/mcp");
+    let mcp_url = format!("http://{}/mcp", client_address(listener.local_addr().ok(), listen));
+    // A log line like every other (JSON in JSON mode), with the URL a client on this machine can use.
+    tracing::info!(url = %mcp_url, listen = %address, tools = tool_count, "serving {tool_count} tools at {mcp_url}");
     let signal = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -465,8 +472,57 @@ async fn summary_command(args: &SourceArgs, format: crate::cli::SummaryFormat, u
         SummaryFormat::ServerJson => summary::server_json(&served, &mcp_url),
         SummaryFormat::ServerCard => summary::server_card(&served, &mcp_url),
     };
-    println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
-    ExitCode::SUCCESS
+    print_stdout(&serde_json::to_string_pretty(&document).unwrap_or_default())
+}
+
+/// The address a client on this machine connects to: the bound one, with the unspecified address
+/// (`0.0.0.0`, `[::]`, which no client can connect to) replaced by loopback.
+pub fn client_address(bound: Option<std::net::SocketAddr>, listen: &str) -> String {
+    match bound {
+        Some(std::net::SocketAddr::V4(v4)) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
+        Some(std::net::SocketAddr::V6(v6)) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
+        Some(address) => address.to_string(),
+        None => listen.to_string(),
+    }
+}
+
+/// Why an address could not be listened on, in words that say how to fix it: a value that is not
+/// `HOST:PORT` (`localhost`, `8080`, `http://...`) gets the expected form and an example.
+pub fn listen_error(option: &str, listen: &str, error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::InvalidInput {
+        let hint = if listen.contains("://") {
+            "give the address without a scheme or path"
+        } else if listen.parse::<u16>().is_ok() {
+            "a port alone is not an address"
+        } else {
+            "the port is missing or the host is not an address or a name"
+        };
+        return format!(
+            "{option} '{listen}' is not HOST:PORT ({hint}); for example 127.0.0.1:8080 (this machine only), \
+             localhost:8080, [::1]:8080 or 0.0.0.0:8080 (every interface)"
+        );
+    }
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        return format!(
+            "cannot listen on {listen} ({option}): the address is in use by another process; choose another port"
+        );
+    }
+    format!("cannot listen on {listen} ({option}): {error}")
+}
+
+/// Prints `text` and a newline on stdout. A reader that stopped early (`api2mcp schema | head`)
+/// closes the pipe: that ends the command quietly with success, as it does for other Unix tools,
+/// instead of the panic `println!` turns it into.
+pub fn print_stdout(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write to stdout: {error}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn stdio(args: &SourceArgs) -> ExitCode {
@@ -527,7 +583,10 @@ async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> ExitCode {
     match server.call_once(tool, arguments).await {
         Ok(result) => {
             let compact = result.to_string();
-            println!("{}", serde_json::to_string_pretty(&result).unwrap_or(compact.clone()));
+            let printed = print_stdout(&serde_json::to_string_pretty(&result).unwrap_or(compact.clone()));
+            if printed != ExitCode::SUCCESS {
+                return printed;
+            }
             let text: String = result["content"]
                 .as_array()
                 .into_iter()

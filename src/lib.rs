@@ -19,6 +19,7 @@
 //! - [`diag`]: diagnostics and their rendering.
 //! - [`pipeline`]: load → validate → compile, every diagnostic of one run (used by every command).
 //! - [`lifecycle`]: reload on SIGHUP.
+//! - [`tls`]: the TLS crypto provider every HTTP client uses.
 //! - [`app`], [`cli`]: commands and wiring.
 
 pub mod app;
@@ -41,4 +42,5 @@ pub mod resilience;
 pub mod shape;
 pub mod spec;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;

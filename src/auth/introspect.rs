@@ -41,7 +41,7 @@ pub struct Introspector {
 
 impl Introspector {
     pub fn new(settings: &IntrospectionSettings, audiences: Vec<String>) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -55,7 +55,7 @@ pub enum KeyError {
 
 impl Jwks {
     pub fn new(uri: String, min_refresh_interval: Duration, metrics: Arc<Metrics>) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))

@@ -419,17 +419,18 @@ pub fn metadata_url(inbound: &Inbound, headers: &HeaderMap) -> String {
 
 /// One audit line (target `audit`, JSON with the log format) for a refused request.
 pub fn audit_denied(principal: Option<&Principal>, tool: &str, reason: &str, took: Duration) {
-    audit(principal, tool, ("denied", reason, "-"), took, "-");
+    audit(principal, tool, ("denied", reason, "-"), took, ("-", ""));
 }
 
 /// The one shape of every audit line: who, which tool, the decision with its reason or the call's
-/// outcome, how long it took, and what is said of the arguments. Never a token or a secret.
+/// outcome, how long it took, what is said of the arguments, and which arguments were converted to
+/// their schema's type (`petId:integer->string`, empty when none). Never a token or a secret.
 fn audit(
     principal: Option<&Principal>,
     tool: &str,
     (decision, reason, outcome): (&str, &str, &str),
     took: Duration,
-    arguments: &str,
+    (arguments, coerced): (&str, &str),
 ) {
     tracing::info!(
         target: "audit",
@@ -441,6 +442,7 @@ fn audit(
         outcome,
         duration_ms = took.as_millis() as u64,
         arguments = %arguments,
+        coerced,
         "tool call {decision}"
     );
 }
@@ -456,13 +458,14 @@ pub fn audited_arguments(authenticated: Option<&Authenticated>, arguments: &serd
 }
 
 /// One audit line for an allowed tool call, after it ran: who (`-` without inbound auth, e.g. on
-/// stdio), its outcome category and duration, and `arguments` from [`audited_arguments`].
+/// stdio), its outcome category and duration, `arguments` from [`audited_arguments`] and the
+/// arguments converted to their schema's type.
 pub fn audit_allowed(
     authenticated: Option<&Authenticated>,
     tool: &str,
     outcome: &str,
     took: Duration,
-    arguments: &str,
+    arguments: (&str, &str),
 ) {
     audit(authenticated.map(|a| &a.principal), tool, ("allowed", "-", outcome), took, arguments);
 }

@@ -1,5 +1,7 @@
 //! Checks tool arguments against the tool's `inputSchema` before anything is sent (rmcp does not):
-//! every unknown, missing or mistyped argument is reported with what was expected. Numbers are made
+//! every unknown, missing or mistyped argument is reported with what was expected. Before the check,
+//! values of the wrong JSON type are converted when nothing is lost (see [`coerce_value`]): agents and
+//! clients often send `42` for a string id or `"42"` for an integer. Numbers are made
 //! exact first ([`exact_numbers`]): what is validated is what is sent.
 
 use serde_json::{Map, Value};
@@ -12,6 +14,22 @@ pub struct ArgumentChecker {
     validator: jsonschema::Validator,
     known: Vec<String>,
     binary: Vec<String>,
+    /// Per top-level argument, the JSON types its schema names (`type`, a string or a list).
+    types: Vec<(String, Vec<String>)>,
+}
+
+/// One argument converted to the type its schema asks for (reported in the audit line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coercion {
+    pub argument: String,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl std::fmt::Display for Coercion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}->{}", self.argument, self.from, self.to)
+    }
 }
 
 impl ArgumentChecker {
@@ -38,7 +56,42 @@ impl ArgumentChecker {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(ArgumentChecker { validator, known, binary })
+        let types = properties
+            .map(|p| {
+                p.iter()
+                    .map(|(name, schema)| {
+                        let types = match schema.get("type") {
+                            Some(Value::String(one)) => vec![one.clone()],
+                            Some(Value::Array(many)) => {
+                                many.iter().filter_map(Value::as_str).map(str::to_string).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        (name.clone(), types)
+                    })
+                    .filter(|(_, types)| !types.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ArgumentChecker { validator, known, binary, types })
+    }
+
+    /// Converts, in place, every argument whose value has a JSON type its schema does not allow but
+    /// converts to an allowed one without loss; returns what was converted. The check that follows
+    /// validates the converted values like any other (a coerced `"-1"` still fails `minimum: 0`).
+    pub fn coerce(&self, arguments: &mut Map<String, Value>) -> Vec<Coercion> {
+        let mut coerced = Vec::new();
+        for (name, types) in &self.types {
+            let Some(value) = arguments.get_mut(name) else { continue };
+            if types.iter().any(|t| has_type(value, t)) {
+                continue;
+            }
+            if let Some((converted, from, to)) = coerce_value(value, types) {
+                *value = converted;
+                coerced.push(Coercion { argument: name.clone(), from, to });
+            }
+        }
+        coerced
     }
 
     /// Arguments whose schema says base64 (`contentEncoding`): decoded for raw and multipart bodies.
@@ -64,9 +117,15 @@ impl ArgumentChecker {
         let instance = Value::Object(arguments);
         for error in self.validator.iter_errors(&instance) {
             let path = error.instance_path().to_string();
-            let field = path.trim_start_matches('/').replace('/', ".");
-            let field = if field.is_empty() { "(arguments)".to_string() } else { field };
+            let mut field = path.trim_start_matches('/').replace('/', ".");
             let mut message = error.to_string();
+            // A missing property is reported at its parent: name the property itself.
+            if let jsonschema::error::ValidationErrorKind::Required { property } = error.kind() {
+                let property = property.as_str().map(str::to_string).unwrap_or_else(|| property.to_string());
+                field = if field.is_empty() { property } else { format!("{field}.{property}") };
+                message = "is required".to_string();
+            }
+            let field = if field.is_empty() { "(arguments)".to_string() } else { field };
             if message.len() > 200 {
                 let cut = (0..=200).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
                 message.truncate(cut);
@@ -167,5 +226,122 @@ mod tests {
             assert!(fields[0].message.contains("exactly"), "{value}: {fields:?}");
         }
         assert!(exact_numbers(json!({"a": 1}).as_object().unwrap().clone()).is_ok());
+    }
+}
+
+/// Whether `value` is of JSON Schema type `name` (`integer` includes floats with no fraction, as
+/// JSON Schema says).
+fn has_type(value: &Value, name: &str) -> bool {
+    match name {
+        "string" => value.is_string(),
+        "integer" => {
+            value.as_i64().is_some() || value.as_u64().is_some() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    }
+}
+
+/// The lossless conversions, tried in the order of `types`: an integer to its decimal string; a
+/// string that is exactly the decimal form of an integer (no sign `+`, no leading zeros, no spaces) or
+/// of a number to that number; `"true"`/`"false"` to a boolean. Anything else is left for the check to
+/// refuse. Returns the new value and the JSON types converted from and to.
+pub fn coerce_value(value: &Value, types: &[String]) -> Option<(Value, &'static str, &'static str)> {
+    for target in types {
+        let converted = match (value, target.as_str()) {
+            (Value::Number(number), "string") if number.is_i64() || number.is_u64() => {
+                Some((Value::String(number.to_string()), "integer", "string"))
+            }
+            (Value::String(text), "integer") => {
+                let parsed =
+                    text.parse::<i64>().ok().map(Value::from).or_else(|| text.parse::<u64>().ok().map(Value::from));
+                parsed.filter(|n| renders_as(n, text)).map(|n| (n, "string", "integer"))
+            }
+            (Value::String(text), "number") => {
+                let integer = text.parse::<i64>().ok().map(Value::from);
+                let parsed = integer
+                    .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number));
+                parsed.filter(|n| renders_as(n, text)).map(|n| (n, "string", "number"))
+            }
+            (Value::String(text), "boolean") => match text.as_str() {
+                "true" => Some((Value::Bool(true), "string", "boolean")),
+                "false" => Some((Value::Bool(false), "string", "boolean")),
+                _ => None,
+            },
+            _ => None,
+        };
+        if converted.is_some() {
+            return converted;
+        }
+    }
+    None
+}
+
+/// Whether a converted number's JSON text is exactly the string it came from (so nothing was lost).
+/// Not `Value == String`: that compares a number with a string value and is always false.
+fn renders_as(number: &Value, text: &str) -> bool {
+    let rendered = number.to_string();
+    rendered == text
+}
+
+#[cfg(test)]
+mod coercion_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn types(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn only_lossless_conversions_happen() {
+        let integer = types(&["integer"]);
+        assert_eq!(coerce_value(&json!("42"), &integer).map(|c| c.0), Some(json!(42)));
+        assert_eq!(coerce_value(&json!("-7"), &integer).map(|c| c.0), Some(json!(-7)));
+        assert_eq!(coerce_value(&json!("18446744073709551615"), &integer).map(|c| c.0), Some(json!(u64::MAX)));
+        for lossy in ["042", "+42", " 42", "42 ", "4.2", "4e1", "", "0x2a", "42abc", "99999999999999999999"] {
+            assert_eq!(coerce_value(&json!(lossy), &integer), None, "{lossy:?}");
+        }
+        let string = types(&["string"]);
+        assert_eq!(coerce_value(&json!(42), &string), Some((json!("42"), "integer", "string")));
+        assert_eq!(coerce_value(&json!(4.5), &string), None, "a float's text form is not unique");
+        assert_eq!(coerce_value(&json!(true), &string), None);
+        let number = types(&["number"]);
+        assert_eq!(coerce_value(&json!("1.5"), &number).map(|c| c.0), Some(json!(1.5)));
+        assert_eq!(coerce_value(&json!("1.50"), &number), None);
+        let boolean = types(&["boolean"]);
+        assert_eq!(coerce_value(&json!("true"), &boolean).map(|c| c.0), Some(json!(true)));
+        assert_eq!(coerce_value(&json!("false"), &boolean).map(|c| c.0), Some(json!(false)));
+        for lossy in ["True", "1", "yes", "TRUE", ""] {
+            assert_eq!(coerce_value(&json!(lossy), &boolean), None, "{lossy:?}");
+        }
+        assert_eq!(coerce_value(&json!([1]), &string), None);
+    }
+
+    proptest! {
+        /// Integer → string → integer gives back the same value, both ways.
+        #[test]
+        fn integer_coercion_round_trips(n in any::<i64>()) {
+            let (as_string, ..) = coerce_value(&json!(n), &types(&["string"])).unwrap();
+            prop_assert_eq!(&as_string, &json!(n.to_string()));
+            let (back, ..) = coerce_value(&as_string, &types(&["integer"])).unwrap();
+            prop_assert_eq!(back, json!(n));
+        }
+
+        /// A converted string always renders back to exactly the text that was sent.
+        #[test]
+        fn no_string_is_converted_lossily(text in "[-+0-9. eE]{0,12}|true|false|True") {
+            for target in ["integer", "number", "boolean"] {
+                if let Some((converted, ..)) = coerce_value(&json!(text), &types(&[target])) {
+                    let rendered = match &converted { Value::Bool(b) => b.to_string(), other => other.to_string() };
+                    prop_assert_eq!(rendered, text.clone());
+                }
+            }
+        }
     }
 }

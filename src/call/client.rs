@@ -28,7 +28,7 @@ pub fn build(upstream: &Upstream) -> Result<reqwest::Client, String> {
             attempt.follow()
         }
     });
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .connect_timeout(upstream.connect_timeout)
         .timeout(upstream.timeout)
         .redirect(policy)

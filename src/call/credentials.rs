@@ -70,7 +70,7 @@ impl std::fmt::Debug for SubjectToken {
 
 impl TokenSource {
     pub fn new(credential: Credential) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client_builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -4,6 +4,7 @@
 //! pages. Every failure is a [`classify::Outcome`]; nothing here builds an MCP result.
 
 mod arguments;
+pub use arguments::Coercion;
 mod client;
 pub mod credentials;
 pub mod cursor;
@@ -180,14 +181,22 @@ impl Caller {
             .collect()
     }
 
+    /// Converts arguments of the wrong JSON type when nothing is lost (`42` ↔ `"42"`, `"true"`), as
+    /// [`Self::call`] does first; returns what was converted, for the audit line.
+    pub fn coerce_arguments(&self, tool_index: usize, arguments: &mut Map<String, Value>) -> Vec<Coercion> {
+        self.checkers[tool_index].coerce(arguments)
+    }
+
     pub async fn call(
         &self,
         tool_index: usize,
-        arguments: Map<String, Value>,
+        mut arguments: Map<String, Value>,
         context: &CallContext,
     ) -> Result<CallOutput, Outcome> {
+        let checker = &self.checkers[tool_index];
+        checker.coerce(&mut arguments);
         let arguments = arguments::exact_numbers(arguments)?;
-        let arguments = self.checkers[tool_index].check(arguments)?;
+        let arguments = checker.check(arguments)?;
         let tool = &self.catalogue.tools[tool_index];
         let identity =
             crate::resilience::limits::Identity { caller: context.caller.clone(), client: context.client.clone() };
@@ -332,12 +341,16 @@ impl Caller {
         built: request::BuiltRequest,
         span: tracing::Span,
     ) -> Result<UpstreamResponse, Outcome> {
+        let logged_url = redacted_url(&built.url);
         let started = std::time::Instant::now();
         let response = tracing::Instrument::instrument(
             client::send(&self.clients[tool.upstream], upstream, built, &self.budget),
             span.clone(),
         )
         .await;
+        if let Err(outcome) = &response {
+            log_upstream_failure(&upstream.name, tool.call.method.upper(), &logged_url, outcome, started.elapsed());
+        }
         let status = match &response {
             Ok(response) => Some(response.status),
             Err(Outcome::UpstreamStatus { status, .. }) => Some(*status),
@@ -361,6 +374,50 @@ impl Caller {
             .and_then(|base| url::Url::parse(base).ok())
             .map(|base| base.origin().ascii_serialization())
             .ok_or_else(|| Outcome::Misconfigured { detail: format!("upstream '{}' has no base URL", upstream.name) })
+    }
+}
+
+/// The URL as logs may show it: no user info, every query value replaced by `redacted` (names kept), so
+/// API keys sent as query parameters and values from arguments never reach a log line.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return "(unparseable URL)".to_string() };
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    if parsed.query().is_some() {
+        let names: Vec<String> = parsed.query_pairs().map(|(name, _)| name.into_owned()).collect();
+        let query: Vec<String> = names.iter().map(|name| format!("{name}=redacted")).collect();
+        parsed.set_query(Some(&query.join("&")));
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
+}
+
+/// One line per failed upstream request for the operator: method, redacted URL, status or cause,
+/// duration. WARN when the operator may have to act (no answer, 5xx, rejected credentials, rate
+/// limits); DEBUG for the other 4xx, which answer the agent's own arguments (an unknown id).
+fn log_upstream_failure(upstream: &str, method: &str, url: &str, outcome: &Outcome, took: std::time::Duration) {
+    let duration_ms = took.as_millis() as u64;
+    let cause = match outcome {
+        Outcome::UpstreamStatus { status, .. } => format!("HTTP {status}"),
+        Outcome::Timeout { phase } => format!("timed out ({phase:?})").to_lowercase(),
+        Outcome::ConnectionRefused => "connection refused".to_string(),
+        Outcome::ConnectionReset => "connection reset".to_string(),
+        Outcome::Dns { host } => format!("cannot resolve {host}"),
+        Outcome::Tls { reason } => format!("TLS: {reason}"),
+        Outcome::ResponseTooLarge { limit } => format!("response over {limit} bytes"),
+        Outcome::InvalidResponse { reason } => format!("invalid response: {reason}"),
+        Outcome::CrossOriginRedirect { .. } => "redirect to another origin refused".to_string(),
+        Outcome::Cancelled => return,
+        other => format!("{other:?}"),
+    };
+    let operator_matter = match outcome {
+        Outcome::UpstreamStatus { status, .. } => *status >= 500 || matches!(status, 401 | 403 | 407 | 429),
+        _ => true,
+    };
+    if operator_matter {
+        tracing::warn!(upstream, method, url, cause, duration_ms, "upstream request failed: {method} {url}: {cause}");
+    } else {
+        tracing::debug!(upstream, method, url, cause, duration_ms, "upstream request failed: {method} {url}: {cause}");
     }
 }
 

@@ -297,6 +297,9 @@ pub struct ToolSource {
     pub tags: Vec<String>,
     /// The operation's summary as written (for search).
     pub summary: Option<String>,
+    /// Whether the description came from the spec's summary/description or the mapping; false when
+    /// it was built from the operationId, path and arguments (`check` counts these).
+    pub has_description: bool,
 }
 
 /// Everything needed to turn tool arguments back into the upstream HTTP request.

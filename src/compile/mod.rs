@@ -196,9 +196,15 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
     let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
+    // Per upstream: how many exposed operations the spec says need credentials, and the schemes named.
+    let mut secured: Vec<(usize, std::collections::BTreeSet<String>)> = vec![Default::default(); upstreams.len()];
     for (item, name) in pending.iter().zip(tool_names) {
         let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
         let effective = &effective_by_upstream[item.upstream_index];
+        if let Some(schemes) = required_schemes(spec, &item.operation) {
+            secured[item.upstream_index].0 += 1;
+            secured[item.upstream_index].1.extend(schemes);
+        }
         let context = ToolContext {
             upstream_name,
             upstream: &upstreams[item.upstream_index],
@@ -229,9 +235,46 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         );
     }
 
+    // Without `server.name` (always so in zero-config mode) the server is named after the first
+    // spec's `info.title`, which is what a user recognises in a client's server list.
+    let spec_title = spec_by_upstream
+        .first()
+        .and_then(|(_, _, spec)| spec.root().pointer("/info/title").and_then(serde_json::Value::as_str))
+        // Cleaned like any third-party text; cleaning ends sentences with a period, a title has none.
+        .map(|title| {
+            let cleaned = text::clean(title).text;
+            if title.trim_end().ends_with('.') { cleaned } else { cleaned.trim_end_matches('.').to_string() }
+        })
+        .filter(|title| !title.trim().is_empty());
+    for (upstream, (count, schemes)) in upstreams.iter().zip(&secured) {
+        if *count > 0 && upstream.credentials.is_empty() && upstream.headers.is_empty() {
+            let schemes: Vec<&str> = schemes.iter().map(String::as_str).collect();
+            diagnostics.push(Diagnostic::warning(
+                "upstream/no-credentials",
+                format!(
+                    "upstream '{}': {count} exposed operation{} need{} credentials (security: {}) but the upstream \
+                     has no `credentials` or `settings.headers`; the API will refuse those calls",
+                    upstream.name,
+                    if *count == 1 { "" } else { "s" },
+                    if *count == 1 { "s" } else { "" },
+                    schemes.join(", ")
+                ),
+            ));
+        }
+    }
+
     let server = ServerInfo {
-        name: mapping.server.name.clone().unwrap_or_else(|| "api2mcp".to_string()),
-        title: mapping.server.title.clone(),
+        name: mapping
+            .server
+            .name
+            .clone()
+            .or_else(|| spec_title.as_deref().map(server_name_from_title).filter(|name| !name.is_empty()))
+            .unwrap_or_else(|| "api2mcp".to_string()),
+        title: mapping
+            .server
+            .title
+            .clone()
+            .or_else(|| if mapping.server.name.is_none() { spec_title.clone() } else { None }),
         description: mapping.server.description.clone(),
         instructions: mapping.server.instructions.clone(),
         cursor_secret: mapping.server.cursor_secret.clone(),
@@ -243,7 +286,70 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     };
     let upstream_names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();
     let views = views::build(mapping, &tools, &upstream_names, toolset_members, diagnostics);
-    Compiled { catalogue: Catalogue::new(server, upstreams, tools).with_views(views), selection: report }
+    let catalogue = Catalogue::new(server, upstreams, tools).with_views(views);
+    catalogue_size_warning(&catalogue, diagnostics);
+    Compiled { catalogue, selection: report }
+}
+
+/// More tools than common clients accept: VS Code and OpenAI's function calling take at most 128,
+/// Cursor about 40 across all servers.
+pub const CLIENT_TOOL_LIMIT: usize = 128;
+/// A `tools/list` over this many tokens (bytes / 4) takes a large share of a model's context on every
+/// request, and tool choice degrades well before it.
+pub const CLIENT_TOKEN_LIMIT: usize = 50_000;
+
+/// `tool/catalogue-too-large`: the catalogue is bigger than common clients take.
+fn catalogue_size_warning(catalogue: &Catalogue, diagnostics: &mut Diagnostics) {
+    let tools = catalogue.tools.len();
+    // Discovery already serves a large catalogue as three tools.
+    if tools == 0 || catalogue.view(None).is_some_and(|view| view.uses_discovery()) {
+        return;
+    }
+    let tokens = text::approx_tokens(&catalogue.tools_list_json().to_string());
+    if tools <= CLIENT_TOOL_LIMIT && tokens <= CLIENT_TOKEN_LIMIT {
+        return;
+    }
+    diagnostics.push(
+        Diagnostic::warning(
+            "tool/catalogue-too-large",
+            format!(
+                "the catalogue has {tools} tools and its tools/list costs ~{tokens} tokens: more than common \
+                 clients take (at most {CLIENT_TOOL_LIMIT} tools; Cursor about 40) or than fits a model's \
+                 context comfortably (~{CLIENT_TOKEN_LIMIT} tokens)"
+            ),
+        )
+        .with_help(
+            "serve fewer tools: `include`/`exclude` by tag, path or operationId, or a discovery mode that lets \
+             agents search the catalogue instead of listing it",
+        ),
+    );
+}
+
+/// The security schemes an operation requires (its own `security`, else the document's), or `None`
+/// when it needs none: no requirement, or an empty alternative (`{}`) that allows anonymous calls.
+fn required_schemes(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String>> {
+    let security = operation.operation.get("security").or_else(|| spec.root().get("security"))?;
+    let alternatives = security.as_array()?;
+    if alternatives.is_empty() || alternatives.iter().any(|a| a.as_object().is_none_or(|o| o.is_empty())) {
+        return None;
+    }
+    Some(alternatives.iter().filter_map(Value::as_object).flat_map(|o| o.keys().cloned()).collect())
+}
+
+/// `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`: lowercase ASCII words joined
+/// by hyphens, at most 64 characters.
+fn server_name_from_title(title: &str) -> String {
+    let mut name = String::new();
+    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
+        if name.len() + word.len() + 1 > 64 {
+            break;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(&word.to_ascii_lowercase());
+    }
+    name
 }
 
 fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {
@@ -542,8 +648,8 @@ fn build_tool(
     };
 
     let mut findings = Vec::new();
-    let description = match tool_config.and_then(|t| t.description.clone()) {
-        Some(description) => description,
+    let described = match tool_config.and_then(|t| t.description.clone()) {
+        Some(description) => Some(description),
         None => {
             let words = tool_config.and_then(|t| t.description_words).unwrap_or(effective.description_words);
             let cleaned = text::describe_operation(
@@ -553,12 +659,7 @@ fn build_tool(
                 effective.description_sentences,
             );
             findings.extend(cleaned.findings);
-            if cleaned.text.is_empty() {
-                // The spec says nothing: the call itself is still better than no description.
-                format!("{}.", operation.method_and_path())
-            } else {
-                cleaned.text
-            }
+            Some(cleaned.text).filter(|text| !text.is_empty())
         }
     };
 
@@ -598,7 +699,7 @@ fn build_tool(
         let (cursor_argument, first_values) = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
         Pagination { config, cursor_argument, inferred, first_values }
     });
-    lean::lean_input_schema(&mut input.schema, &name, &description);
+    lean::lean_input_schema(&mut input.schema, &name, described.as_deref().unwrap_or_default());
     let shape = match &pagination {
         Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
         None => ResultShape::Single,
@@ -641,6 +742,17 @@ fn build_tool(
     };
     let annotations = annotations(operation.method, tool_config);
     let scopes = scopes(spec, operation, tool_config, &effective.scopes);
+    let has_description = described.is_some();
+    // The spec says nothing: the operationId, the path and the arguments still tell an agent a lot.
+    let description = described.unwrap_or_else(|| {
+        let arguments: Vec<&str> = input
+            .schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|properties| properties.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        text::describe_undocumented(operation.operation_id(), operation.method.upper(), operation.path, &arguments)
+    });
     Some(Tool {
         name,
         title: tool_config.and_then(|t| t.title.clone()),
@@ -672,6 +784,7 @@ fn build_tool(
             path: operation.path.to_string(),
             tags: operation.tags().map(str::to_string).collect(),
             summary: operation.summary().map(str::to_string),
+            has_description,
         },
         resilience: Default::default(),
     })

@@ -93,6 +93,87 @@ pub fn describe_operation(
     Cleaned { text, findings }
 }
 
+/// A description for an operation whose spec has neither summary nor description: its operationId
+/// in words (`listGuildMembers` → "List guild members"), or without one the method's verb and the
+/// path's literal segments ("Get guilds members"), then the arguments:
+/// "List guild members (guild_id, limit, after)." At most eight arguments are named.
+pub fn describe_undocumented(operation_id: Option<&str>, method: &str, path: &str, arguments: &[&str]) -> String {
+    let words = match operation_id.map(identifier_words).filter(|words| !words.is_empty()) {
+        Some(words) => words,
+        None => {
+            let verb = match method {
+                "GET" => "get",
+                "POST" => "create",
+                "PUT" => "replace",
+                "PATCH" => "update",
+                "DELETE" => "delete",
+                "HEAD" => "check",
+                other => other,
+            };
+            let mut words = vec![verb.to_ascii_lowercase()];
+            for segment in path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')) {
+                words.extend(identifier_words(segment));
+            }
+            words
+        }
+    };
+    let mut sentence = words.join(" ");
+    if let Some(first) = sentence.get(..1) {
+        sentence = first.to_ascii_uppercase() + &sentence[1..];
+    }
+    if !arguments.is_empty() {
+        let shown: Vec<&str> = arguments.iter().take(8).copied().collect();
+        let more = if arguments.len() > shown.len() { ", …" } else { "" };
+        sentence.push_str(&format!(" ({}{more})", shown.join(", ")));
+    }
+    sentence.push('.');
+    sentence
+}
+
+/// `listGuildMembers`, `list_guild_members`, `list-guild-members`, `users.list` → lowercase words;
+/// an acronym stays one word (`getHTTPStatus` → get, http, status).
+fn identifier_words(identifier: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in identifier.split(|c: char| !c.is_alphanumeric()).filter(|part| !part.is_empty()) {
+        let chars: Vec<char> = part.chars().collect();
+        let mut current = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let boundary = i > 0
+                && c.is_uppercase()
+                && (chars[i - 1].is_lowercase()
+                    || chars[i - 1].is_ascii_digit()
+                    || chars.get(i + 1).is_some_and(|next| next.is_lowercase()) && chars[i - 1].is_uppercase());
+            if boundary && !current.is_empty() {
+                words.push(std::mem::take(&mut current).to_lowercase());
+            }
+            current.push(c);
+        }
+        if !current.is_empty() {
+            words.push(current.to_lowercase());
+        }
+    }
+    words
+}
+
+/// GitHub's alert syntax (`> [!NOTE]`, `[!WARNING]`, ...) renders as a styled box on GitHub and as
+/// a stray marker anywhere else: the marker goes, the text it introduces stays.
+fn strip_admonitions(input: &str) -> std::borrow::Cow<'_, str> {
+    const MARKERS: [&str; 5] = ["[!NOTE]", "[!TIP]", "[!IMPORTANT]", "[!WARNING]", "[!CAUTION]"];
+    if !input.contains("[!") {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out = input.to_string();
+    for marker in MARKERS {
+        let mut search_from = 0;
+        while let Some(found) = out[search_from..].to_ascii_uppercase().find(marker) {
+            let start = search_from + found;
+            out.replace_range(start..start + marker.len(), "");
+            search_from = start;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Approximate token count used for budgets and reports: ceil(bytes / 4).
 ///
 /// This is an approximation on purpose: real tokenizers differ per model and
@@ -438,7 +519,8 @@ fn entity(name: &str) -> Option<char> {
 
 /// The kept sentences of a text (block ends already punctuated) and findings.
 fn analyze(input: &str) -> (Vec<String>, Vec<Finding>) {
-    let (stripped, pre_hidden) = strip_hidden(input);
+    let input = strip_admonitions(input);
+    let (stripped, pre_hidden) = strip_hidden(&input);
     let mut conv = Converter { hidden: pre_hidden, ..Converter::default() };
     for ev in Parser::new_ext(&stripped, Options::ENABLE_TABLES) {
         conv.event(ev);
@@ -978,6 +1060,37 @@ mod tests {
     }
 
     // --- markdown -----------------------------------------------------------
+
+    #[test]
+    fn undocumented_operations_are_described_from_their_id_path_and_arguments() {
+        let described = describe_undocumented(
+            Some("listGuildMembers"),
+            "GET",
+            "/guilds/{guild_id}/members",
+            &["guild_id", "limit", "after"],
+        );
+        assert_eq!(described, "List guild members (guild_id, limit, after).");
+        assert_eq!(describe_undocumented(Some("get_HTTPStatus-v2"), "GET", "/x", &[]), "Get http status v2.");
+        assert_eq!(describe_undocumented(Some("users.list"), "GET", "/users", &[]), "Users list.");
+        assert_eq!(
+            describe_undocumented(None, "DELETE", "/guilds/{guild_id}/bans/{user_id}", &["guild_id", "user_id"]),
+            "Delete guilds bans (guild_id, user_id)."
+        );
+        let many: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            describe_undocumented(Some("search"), "GET", "/search", &many),
+            "Search (a0, a1, a2, a3, a4, a5, a6, a7, …)."
+        );
+    }
+
+    #[test]
+    fn admonition_markers_are_stripped_and_their_text_kept() {
+        assert_eq!(text("> [!NOTE]\n> Only for apps."), "Only for apps.");
+        assert_eq!(text("Lists repos.\n\n> [!WARNING]\n> Slow for large orgs."), "Lists repos. Slow for large orgs.");
+        assert_eq!(text("[!note] lower case too"), "lower case too.");
+        assert_eq!(text("An array [!x] stays"), "An array [!x] stays.");
+    }
 
     #[test]
     fn plain_text_unchanged() {

@@ -135,15 +135,28 @@ impl Diagnostics {
 
 /// The closest candidate to `unknown` when it is plausibly a typo, for `help: did you mean ...`.
 pub fn did_you_mean<'a>(unknown: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(unknown, candidates).map(|candidate| format!("did you mean '{candidate}'?"))
+}
+
+/// The candidate a typo most likely meant, or `None` when none is close. Close: within a third of
+/// the name's length in edits (Damerau-Levenshtein, ignoring case), or Jaro-Winkler ≥ 0.85. Ranked
+/// by edits first, then the longer shared prefix, then the nearer length: Jaro-Winkler alone ranks
+/// `findPetsByTags` above `findPetsByStatus` for `findPetByStatus`, one letter away from the latter.
+pub fn closest<'a>(unknown: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let unknown_lower = unknown.to_lowercase();
-    let mut best: Option<(f64, &str)> = None;
-    for candidate in candidates {
-        let score = strsim::jaro_winkler(&unknown_lower, &candidate.to_lowercase());
-        if score >= 0.85 && best.is_none_or(|(best_score, _)| score > best_score) {
-            best = Some((score, candidate));
-        }
-    }
-    best.map(|(_, candidate)| format!("did you mean '{candidate}'?"))
+    let budget = (unknown_lower.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let candidate_lower = candidate.to_lowercase();
+            let edits = strsim::damerau_levenshtein(&unknown_lower, &candidate_lower);
+            let close = edits <= budget || strsim::jaro_winkler(&unknown_lower, &candidate_lower) >= 0.85;
+            let prefix = unknown_lower.chars().zip(candidate_lower.chars()).take_while(|(a, b)| a == b).count();
+            let length_gap = unknown_lower.chars().count().abs_diff(candidate_lower.chars().count());
+            close.then_some(((edits, std::cmp::Reverse(prefix), length_gap), candidate))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]
@@ -156,6 +169,20 @@ mod tests {
         assert_eq!(did_you_mean("listPet", names).as_deref(), Some("did you mean 'listPets'?"));
         assert_eq!(did_you_mean("showpetbyid", names).as_deref(), Some("did you mean 'showPetById'?"));
         assert_eq!(did_you_mean("deleteEverything", names), None);
+    }
+
+    #[test]
+    fn the_nearest_name_wins_over_a_merely_similar_one() {
+        let petstore = ["findPetsByStatus", "findPetsByTags", "getPetById", "updatePet", "addPet"];
+        assert_eq!(closest("findPetByStatus", petstore), Some("findPetsByStatus"));
+        assert_eq!(closest("findPetByTags", petstore), Some("findPetsByTags"));
+        assert_eq!(closest("findPetsByStatsu", petstore), Some("findPetsByStatus"), "a transposition is one edit");
+        assert_eq!(closest("getpetbyid", petstore), Some("getPetById"));
+        // Equal edits: the longer shared prefix, then the nearer length.
+        assert_eq!(closest("pet_a", ["pet_b", "xet_a"]), Some("pet_b"));
+        assert_eq!(closest("listPetz", ["listPets", "listPetsAll"]), Some("listPets"));
+        assert_eq!(closest("deleteEverything", petstore), None);
+        assert_eq!(closest("x", petstore), None);
     }
 
     #[test]

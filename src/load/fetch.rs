@@ -40,7 +40,7 @@ impl Fetcher {
             return Ok(client.clone());
         }
         let builder =
-            reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
+            crate::tls::client_builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
         // The spec the user named may move anywhere; a document it refers to may not leave its origin
         // (a stopped redirect is a 3xx answer, reported as such).
         let builder = if referenced {
@@ -99,7 +99,7 @@ impl Fetcher {
     async fn fetch_http(&mut self, url: &Url, referenced: bool) -> Result<Vec<u8>, FetchError> {
         let http_error = |reason: String| FetchError::Http { url: url.to_string(), reason };
         let client = self.client(url, referenced)?;
-        let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(error.to_string()))?;
+        let mut response = client.get(url.clone()).send().await.map_err(|error| http_error(with_causes(&error)))?;
         if !response.status().is_success() {
             return Err(http_error(format!("HTTP status {}", response.status())));
         }
@@ -111,6 +111,22 @@ impl Fetcher {
             Err(error) => Err(http_error(error.to_string())),
         }
     }
+}
+
+/// The error and each of its causes: reqwest's own message is only "error sending request", the
+/// reason (connection refused, DNS, TLS, timeout) is in the chain beneath it.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their inner error's text.
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 impl Default for Fetcher {

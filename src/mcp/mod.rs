@@ -16,9 +16,8 @@ use arc_swap::ArcSwap;
 
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, ErrorData, Implementation, InitializeResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, ErrorData, Implementation, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext, RoleServer};
@@ -222,7 +221,9 @@ impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         let current = self.current.load();
         let server = &current.caller.catalogue().server;
-        let capabilities = ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources();
+        // Tools only: api2mcp has no prompts or resources, and an empty capability invites clients to
+        // ask for lists that are always empty (rmcp answers those methods as unsupported).
+        let capabilities = ServerCapabilities::builder().enable_tools();
         let capabilities =
             if self.list_changed { capabilities.enable_tool_list_changed().build() } else { capabilities.build() };
         let mut info = InitializeResult::new(capabilities);
@@ -265,47 +266,16 @@ impl ServerHandler for McpServer {
                 .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor '{cursor}'"), None))?,
         };
         let end = (start + TOOLS_PAGE_SIZE).min(tools.len());
-        let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec())
-            .with_ttl_ms(TOOLS_TTL_MS)
-            .with_cache_scope(cache_scope);
+        let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec());
+        // `ttlMs` and `cacheScope` exist from 2026-07-28 on: a client that negotiated an earlier
+        // version gets the result as its schema describes it.
+        if speaks_2026_era(&context) {
+            result = result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(cache_scope);
+        }
         if end < tools.len() {
             result.next_cursor = Some(end.to_string());
         }
         Ok(result)
-    }
-
-    // api2mcp offers no prompts or resources, but declares both with empty, cacheable lists: clients
-    // and the conformance suite then get a well-formed answer instead of a capability mismatch.
-    async fn list_prompts(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::default().with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public))
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::default().with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public))
-    }
-
-    async fn list_resource_templates(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::default().with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public))
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        Err(ErrorData::invalid_params("resource not found", Some(serde_json::json!({"uri": request.uri}))))
     }
 
     async fn call_tool(
@@ -414,6 +384,10 @@ impl McpServer {
             }
             None => (None, None),
         };
+        let mut arguments = arguments;
+        // Lossless conversions (`42` for a string id) happen before the call so the audit line says which.
+        let coerced = caller.coerce_arguments(tool_index, &mut arguments);
+        let coerced = coerced.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         let audited_arguments = crate::auth::audited_arguments(authenticated.as_ref(), &arguments);
         let context = CallContext {
             caller: authenticated.as_ref().and_then(|a| a.principal.subject.clone()),
@@ -470,7 +444,13 @@ impl McpServer {
         }
         let text_bytes: usize = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.len())).sum();
         self.metrics.tool_call(&tool.name, category, status, started.elapsed(), text_bytes);
-        crate::auth::audit_allowed(authenticated.as_ref(), &tool.name, category, started.elapsed(), &audited_arguments);
+        crate::auth::audit_allowed(
+            authenticated.as_ref(),
+            &tool.name,
+            category,
+            started.elapsed(),
+            (&audited_arguments, &coerced),
+        );
         result
     }
 
@@ -561,6 +541,14 @@ fn discovery_schema(
         .find(|entry| entry["name"] == name)
         .and_then(|entry| entry["inputSchema"].as_object().cloned())
         .unwrap_or_default()
+}
+
+/// Whether the request's protocol version (from its `_meta`, or the session's handshake) is of the
+/// 2026-07-28 era or later; version names are dates, so they compare as strings.
+fn speaks_2026_era(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|version| version.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// What the HTTP guard established about the caller; `None` on stdio and without inbound auth.

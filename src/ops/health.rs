@@ -43,7 +43,7 @@ impl Default for Readiness {
 
 impl Readiness {
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .build()

@@ -201,7 +201,7 @@ fn not_found() -> Response {
 /// `api2mcp healthcheck`: GET `url`, healthy when the answer is 2xx within `timeout`. Returns the
 /// status line and body for the caller to print.
 pub async fn healthcheck(url: &str, timeout: Duration) -> Result<String, String> {
-    let client = reqwest::Client::builder()
+    let client = crate::tls::client_builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()

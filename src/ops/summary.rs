@@ -370,13 +370,17 @@ fn auth_text(document: &Value) -> String {
 
 fn hints(annotations: &Value) -> String {
     let mut hints = Vec::new();
-    for (key, label) in [
-        ("readOnlyHint", "read-only"),
-        ("destructiveHint", "destructive"),
-        ("idempotentHint", "idempotent"),
-        ("openWorldHint", "open world"),
+    let read_only = annotations["readOnlyHint"].as_bool() == Some(true);
+    // `destructiveHint` is left out when it is MCP's default (true for a tool that is not
+    // read-only, so every DELETE), and the page shows what the client assumes.
+    let destructive = !read_only && annotations["destructiveHint"].as_bool() != Some(false);
+    for (present, label) in [
+        (read_only, "read-only"),
+        (destructive, "destructive"),
+        (annotations["idempotentHint"].as_bool() == Some(true), "idempotent"),
+        (annotations["openWorldHint"].as_bool() == Some(true), "open world"),
     ] {
-        if annotations[key].as_bool() == Some(true) {
+        if present {
             hints.push(label);
         }
     }

@@ -59,15 +59,23 @@ impl LogFormat {
     }
 }
 
+/// The levels without `RUST_LOG`. rmcp's service loop logs every JSON-RPC error answer at WARN,
+/// including harmless probes of methods api2mcp does not offer (`prompts/list`, `resources/list`)
+/// and clients' own mistakes: those go to its `rmcp::service` target, kept at ERROR here
+/// (`RUST_LOG=debug` shows them). Failures that matter are logged by api2mcp itself.
+pub const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn,rmcp::service=error";
+
 /// Installs the global subscriber: logs to stderr (stdout belongs to the protocol in stdio mode),
 /// levels from `RUST_LOG` (default `info`, rmcp at `warn`), and OpenTelemetry traces when the
 /// standard `OTEL_*` variables ask for them. Call outside the async runtime; keep the guard until exit.
 pub fn init() -> Guards {
     use std::io::IsTerminal;
+    // Before the OTLP exporter builds its HTTP client.
+    crate::tls::install_crypto_provider();
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let terminal = std::io::stderr().is_terminal();
     // Log lines are batched and written by a dedicated thread (`log_writer`): a request neither waits
     // on stderr nor wakes a thread per line. Not lossy: a full buffer makes requests wait, counted.

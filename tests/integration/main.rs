@@ -12,6 +12,7 @@ mod discovery;
 mod docs;
 mod faults;
 mod fidelity;
+mod first_hour;
 mod hardening;
 mod hostile_input;
 mod mapping_schema;

@@ -468,8 +468,21 @@ async fn the_container_contract_holds_outside_docker() {
     let _redis = RedisServer::start(redis_port);
     let port = free_port();
     let listen = format!("0.0.0.0:{port}");
+    // The compose example's mapping, with the compose secret's mount point moved to a file of the test's own.
+    let example_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker");
+    let mapping = std::fs::read_to_string(format!("{example_dir}/api2mcp.yaml")).unwrap();
+    assert!(mapping.contains("${file:/run/secrets/cursor_secret}"), "{mapping}");
+    let work_dir = std::env::temp_dir().join(format!("api2mcp-container-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let secret_path = work_dir.join("cursor_secret");
+    std::fs::write(&secret_path, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let mapping = mapping
+        .replace("/run/secrets/cursor_secret", &secret_path.display().to_string())
+        .replace("../petstore/", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/petstore/"));
+    let mapping_path = work_dir.join("api2mcp.yaml");
+    std::fs::write(&mapping_path, mapping).unwrap();
     let environment = [
-        ("API2MCP_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker/api2mcp.yaml").to_string()),
+        ("API2MCP_CONFIG", mapping_path.display().to_string()),
         ("API2MCP_LISTEN", listen.clone()),
         ("API2MCP_ALLOWED_HOSTS", "api2mcp".to_string()),
         ("API2MCP_ALLOW_ANONYMOUS", "true".to_string()),
@@ -502,6 +515,7 @@ async fn the_container_contract_holds_outside_docker() {
     assert_eq!((status, summary["name"].as_str()), (200, Some("petstore")));
     assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 200);
     server.kill().await.unwrap();
+    std::fs::remove_dir_all(&work_dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
