@@ -220,8 +220,8 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
             tools.push(Arc::new(tool));
         }
     }
-    for ((upstream_name, _, spec), notes) in spec_by_upstream.iter().zip(&notes) {
-        notes.report(upstream_name, spec, diagnostics);
+    for ((upstream, (_, _, spec)), notes) in upstreams.iter().zip(&spec_by_upstream).zip(&notes) {
+        notes.report(upstream, spec, diagnostics);
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
     unresolved.sort_by(|a, b| (a.0.0, a.0.1, &a.0.2).cmp(&(b.0.0, b.0.1, &b.0.2)));
@@ -570,9 +570,12 @@ struct UpstreamNotes {
 }
 
 impl UpstreamNotes {
-    fn report(&self, upstream: &str, spec: &Spec, diagnostics: &mut Diagnostics) {
+    fn report(&self, upstream: &Upstream, spec: &Spec, diagnostics: &mut Diagnostics) {
         let location = Some(Location::file_only(&spec.doc(crate::spec::ROOT).display));
-        if let Some((first, alternatives)) = self.uncovered.first() {
+        let upstream_name = upstream.name.as_str();
+        // An upstream with no credentials at all is `upstream/no-credentials` (below, one warning for
+        // it); this one is for credentials configured under schemes the operations do not accept.
+        if let Some((first, alternatives)) = self.uncovered.first().filter(|_| !upstream.credentials.is_empty()) {
             let more = match self.uncovered.len() {
                 1 => String::new(),
                 n => format!(" and {} more operations", n - 1),
@@ -581,7 +584,7 @@ impl UpstreamNotes {
                 Diagnostic::warning(
                     "upstream/no-credentials-for-operation",
                     format!(
-                        "upstream '{upstream}': {first}{more} need credentials none of which are configured (it accepts {}); they are called without",
+                        "upstream '{upstream_name}': {first}{more} need credentials none of which are configured (it accepts {}); they are called without",
                         alternatives.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" or ")
                     ),
                 )
@@ -596,7 +599,7 @@ impl UpstreamNotes {
                 Diagnostic::warning(
                     "spec/declared-header",
                     format!(
-                        "upstream '{upstream}': header parameters OpenAPI says to ignore are sent with their declared value: {}",
+                        "upstream '{upstream_name}': header parameters OpenAPI says to ignore are sent with their declared value: {}",
                         sent.join(", ")
                     ),
                 )

@@ -82,7 +82,8 @@ async fn arguments_are_coerced_only_when_nothing_is_lost() {
 
     // An integer for a string path id (what the Inspector sends), a decimal string for an integer.
     let result = call(&client, "get_pet", json!({"petId": 7})).await;
-    assert_eq!(result.structured_content, Some(json!({"id": "7", "name": "Rex"})), "{}", text(&result));
+    // No outputSchema here, so the value is the text alone.
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text(&result)).ok(), Some(json!({"id": "7", "name": "Rex"})));
     let result = call(&client, "list_pets", json!({"limit": "2"})).await;
     assert_eq!(result.is_error, Some(false), "{}", text(&result));
     assert_eq!(seen.0.lock().unwrap().as_slice(), ["GET /pets/7 cookie=-", "GET /pets?limit=2"]);
@@ -355,6 +356,12 @@ async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() 
         rendered.contains("warning[upstream/no-credentials]: upstream 'api': 129 exposed operations need credentials (security: token)"),
         "{rendered}"
     );
+    // Zero-config serves 130 tools through discovery (three tools): nothing is too large for a client.
+    assert!(!rendered.contains("catalogue-too-large"), "{rendered}");
+    let mapping = "version: 1\ndefaults: {discovery: off}\nupstreams:\n  api:\n    spec: spec.yaml\n";
+    std::fs::write(dir.join("api2mcp.yaml"), mapping).unwrap();
+    let prepared = crate::support::prepare_case(&dir).await;
+    let rendered = crate::support::rendered_diagnostics(&prepared);
     assert!(rendered.contains("warning[tool/catalogue-too-large]: the catalogue has 130 tools"), "{rendered}");
     assert!(rendered.contains("include`/`exclude"), "{rendered}");
 

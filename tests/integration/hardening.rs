@@ -168,8 +168,11 @@ async fn hostile_sockets_under_a_low_fd_limit_do_not_starve_a_normal_client() {
         loop {
             line.clear();
             assert!(stderr.read_line(&mut line).await.unwrap() > 0, "the server exited");
-            if let Some(rest) = line.split("at http://").nth(1) {
-                return rest.trim().trim_end_matches("/mcp").to_string();
+            // The startup line carries the URL clients use (`"url":"http://127.0.0.1:PORT/mcp"`).
+            if let Some(rest) = line.split("http://").nth(1)
+                && let Some((address, _)) = rest.split_once("/mcp")
+            {
+                return address.to_string();
             }
         }
     })

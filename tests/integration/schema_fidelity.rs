@@ -63,10 +63,11 @@ async fn advertised_schemas_say_what_the_api_and_the_call_accept() {
     let settings = &rule["settings"]["properties"];
     assert_eq!(
         settings["strategy"],
-        json!({"type": "string", "enum": ["round_robin", "random"], "pattern": "^[a-z_]+$"})
+        // A string enum needs no `type` (the lean inputSchema drops it).
+        json!({"enum": ["round_robin", "random"], "pattern": "^[a-z_]+$"})
     );
     assert_eq!(settings["retries"], json!({"type": "integer", "minimum": 1, "maximum": 5}));
-    assert_eq!(settings["level"], json!({"type": "string", "enum": ["mid", "high"]}));
+    assert_eq!(settings["level"], json!({"enum": ["mid", "high"]}));
     // Item 9: a `$ref`'d properties map gives its properties, not one called `ref`.
     assert_eq!(rule["labels"]["properties"], json!({"env": {"type": "string"}, "team": {"type": "string"}}));
     // Item 10: the deep tree is cut to fit, and each cut names its component and says the API takes it.
