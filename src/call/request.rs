@@ -438,8 +438,10 @@ fn expand_path_value(binding: &ArgumentBinding, value: &Value) -> Result<String,
 // ---------------------------------------------------------------------------------------------
 
 /// Appends the `key=value` pieces of one query parameter. Keys are always strictly encoded; values
-/// keep reserved characters only with `allowReserved`. Structural delimiters (`,`, `%20`, `%7C`,
-/// `[`, `]`) are added after encoding, so an agent's own commas or brackets stay distinguishable.
+/// keep reserved characters only with `allowReserved`. Structural delimiters (`,`, `%20`, `|`, `[`,
+/// `]`) are added after encoding, so an agent's own commas, pipes or brackets stay distinguishable: an
+/// item's own `|` is always sent as `%7C` (it is not a reserved character), so the literal `|` that
+/// pipeDelimited puts between items, as OpenAPI's examples write it, cannot be confused with it.
 fn query_pieces(binding: &ArgumentBinding, value: &Value, out: &mut Vec<String>) -> Result<(), BuildError> {
     let value_set = if binding.allow_reserved { QUERY_ALLOW_RESERVED } else { STRICT };
     let encode_value = |text: &str| encode(text, value_set);
@@ -450,7 +452,7 @@ fn query_pieces(binding: &ArgumentBinding, value: &Value, out: &mut Vec<String>)
     }
     let delimiter = match binding.style {
         ParameterStyle::SpaceDelimited if !binding.explode => Some("%20"),
-        ParameterStyle::PipeDelimited if !binding.explode => Some("%7C"),
+        ParameterStyle::PipeDelimited if !binding.explode => Some("|"),
         _ => None,
     };
     // deepObject is only defined for objects; for anything else it falls back to exploded form,
@@ -1146,11 +1148,7 @@ mod tests {
                 ["color=blue", "color=blue%20black%20brown", "color=R%20100%20G%20200%20B%20150"],
             ),
             (ParameterStyle::SpaceDelimited, true, form_exploded),
-            (
-                ParameterStyle::PipeDelimited,
-                false,
-                ["color=blue", "color=blue%7Cblack%7Cbrown", "color=R%7C100%7CG%7C200%7CB%7C150"],
-            ),
+            (ParameterStyle::PipeDelimited, false, ["color=blue", "color=blue|black|brown", "color=R|100|G|200|B|150"]),
             (ParameterStyle::PipeDelimited, true, form_exploded),
             (ParameterStyle::DeepObject, true, deep),
             (ParameterStyle::DeepObject, false, deep),
