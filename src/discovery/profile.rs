@@ -197,20 +197,7 @@ fn openai(schema: Value, _root: bool) -> Value {
     if is_untyped(&schema) {
         return json_text(&schema, "any value");
     }
-    for keyword in ["oneOf", "allOf"] {
-        if let Some(Value::Array(alternatives)) = schema.remove(keyword) {
-            if keyword == "allOf"
-                && alternatives.len() == 1
-                && let Value::Object(only) = &alternatives[0]
-            {
-                for (key, value) in only {
-                    schema.entry(key.clone()).or_insert_with(|| value.clone());
-                }
-            } else {
-                schema.insert("anyOf".into(), Value::Array(alternatives));
-            }
-        }
-    }
+    unions_as_any_of(&mut schema);
     if let Some(format) = schema.get("format").and_then(Value::as_str)
         && !OPENAI_FORMATS.contains(&format)
     {
@@ -285,20 +272,7 @@ fn gemini(schema: Value, root: bool) -> Value {
     if let Some(value) = schema.remove("const") {
         schema.insert("enum".into(), Value::Array(vec![value]));
     }
-    for keyword in ["oneOf", "allOf"] {
-        if let Some(Value::Array(alternatives)) = schema.remove(keyword) {
-            if keyword == "allOf"
-                && alternatives.len() == 1
-                && let Value::Object(only) = &alternatives[0]
-            {
-                for (key, value) in only {
-                    schema.entry(key.clone()).or_insert_with(|| value.clone());
-                }
-            } else {
-                schema.insert("anyOf".into(), Value::Array(alternatives));
-            }
-        }
-    }
+    unions_as_any_of(&mut schema);
     let mut list = types(&schema);
     if list.iter().any(|t| t == "null") {
         list.retain(|t| t != "null");
@@ -522,5 +496,24 @@ fn check_gemini(schema: &Map<String, Value>, at: &str, found: &mut Vec<String>) 
     }
     for (path, child) in children(schema, at) {
         check_gemini(child, &path, found);
+    }
+}
+
+/// `oneOf` and `allOf` become `anyOf` (the widest form providers accept), except that a single-branch
+/// `allOf` is merged into the schema itself. Used by the profiles that reject `oneOf`/`allOf`.
+fn unions_as_any_of(schema: &mut Map<String, Value>) {
+    for keyword in ["oneOf", "allOf"] {
+        if let Some(Value::Array(alternatives)) = schema.remove(keyword) {
+            if keyword == "allOf"
+                && alternatives.len() == 1
+                && let Value::Object(only) = &alternatives[0]
+            {
+                for (key, value) in only {
+                    schema.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            } else {
+                schema.insert("anyOf".into(), Value::Array(alternatives));
+            }
+        }
     }
 }
