@@ -11,7 +11,10 @@ const SETS: [(&str, &str); 2] = [("github", "github-api.github.com.v3.json"), ("
 
 #[tokio::main]
 async fn main() {
-    let verbose = std::env::args().any(|a| a == "--verbose");
+    let arguments: Vec<String> = std::env::args().collect();
+    let verbose = arguments.iter().any(|a| a == "--verbose");
+    // `--query TEXT`: the ten best hits for one query on each spec, with their scores.
+    let probe = arguments.iter().position(|a| a == "--query").and_then(|i| arguments.get(i + 1)).cloned();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     println!("| spec | tools | queries | hit@1 | hit@3 | median latency | p99 latency |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -22,6 +25,18 @@ async fn main() {
         let catalogue = prepared.catalogue().expect("the spec compiles");
         let view = catalogue.view(None).expect("a main view");
         let index = view.index.as_ref().expect("zero-config uses discovery on a large spec");
+        if let Some(probe) = &probe {
+            for hit in index.search(probe, 10, |_| true) {
+                let tool = &catalogue.tools[view.discovered[hit.document]];
+                println!(
+                    "{set} {:8.3} {} ({})",
+                    hit.score,
+                    tool.source.operation_id.as_deref().unwrap_or(""),
+                    tool.description.lines().next().unwrap_or("")
+                );
+            }
+            continue;
+        }
         let queries = std::fs::read_to_string(root.join(format!("bench/queries/{set}.tsv"))).expect("query set");
         let (mut hit1, mut hit3, mut total) = (0, 0, 0);
         let mut latencies = Vec::new();

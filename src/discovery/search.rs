@@ -20,17 +20,50 @@ const SYNONYM_WEIGHT: f32 = 0.6;
 const EXACT_FORM_WEIGHT: f32 = 0.3;
 /// Weight of the HTTP-method token a verb implies.
 const METHOD_WEIGHT: f32 = 0.8;
+/// Weight of an indexed stem that shares a long prefix with the user's word ("contributed" finds
+/// "contributors", "subscribe" finds "subscription"), when stemming alone leaves them apart.
+const PREFIX_WEIGHT: f32 = 0.5;
+/// Weight of the words APIs use for "the caller" when the user says "my", "me" or "I".
+const SELF_WEIGHT: f32 = 0.7;
+/// How many of the best BM25 hits the rerank looks at.
+const RERANK_DEPTH: usize = 40;
+/// Rerank: weight of the share of a tool's title that the request accounts for.
+const TITLE_PRECISION_WEIGHT: f32 = 1.0;
+/// Rerank: bonus for a path whose shape fits the verb (a collection to create in or list, an
+/// item to change or delete).
+const SHAPE_BONUS: f32 = 0.2;
+/// Rerank: penalty per path segment (the more general operation first when the words tie).
+const SEGMENT_PENALTY: f32 = 0.06;
+
+/// Words by which users mean themselves, and the words APIs use in names and paths for the
+/// authenticated caller (API-independent).
+const SELF_WORDS: &[&str] = &["my", "me", "i", "mine", "myself", "own"];
+const SELF_TERMS: &[&str] = &["authenticated", "current", "me", "myself", "viewer", "mine"];
+
+/// Everyday words and the words APIs use for the same thing (API-independent): each user word
+/// adds the API words as synonyms.
+const EVERYDAY_WORDS: &[(&str, &[&str])] = &[
+    ("someone", &["user", "member"]),
+    ("somebody", &["user", "member"]),
+    ("person", &["user", "member"]),
+    ("people", &["user", "member"]),
+    ("everyone", &["user", "member"]),
+    ("logged", &["authenticated"]),
+    ("login", &["authenticated"]),
+    ("signed", &["authenticated"]),
+    ("id", &["identifier"]),
+];
 
 /// Words that say nothing about which operation is meant.
 const STOPWORDS: &str = "a an the on in of for to my me i and or with by from into at as is are be do does \
     can could would should will how what which where when who please this that these those it its via using \
-    some any one about our your their want need let lets we you just";
+    some any one about our your their want need let lets we you just up out there";
 
 /// Verbs people use, grouped by the HTTP method(s) that usually do it (API-independent). The first
 /// word of each group is added to the query as a synonym too, because specs mostly use it.
 const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
     ("create", &["post"], &["add", "new", "make", "open", "submit", "leave", "write", "start", "register", "post"]),
-    ("delete", &["delete"], &["remove", "destroy", "erase", "drop", "unset", "purge", "del", "rm"]),
+    ("delete", &["delete"], &["remove", "destroy", "erase", "drop", "unset", "purge", "del", "rm", "kick", "revoke"]),
     ("update", &["patch", "put"], &["edit", "change", "modify", "alter", "rename", "set", "patch", "tweak"]),
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
     ("get", &["get"], &["fetch", "retrieve", "read", "view", "look", "lookup", "detail", "details", "info", "show"]),
@@ -66,6 +99,14 @@ pub struct Index {
     average_length: f32,
     /// stemmed term → stemmed synonyms (each a sequence of terms: an acronym expands to two).
     synonyms: BTreeMap<String, Vec<Vec<String>>>,
+    /// Per document: the stems of its title (summary, or the description's first sentence), sorted
+    /// and deduplicated, for the rerank's precision (how much of the title the request accounts for).
+    titles: Vec<Vec<String>>,
+    /// Per document: the number of path segments, and whether the path ends in a parameter (an item
+    /// rather than a collection).
+    shapes: Vec<(u8, bool)>,
+    /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
+    vocabulary: Vec<String>,
 }
 
 impl std::fmt::Debug for Index {
@@ -116,6 +157,8 @@ impl Index {
         let mut prose_words: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut structural: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut titles = Vec::with_capacity(documents.len());
+        let mut shapes = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
             let mut weights: BTreeMap<String, f32> = BTreeMap::new();
@@ -141,6 +184,15 @@ impl Index {
                 document.summary.as_str()
             };
             add(summary, 2.5, &mut weights);
+            let mut title: Vec<String> = words(summary).iter().filter(|w| !is_stopword(w)).map(|w| stem(w)).collect();
+            title.sort();
+            title.dedup();
+            titles.push(title);
+            let segments_all: Vec<&str> = document.path.split('/').filter(|s| !s.is_empty()).collect();
+            shapes.push((
+                segments_all.len().min(u8::MAX as usize) as u8,
+                segments_all.last().is_some_and(|s| s.starts_with('{')),
+            ));
             add(&document.description, 0.5, &mut weights);
             for tag in &document.tags {
                 add(tag, 1.0, &mut weights);
@@ -181,7 +233,10 @@ impl Index {
         let average_length =
             if lengths.is_empty() { 1.0 } else { (lengths.iter().sum::<f32>() / lengths.len() as f32).max(1.0) };
         let synonyms = derive_synonyms(&stemmer, &prose_words, &structural, &pairs, &postings);
-        Index { stemmer, postings, lengths, average_length, synonyms }
+        let mut vocabulary: Vec<String> =
+            postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
+        vocabulary.sort();
+        Index { stemmer, postings, lengths, average_length, synonyms, titles, shapes, vocabulary }
     }
 
     /// The synonym table derived from the spec (stemmed), for `check` and tests.
@@ -192,7 +247,7 @@ impl Index {
     /// The weighted terms a query searches for: its own stems, their derived synonyms, the verbs'
     /// usual words and HTTP methods. Each term also says which of the user's words it stands for
     /// (a bit per word, for coverage); method tokens stand for none.
-    fn query_terms(&self, query: &str) -> (BTreeMap<String, (f32, u64)>, usize) {
+    fn query_terms(&self, query: &str) -> (BTreeMap<String, (f32, u64)>, usize, Option<&'static str>) {
         let mut terms: BTreeMap<String, (f32, u64)> = BTreeMap::new();
         let mut add = |term: String, weight: f32, word_bit: u64| {
             let entry = terms.entry(term).or_default();
@@ -201,7 +256,15 @@ impl Index {
         };
         let mut counted = 0usize;
         let mut has_verb = false;
+        let mut intent: Option<&'static str> = None;
         for word in words(query) {
+            if SELF_WORDS.contains(&word.as_str()) {
+                // An optional bonus, not one of the words a tool must match.
+                for term in SELF_TERMS {
+                    add(self.stemmer.stem(term).into_owned(), SELF_WEIGHT, 0);
+                }
+                continue;
+            }
             if is_stopword(&word) {
                 continue;
             }
@@ -211,9 +274,17 @@ impl Index {
             for (canonical, methods, others) in VERB_GROUPS {
                 if word == *canonical || others.contains(&word.as_str()) {
                     has_verb = true;
+                    intent.get_or_insert(canonical);
                     add(self.stemmer.stem(canonical).into_owned(), SYNONYM_WEIGHT, bit);
                     for (rank, method) in methods.iter().enumerate() {
                         add(method_term(method), METHOD_WEIGHT / (rank as f32 + 1.0), 0);
+                    }
+                }
+            }
+            for (everyday, api_words) in EVERYDAY_WORDS {
+                if word == *everyday {
+                    for api_word in *api_words {
+                        add(self.stemmer.stem(api_word).into_owned(), SYNONYM_WEIGHT, bit);
                     }
                 }
             }
@@ -224,6 +295,9 @@ impl Index {
                     }
                 }
             }
+            for related in self.sharing_prefix(&stemmed) {
+                add(related.clone(), PREFIX_WEIGHT, bit);
+            }
             add(format!("={word}"), EXACT_FORM_WEIGHT, bit);
             add(stemmed, 1.0, bit);
         }
@@ -233,7 +307,32 @@ impl Index {
             add(method_term("post"), METHOD_WEIGHT / 2.0, 0);
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
-        (terms, counted.min(64))
+        (terms, counted.min(64), intent)
+    }
+
+    /// Indexed stems other than `stem` itself that share at least five characters and three
+    /// quarters of the longer of the two from the start ("contribut" and "contributor",
+    /// "subscrib" and "subscript"; not "invoic" and "invoiceitem").
+    fn sharing_prefix<'a>(&'a self, stem: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        let head: &str = match stem.char_indices().nth(5) {
+            Some((end, _)) => &stem[..end],
+            None if stem.chars().count() == 5 => stem,
+            None => "",
+        };
+        let start = if head.is_empty() {
+            self.vocabulary.len()
+        } else {
+            self.vocabulary.partition_point(|t| t.as_str() < head)
+        };
+        self.vocabulary[start..]
+            .iter()
+            .take_while(move |t| !head.is_empty() && t.starts_with(head))
+            .filter(move |t| {
+                let shared = t.chars().zip(stem.chars()).take_while(|(a, b)| a == b).count();
+                let longer = t.chars().count().max(stem.chars().count());
+                t.as_str() != stem && shared * 4 >= longer * 3
+            })
+            .take(8)
     }
 
     /// The best `limit` documents for `query` among those `allowed` says may be shown, best first;
@@ -244,7 +343,9 @@ impl Index {
         let documents = self.lengths.len();
         let mut scores = vec![0.0f32; documents];
         let mut matched = vec![0u64; documents];
-        let (terms, words) = self.query_terms(query);
+        let (terms, words, intent) = self.query_terms(query);
+        let terms_matched: Vec<String> =
+            terms.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         for (term, (query_weight, word_bits)) in terms {
             let Some(postings) = self.postings.get(&term) else { continue };
             let df = postings.len() as f32;
@@ -268,7 +369,33 @@ impl Index {
             .filter(|(document, score)| **score > 0.0 && allowed(*document))
             .map(|(document, score)| Hit { document, score: *score })
             .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.document.cmp(&b.document)));
+        let by_score = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.document.cmp(&b.document));
+        hits.sort_by(by_score);
+        // Rerank the best few: a tool whose title the request fully accounts for ("Create a pull
+        // request" for "open a PR") beats one with more words of its own ("Create a pull request
+        // stack"), and among equals the shorter path (the general operation) comes first.
+        hits.truncate(RERANK_DEPTH.max(limit));
+        let query_stems: Vec<&str> = terms_matched.iter().map(String::as_str).collect();
+        for hit in &mut hits {
+            let title = &self.titles[hit.document];
+            if !title.is_empty() {
+                let covered = title.iter().filter(|t| query_stems.contains(&t.as_str())).count();
+                hit.score *= 1.0 + TITLE_PRECISION_WEIGHT * covered as f32 / title.len() as f32;
+            }
+            let (segments, item) = self.shapes[hit.document];
+            hit.score /= 1.0 + SEGMENT_PENALTY * segments as f32;
+            // Creating and listing act on a collection (`POST /customers`), changing and deleting
+            // on one item (`POST /customers/{id}`): the verb says which of the two is meant.
+            let fits = match intent {
+                Some("create" | "list") => !item,
+                Some("update" | "delete") => item,
+                _ => false,
+            };
+            if fits {
+                hit.score *= 1.0 + SHAPE_BONUS;
+            }
+        }
+        hits.sort_by(by_score);
         hits.truncate(limit);
         hits
     }
@@ -325,16 +452,30 @@ fn derive_synonyms(
         }
     }
     // An acronym may stand for several frequent pairs (`pr`: pull request, private repository):
-    // each is a synonym, and the rest of the query decides.
+    // the pairs at least a quarter as frequent as the most frequent one are synonyms, and the rest
+    // of the query decides. An acronym that is itself a word of the spec still expands when the
+    // pair is far more frequent than the word (GitHub names a few tools `..._with_pr_...`, and
+    // writes "pull request" thousands of times).
+    let mut by_acronym: BTreeMap<String, Vec<(&(String, String), usize)>> = BTreeMap::new();
     for (pair, count) in pairs {
         if *count < 3 {
             continue;
         }
         let acronym: String = pair.0.chars().take(1).chain(pair.1.chars().take(1)).collect();
-        if is_stopword(&acronym) || postings.contains_key(&stem(&acronym)) {
+        by_acronym.entry(acronym).or_default().push((pair, *count));
+    }
+    for (acronym, candidates) in by_acronym {
+        let acronym_stem = stem(&acronym);
+        if is_stopword(&acronym) {
             continue;
         }
-        link(stem(&acronym), vec![pair.0.clone(), pair.1.clone()]);
+        let own_frequency = postings.get(&acronym_stem).map_or(0, Vec::len);
+        let most = candidates.iter().map(|(_, count)| *count).max().unwrap_or(0);
+        for (pair, count) in candidates {
+            if count * 4 >= most && count >= own_frequency * 10 {
+                link(acronym_stem.clone(), vec![pair.0.clone(), pair.1.clone()]);
+            }
+        }
     }
     synonyms
 }
@@ -420,5 +561,80 @@ mod tests {
         let filtered = index.search("repository", 10, |document| document != 2);
         assert!(filtered.iter().all(|hit| hit.document != 2));
         assert!(index.search("zebra", 5, |_| true).is_empty());
+    }
+
+    #[test]
+    fn the_title_the_request_accounts_for_wins() {
+        let mut documents = corpus();
+        documents.push(document(
+            "stacks_create",
+            "post",
+            "/repos/{owner}/{repo}/pull-request-stacks",
+            "Create a pull request stack",
+            &["pulls"],
+        ));
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "open a pull request"), 5);
+        assert_eq!(top(&index, "create a pull request stack"), 8);
+    }
+
+    #[test]
+    fn the_verb_picks_collection_or_item() {
+        let documents = vec![
+            document("customers_update", "post", "/customers/{customer}", "Updates a customer", &[]),
+            document("customers_create", "post", "/customers", "Creates a customer", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "add a customer"), 1);
+        assert_eq!(top(&index, "change a customer"), 0);
+    }
+
+    #[test]
+    fn my_means_the_authenticated_caller() {
+        let documents = vec![
+            document("repos_list_for_user", "get", "/users/{username}/repos", "List repositories for a user", &[]),
+            document(
+                "repos_list_for_authenticated_user",
+                "get",
+                "/user/repos",
+                "List repositories for the authenticated user",
+                &[],
+            ),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "list my repositories"), 1);
+        assert_eq!(top(&index, "list repositories of a user"), 0);
+    }
+
+    #[test]
+    fn words_sharing_most_of_their_stem_match() {
+        let documents = vec![
+            document(
+                "repos_list_contributors",
+                "get",
+                "/repos/{o}/{r}/contributors",
+                "List repository contributors",
+                &[],
+            ),
+            document("repos_list_languages", "get", "/repos/{o}/{r}/languages", "List repository languages", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "who contributed to this repository"), 0);
+        // "invoic" and "invoiceitem" share too little of the longer word.
+        assert_eq!(index.sharing_prefix("invoic").count(), 0);
+    }
+
+    #[test]
+    fn an_acronym_expands_even_when_a_few_names_use_it() {
+        // One tool's name says "pr"; the prose says "pull request" ten times more often.
+        let mut documents = corpus();
+        documents.push(document("codespaces_create_with_pr", "post", "/codespaces", "Create a codespace", &[]));
+        for n in 0..8 {
+            let path = format!("/repos/{{owner}}/{{repo}}/pulls/{{n}}/part{n}");
+            documents.push(document(&format!("pulls_get_part_{n}"), "get", &path, "Get a pull request part", &[]));
+        }
+        let index = Index::build(&documents);
+        assert!(index.synonyms().get("pr").is_some_and(|s| s.contains(&vec!["pull".into(), "request".into()])));
+        assert_eq!(top(&index, "merge a PR"), 7);
     }
 }
