@@ -409,6 +409,9 @@ fn method_term(method: &str) -> String {
     format!("_{}", method.to_ascii_lowercase())
 }
 
+/// Two consecutive stems of the prose.
+type WordPair = (String, String);
+
 /// Synonyms the spec itself implies:
 /// - an abbreviation used in paths or tags for a longer word of the prose that mostly occurs in the
 ///   same operations (`repos` ↔ `repository`);
@@ -456,7 +459,7 @@ fn derive_synonyms(
     // of the query decides. An acronym that is itself a word of the spec still expands when the
     // pair is far more frequent than the word (GitHub names a few tools `..._with_pr_...`, and
     // writes "pull request" thousands of times).
-    let mut by_acronym: BTreeMap<String, Vec<(&(String, String), usize)>> = BTreeMap::new();
+    let mut by_acronym: BTreeMap<String, Vec<(&WordPair, usize)>> = BTreeMap::new();
     for (pair, count) in pairs {
         if *count < 3 {
             continue;
