@@ -233,19 +233,27 @@ pub fn views_report(catalogue: &Catalogue) -> String {
         for candidate in SchemaProfile::ALL.into_iter().filter(|p| *p != SchemaProfile::Full) {
             let members = view.members();
             let (mut rewritten, mut remaining) = (0, 0);
+            let mut first: Option<String> = None;
             for &index in &members {
                 let original = &catalogue.tools[index].input_schema;
                 let schema = profile::rewrite(candidate, original);
                 if &schema != original {
                     rewritten += 1;
                 }
-                remaining += profile::violations(candidate, &schema).len();
+                let violations = profile::violations(candidate, &schema);
+                if first.is_none()
+                    && let Some(violation) = violations.first()
+                {
+                    first = Some(format!(" (first: {} {violation})", catalogue.tools[index].name));
+                }
+                remaining += violations.len();
             }
             let chosen = if candidate == view.profile { " (this endpoint's profile)" } else { "" };
             out.push_str(&format!(
-                "  profile {}{chosen}: rewrites {rewritten} of {} input schemas; {remaining} rule violations left\n",
+                "  profile {}{chosen}: rewrites {rewritten} of {} input schemas; {remaining} rule violations left{}\n",
                 candidate.label(),
-                members.len()
+                members.len(),
+                first.unwrap_or_default()
             ));
         }
     }

@@ -191,6 +191,11 @@ fn moved_constraints(schema: &mut Map<String, Value>, allowed: &[&str]) {
 /// supported keywords, free-form objects as JSON text, `oneOf` as `anyOf`.
 fn openai(schema: Value, _root: bool) -> Value {
     let Value::Object(mut schema) = schema else { return json!({"type": "string"}) };
+    // `properties` without `type` (GitHub writes such schemas beside an `anyOf` of `required`
+    // lists) describes an object: say so, strict mode needs a type on every schema.
+    if !schema.contains_key("type") && schema.get("properties").is_some_and(Value::is_object) {
+        schema.insert("type".into(), json!("object"));
+    }
     if is_free_form_object(&schema) && !_root {
         return json_text(&schema, "an object");
     }
@@ -206,6 +211,7 @@ fn openai(schema: Value, _root: bool) -> Value {
         note(&mut schema, &format!("(format: {format})"));
     }
     moved_constraints(&mut schema, OPENAI_KEYWORDS);
+    overlays_into_description(&mut schema);
     if let Some(Value::Array(alternatives)) = schema.remove("anyOf") {
         schema.insert("anyOf".into(), Value::Array(alternatives.into_iter().map(|a| openai(a, false)).collect()));
     }
@@ -499,6 +505,35 @@ fn check_gemini(schema: &Map<String, Value>, at: &str, found: &mut Vec<String>) 
     }
 }
 
+/// An `anyOf` whose branches only add constraints to the schema's own type (GitHub's check run
+/// update: `type: object, anyOf: [{properties: {status: {enum: [completed]}}, required:
+/// [conclusion]}, ...]`) is not a choice of types: strict mode cannot express it (each branch would
+/// become a closed object of its own), so it moves into the description. The original schema still
+/// validates the mapped-back arguments, so nothing is lost.
+fn overlays_into_description(schema: &mut Map<String, Value>) {
+    let typed = schema.contains_key("type") || schema.contains_key("properties");
+    let overlays = schema.get("anyOf").and_then(Value::as_array).is_some_and(|alternatives| {
+        alternatives.iter().all(|a| {
+            a.as_object()
+                .is_some_and(|a| !a.contains_key("type") && !a.contains_key("enum") && !a.contains_key("const"))
+        })
+    });
+    if !(typed && overlays) {
+        return;
+    }
+    let Some(Value::Array(alternatives)) = schema.remove("anyOf") else { return };
+    let mut text = serde_json::to_string(&alternatives).unwrap_or_default();
+    if text.len() > 300 {
+        let mut end = 300;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    note(schema, &format!("(must also match one of: {text})"));
+}
+
 /// `oneOf` and `allOf` become `anyOf` (the widest form providers accept), except that a single-branch
 /// `allOf` is merged into the schema itself. Used by the profiles that reject `oneOf`/`allOf`.
 fn unions_as_any_of(schema: &mut Map<String, Value>) {
@@ -515,5 +550,47 @@ fn unions_as_any_of(schema: &mut Map<String, Value>) {
                 schema.insert("anyOf".into(), Value::Array(alternatives));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GitHub's check run update: branches that only add constraints to the object are not a choice
+    /// of types; strict mode describes them, and the rewritten schema passes the strict rules.
+    #[test]
+    fn constraint_overlays_become_description_in_strict_mode() {
+        let original = json!({
+            "type": "object",
+            "properties": {"body": {
+                "type": "object",
+                "properties": {"status": {"type": "string"}, "conclusion": {"type": "string"}},
+                "anyOf": [
+                    {"properties": {"status": {"enum": ["completed"]}}, "required": ["conclusion"]},
+                    {"properties": {"status": {"enum": ["queued", "in_progress"]}}}
+                ]
+            }}
+        });
+        let original = original.as_object().unwrap().clone();
+        let rewritten = rewrite(SchemaProfile::OpenaiStrict, &original);
+        assert!(violations(SchemaProfile::OpenaiStrict, &rewritten).is_empty(), "{rewritten:?}");
+        let body = &rewritten["properties"]["body"];
+        let body = body.get("anyOf").and_then(|a| a[0].as_object()).map_or(body, |_| &body["anyOf"][0]);
+        assert!(body["description"].as_str().unwrap().contains("must also match one of"), "{body}");
+        // A real choice of types stays a union.
+        // Properties without a type, and an anyOf of `required` lists (GitHub's custom pattern update).
+        let untyped = json!({"type": "object", "properties": {"body": {
+            "required": ["version"],
+            "anyOf": [{"required": ["pattern"]}, {"required": ["must_match"]}],
+            "properties": {"version": {"type": "string"}, "pattern": {"type": "string"}, "must_match": {"type": "string"}}
+        }}, "required": ["body"]});
+        let rewritten = rewrite(SchemaProfile::OpenaiStrict, untyped.as_object().unwrap());
+        assert!(violations(SchemaProfile::OpenaiStrict, &rewritten).is_empty(), "{rewritten:?}");
+        assert_eq!(rewritten["properties"]["body"]["type"], "object");
+        let union =
+            json!({"type": "object", "properties": {"id": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}});
+        let rewritten = rewrite(SchemaProfile::OpenaiStrict, union.as_object().unwrap());
+        assert!(rewritten["properties"]["id"]["anyOf"].is_array(), "{rewritten:?}");
     }
 }
