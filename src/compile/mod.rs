@@ -41,6 +41,9 @@ const INPUT_MAX_DEPTH: usize = 8;
 /// The depths tried in turn until a tool's `inputSchema` fits [`INPUT_SCHEMA_MAX_BYTES`]; at depth 0
 /// the arguments stay but composite ones are not expanded.
 const INPUT_CUT_DEPTHS: [usize; 6] = [INPUT_MAX_DEPTH, 4, 3, 2, 1, 0];
+/// The argument description lengths (words) tried in turn at depth 0 when a tool is still over
+/// [`INPUT_SCHEMA_MAX_BYTES`] with every nested structure cut.
+const INPUT_CUT_WORDS: [usize; 2] = [8, 0];
 /// About 800 tokens: with the tool's name and description, a tool stays under ~1,000 tokens.
 const INPUT_SCHEMA_MAX_BYTES: usize = 3_200;
 /// Nesting kept in output schemas, which only sketch the response.
@@ -811,26 +814,29 @@ fn build_input_within_budget<'s>(
     operation: &Operation<'_>,
     effective: &Effective,
 ) -> (params::BuiltInput, SchemaCompiler<'s>) {
-    let attempt = |max_depth: usize, max_bytes: Option<usize>| {
-        let options = SchemaOptions {
-            mode: Mode::Input,
-            description_words: effective.parameter_description_words,
-            max_depth,
-            max_bytes,
-        };
+    let attempt = |max_depth: usize, description_words: usize, max_bytes: Option<usize>| {
+        let options = SchemaOptions { mode: Mode::Input, description_words, max_depth, max_bytes };
         let mut compiler = SchemaCompiler::new(spec, options);
-        let input = params::build_input(spec, operation, &mut compiler, effective.parameter_description_words);
+        let input = params::build_input(spec, operation, &mut compiler, description_words);
         (input, compiler)
     };
-    let (&shallowest, deeper) = INPUT_CUT_DEPTHS.split_last().unwrap_or((&0, &[]));
-    for &max_depth in deeper {
-        let (input, compiler) = attempt(max_depth, Some(INPUT_SCHEMA_MAX_BYTES));
+    let words = effective.parameter_description_words;
+    // Depth first; then, with every nested structure cut, shorter argument descriptions (a flat
+    // tool of 50 arguments, like Stripe's `POST /v1/payment_methods`, is over budget at depth 0).
+    let mut attempts: Vec<(usize, usize)> = INPUT_CUT_DEPTHS
+        .iter()
+        .map(|&depth| (depth, words))
+        .chain(INPUT_CUT_WORDS.iter().filter(|&&fewer| fewer < words).map(|&fewer| (0, fewer)))
+        .collect();
+    let last = attempts.pop().unwrap_or((0, words));
+    for (max_depth, description_words) in attempts {
+        let (input, compiler) = attempt(max_depth, description_words, Some(INPUT_SCHEMA_MAX_BYTES));
         let size = || serde_json::to_vec(&input.schema).map_or(0, |bytes| bytes.len());
         if !compiler.over_budget() && size() <= INPUT_SCHEMA_MAX_BYTES {
             return (input, compiler);
         }
     }
-    attempt(shallowest, None)
+    attempt(last.0, last.1, None)
 }
 
 fn report_findings(

@@ -192,17 +192,13 @@ impl<'a> SchemaCompiler<'a> {
         if self.options.mode == Mode::Output {
             return stub;
         }
-        let what = name.map_or_else(|| "Nested object".to_string(), |name| format!("A {name}"));
+        // Short: a flat tool can carry dozens of these (Stripe's payment methods: 50).
         let note = match (cut, name) {
             (Cut::Recursion, Some(name)) => {
-                format!(
-                    "{what} (recursive: same shape as the enclosing {name}, not expanded again); the API accepts a full {name}."
-                )
+                format!("A {name} (recursive, not expanded again; the API accepts a full one).")
             }
-            (_, Some(name)) => {
-                format!("{what}; its fields are not listed here (cut for size); the API accepts a full {name}.")
-            }
-            (_, None) => format!("{what}; its fields are not listed here (cut for size); the API accepts it whole."),
+            (_, Some(name)) => format!("A {name}; fields not listed (cut for size; the API accepts a full one)."),
+            (_, None) => "Fields not listed (cut for size; the API accepts the whole object).".to_string(),
         };
         let own = map.get("description").and_then(Value::as_str).map(|description| {
             let cleaned = text::concise_sentences(description, self.options.description_words, 1);
