@@ -16,6 +16,7 @@ mod first_hour;
 mod hardening;
 mod hostile_input;
 mod mapping_schema;
+mod multi_instance;
 mod ops;
 mod properties;
 mod remote_specs;

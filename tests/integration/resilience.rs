@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::serve::{call, client};
-use crate::support::{RedisServer, free_port, serve_prepared};
+use crate::support::{RedisServer, free_port, redis_ready, serve_prepared};
 
 /// What the drill upstream saw and how it answers.
 #[derive(Default)]
@@ -229,22 +229,6 @@ fn redis_yaml(base_url: &str, redis_port: u16, limits: &str) -> String {
     format!(
         "server:\n  redis_url: redis://127.0.0.1:{redis_port}/0\n  limits: {{instances: 2, redis_timeout: 100ms}}\nupstreams:\n  drill:\n    spec: {{spec}}\n    base_url: {base_url}\n    settings: {{limits: {limits}}}\n"
     )
-}
-
-/// Polls until Redis answers a PING (it was just started).
-async fn redis_ready(port: u16) -> deadpool_redis::redis::aio::MultiplexedConnection {
-    let client = deadpool_redis::redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-            let pong: Result<String, _> = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await;
-            if pong.is_ok() {
-                return connection;
-            }
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn rate_keys(connection: &mut deadpool_redis::redis::aio::MultiplexedConnection) -> Vec<String> {

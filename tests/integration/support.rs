@@ -264,8 +264,7 @@ impl RedisServer {
 
     /// Sends a signal (`STOP`, `CONT`, ...) to the server.
     pub fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} redis-server");
+        send_signal(self.pid(), signal);
     }
 
     pub fn stop(mut self) {
@@ -281,7 +280,29 @@ impl Drop for RedisServer {
     }
 }
 
+/// Sends `signal` (`TERM`, `KILL`, `STOP`, ...) to process `pid` with kill(1): no unsafe code.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
+}
+
 /// A port that was free a moment ago, for servers that cannot report the port they bound (redis-server).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls until Redis answers a PING (it was just started).
+pub async fn redis_ready(port: u16) -> deadpool_redis::redis::aio::MultiplexedConnection {
+    let client = deadpool_redis::redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+            let pong: Result<String, _> = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await;
+            if pong.is_ok() {
+                return connection;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
