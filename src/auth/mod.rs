@@ -394,6 +394,16 @@ pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
     problems
 }
 
+/// The caller's own bearer token, kept only for upstream token exchange (RFC 8693); never sent upstream, never printed.
+#[derive(Clone)]
+pub struct SubjectToken(pub String);
+
+impl std::fmt::Debug for SubjectToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectToken(<redacted>)")
+    }
+}
+
 /// What the guard hands to the MCP handler in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -402,7 +412,7 @@ pub struct Authenticated {
     pub forwarded: Vec<(String, String)>,
     pub audit_arguments: bool,
     /// The caller's bearer token (JWT or opaque), kept only for RFC 8693 token exchange.
-    pub token: Option<crate::call::credentials::SubjectToken>,
+    pub token: Option<SubjectToken>,
 }
 
 /// The RFC 9728 metadata URL for this server's `/mcp` resource.

@@ -114,3 +114,19 @@ fn only_mcp_uses_rmcp() {
         .collect();
     assert!(outside.is_empty(), "rmcp used outside src/mcp/: {outside:?}");
 }
+
+/// `auth` knows identities and scopes only: it reads its compiled settings (catalogue, mapping) and
+/// reports (telemetry), and uses the two leaf utilities `body` (capped reads) and `tls` (client
+/// builder). It never reaches into the call path or the serving layer.
+#[test]
+fn auth_depends_only_on_catalogue_mapping_telemetry_and_leaves() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    let leaves = ["body", "tls"];
+    for leaf in leaves {
+        assert!(graph.get(leaf).is_none_or(BTreeSet::is_empty), "`{leaf}` is no longer a leaf: {:?}", graph[leaf]);
+    }
+    let allowed: BTreeSet<&str> = ["catalogue", "mapping", "telemetry"].into_iter().chain(leaves).collect();
+    let outside: Vec<&String> = graph["auth"].iter().filter(|dep| !allowed.contains(dep.as_str())).collect();
+    assert!(outside.is_empty(), "auth depends on {outside:?}; allowed: {allowed:?}");
+}

@@ -413,7 +413,7 @@ async fn token_exchange_is_single_flight_per_caller() {
         })
         .unwrap(),
     );
-    let subject = |s: &str| api2mcp::call::credentials::SubjectToken(s.to_string());
+    let subject = |s: &str| api2mcp::auth::SubjectToken(s.to_string());
 
     // B's token is cached.
     assert_eq!(source.token(Some(&subject("fast-caller"))).await.unwrap(), "for-fast-caller");
