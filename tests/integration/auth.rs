@@ -72,9 +72,7 @@ impl Issuer {
                 }),
             )
             .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = crate::support::serve_router(app).await;
         Issuer { url, jwks, fetches }
     }
 
@@ -135,9 +133,7 @@ async fn upstream() -> (String, Seen) {
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = crate::support::serve_router(app).await;
     (url, seen)
 }
 
@@ -551,9 +547,7 @@ async fn token_endpoint(lifetime: u64) -> (String, Arc<AtomicUsize>) {
             }),
         )
         .with_state(count.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = crate::support::serve_router(app).await;
     (url, count)
 }
 
@@ -649,23 +643,13 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
             iss = issuer.url
         ),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-        .args(["serve", "--config", path.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command
+        .args(["serve", "--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("SECRET", canary)
-        .env("RUST_LOG", "trace")
-        .env("API2MCP_LOG_FORMAT", "json")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
-    let mcp = format!("http://127.0.0.1:{port}/mcp");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while reqwest::get(mcp.replace("/mcp", "/health")).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        .env("RUST_LOG", "trace");
+    let mut running = crate::support::ServeProcess::start(command).await;
+    let mcp = running.mcp_url.clone();
     let auth = bearer(&issuer.token("rsa1", issuer.claims("pets:read pets:write")));
     let mut shown = String::new();
     for (tool, arguments) in
@@ -678,29 +662,19 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
     assert!(shown.contains("isError"), "the failing call is an error result: {shown}");
     let (_, _, metrics) = fetch(&mcp.replace("/mcp", "/metrics")).await;
     let (_, _, summary) = fetch(&mcp.replace("/mcp", "/")).await;
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut logs = String::new();
-        let _ = child.0.wait();
-        std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut logs).unwrap();
-        logs
-    })
-    .await
-    .unwrap();
+    let pid = running.child.id().unwrap().to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), running.child.wait()).await;
+    let mut output: String = running.earlier.iter().chain([&running.startup]).map(|line| format!("{line}\n")).collect();
+    while let Some(line) = running.lines.recv().await {
+        output.push_str(&line);
+        output.push('\n');
+    }
     assert!(output.contains("\"target\":\"audit\""), "audit lines are logged: {output}");
     assert!(output.contains("\"subject\":\"alice\""), "{output}");
     for (what, text) in [("results", &shown), ("metrics", &metrics), ("summary", &summary), ("logs", &output)] {
         assert!(!text.contains(canary), "the canary leaked into {what}");
         assert!(!text.contains("Q0FOQVJZLTdmM2E5Yy1uZXZlci1zaG93"), "the canary leaked (base64) into {what}");
-    }
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -772,9 +746,7 @@ async fn opaque_tokens_are_introspected_and_cached() {
             }),
         )
         .with_state(asked.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let endpoint = format!("{}/introspect", crate::support::serve_router(app).await);
     let (base, seen) = upstream().await;
     let path = write(
         "introspection",
@@ -817,9 +789,7 @@ async fn token_exchange_gives_each_caller_its_own_upstream_token() {
             }),
         )
         .with_state(exchanges.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let token_url = format!("{}/token", crate::support::serve_router(app).await);
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
     let credentials = format!(

@@ -41,10 +41,8 @@ async fn echo_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
             (axum::http::StatusCode::OK, axum::Json(json!({"method": method, "uri": uri, "body": body})))
         })
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), seen)
+    let base = crate::support::serve_router(app).await;
+    (base, seen)
 }
 
 async fn client(url: &str, key: Option<&str>) -> RunningService<RoleClient, ClientConfig> {

@@ -269,10 +269,9 @@ fn listen_mistakes_say_what_the_address_should_look_like() {
 
 #[tokio::test]
 async fn a_spec_url_that_refuses_connections_says_so() {
-    // A listener that is closed before anything connects: the port refuses connections.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
+    // A port held without listening: it refuses connections.
+    let closed = crate::support::ClosedPort::new();
+    let address = closed.address();
     let source = api2mcp::load::ConfigSource::Spec { spec: format!("http://{address}/openapi.json"), base_url: None };
     let prepared = api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);

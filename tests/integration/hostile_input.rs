@@ -61,10 +61,7 @@ async fn upstream(seen: Seen) -> String {
                 axum::Json(json!({"ok": true})).into_response()
             }
         });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
+    crate::support::serve_router(app).await
 }
 
 /// `hostile.yaml` served against `base_url`; `getJson` flags instruction-like text. Returns the
@@ -399,9 +396,7 @@ async fn token_exchange_is_single_flight_per_caller() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let token_url = format!("{}/token", crate::support::serve_router(app).await);
     let source = Arc::new(
         api2mcp::call::credentials::TokenSource::new(api2mcp::catalogue::Credential::TokenExchange {
             token_url,
@@ -457,9 +452,7 @@ async fn introspection_is_single_flight_per_token() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("{}/introspect", crate::support::serve_router(app).await);
     let settings = api2mcp::mapping::IntrospectionSettings {
         url,
         client_id: "api2mcp".into(),

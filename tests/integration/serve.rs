@@ -83,10 +83,8 @@ pub async fn upstream() -> (String, Seen) {
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), seen)
+    let base = crate::support::serve_router(app).await;
+    (base, seen)
 }
 
 /// Compiles the serve fixture against `base_url` and serves it; returns the MCP endpoint URL.
@@ -204,10 +202,9 @@ async fn initialize_era_lists_and_calls_tools() {
 
 #[tokio::test]
 async fn an_upstream_that_is_down_is_an_external_error() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
+    // A port held without listening: connections to it are refused, and no one else can take it.
+    let closed = crate::support::ClosedPort::new();
+    let address = closed.address();
     let shutdown = CancellationToken::new();
     let url = api2mcp(&format!("http://{address}"), shutdown.clone()).await;
     let client = ClientConfig::default()
