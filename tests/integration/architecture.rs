@@ -115,18 +115,31 @@ fn only_mcp_uses_rmcp() {
     assert!(outside.is_empty(), "rmcp used outside src/mcp/: {outside:?}");
 }
 
-/// `auth` knows identities and scopes only: it reads its compiled settings (catalogue, mapping) and
-/// reports (telemetry), and uses the two leaf utilities `body` (capped reads) and `tls` (client
-/// builder). It never reaches into the call path or the serving layer.
+/// `auth` knows identities and scopes only: it reads its compiled settings (catalogue) and reports
+/// (telemetry), and uses the two leaf utilities `body` (capped reads) and `tls` (client builder). It
+/// never reaches into the call path, the serving layer or the mapping file's types.
 #[test]
-fn auth_depends_only_on_catalogue_mapping_telemetry_and_leaves() {
+fn auth_depends_only_on_catalogue_telemetry_and_leaves() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = module_graph(&src);
     let leaves = ["body", "tls"];
     for leaf in leaves {
         assert!(graph.get(leaf).is_none_or(BTreeSet::is_empty), "`{leaf}` is no longer a leaf: {:?}", graph[leaf]);
     }
-    let allowed: BTreeSet<&str> = ["catalogue", "mapping", "telemetry"].into_iter().chain(leaves).collect();
+    let allowed: BTreeSet<&str> = ["catalogue", "telemetry"].into_iter().chain(leaves).collect();
     let outside: Vec<&String> = graph["auth"].iter().filter(|dep| !allowed.contains(dep.as_str())).collect();
     assert!(outside.is_empty(), "auth depends on {outside:?}; allowed: {allowed:?}");
+}
+
+/// Mapping types are never runtime types: the modules that serve requests read compiled catalogue
+/// types, never `crate::mapping`. `call`, `shape`, `discovery` and `catalogue` itself still use a few
+/// mapping enums and the output/pagination configs (ARCHITECTURE.md says which); this list only grows.
+#[test]
+fn runtime_modules_never_import_mapping_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    let runtime = ["auth", "mcp", "ops", "resilience", "classify", "telemetry", "body", "tls", "lifecycle"];
+    let offending: Vec<&str> =
+        runtime.into_iter().filter(|module| graph.get(*module).is_some_and(|deps| deps.contains("mapping"))).collect();
+    assert!(offending.is_empty(), "runtime modules importing crate::mapping: {offending:?}");
 }

@@ -453,13 +453,14 @@ async fn introspection_is_single_flight_per_token() {
         }),
     );
     let url = format!("{}/introspect", crate::support::serve_router(app).await);
-    let settings = api2mcp::mapping::IntrospectionSettings {
+    let settings = api2mcp::catalogue::auth::Introspection {
         url,
         client_id: "api2mcp".into(),
         client_secret: "secret".into(),
-        cache_for: None,
+        cache_for: Duration::from_secs(300),
+        audiences: Vec::new(),
     };
-    let introspector = Arc::new(api2mcp::auth::introspect::Introspector::new(&settings, Vec::new()).unwrap());
+    let introspector = Arc::new(api2mcp::auth::introspect::Introspector::new(&settings).unwrap());
     let checks: Vec<_> = (0..8)
         .map(|_| {
             let introspector = introspector.clone();
