@@ -98,17 +98,7 @@ impl Issuer {
 }
 
 /// Every request an upstream received: method, path and query, and the headers that matter here.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Value>>>);
-
-impl Seen {
-    fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-    fn all(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
-    }
-}
+type Seen = crate::support::Recorded<Value>;
 
 async fn upstream() -> (String, Seen) {
     let seen = Seen::default();
@@ -123,7 +113,7 @@ async fn upstream() -> (String, Seen) {
                     "cookie": header("cookie"), "x-tenant-id": header("x-tenant-id"),
                     "x-forwarded-for": header("x-forwarded-for"), "x-custom-key": header("x-custom-key"),
                 });
-                seen.0.lock().unwrap().push(record.clone());
+                seen.push(record.clone());
                 if uri.path() == "/pets/fail" {
                     // A careless upstream that echoes the credentials it got.
                     return (StatusCode::INTERNAL_SERVER_ERROR, format!("failed for {:?}", header("authorization")))

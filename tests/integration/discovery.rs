@@ -5,7 +5,6 @@
 //! profile's schemas pass that profile's rules and arguments map back to valid original arguments.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,15 +25,15 @@ const READER_KEY: &str = "reader-key";
 const ADMIN_KEY: &str = "admin-key";
 
 /// An upstream that answers every request with what it received, and records it.
-async fn echo_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+async fn echo_upstream() -> (String, crate::support::Recorded<String>) {
+    let seen = crate::support::Recorded::<String>::default();
     let app = Router::new()
-        .fallback(|State(seen): State<Arc<Mutex<Vec<String>>>>, request: Request| async move {
+        .fallback(|State(seen): State<crate::support::Recorded<String>>, request: Request| async move {
             let method = request.method().to_string();
             let uri = request.uri().to_string();
             let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
             let body = String::from_utf8_lossy(&body).to_string();
-            seen.lock().unwrap().push(format!("{method} {uri} {body}"));
+            seen.push(format!("{method} {uri} {body}"));
             if uri.contains("/404") {
                 return (axum::http::StatusCode::NOT_FOUND, axum::Json(json!({"message": "not found"})));
             }
@@ -125,7 +124,7 @@ fn fixture_env(base_url: &str) -> HashMap<String, String> {
     ])
 }
 
-async fn serve_fixture(shutdown: CancellationToken) -> (String, Arc<Mutex<Vec<String>>>) {
+async fn serve_fixture(shutdown: CancellationToken) -> (String, crate::support::Recorded<String>) {
     let (base_url, seen) = echo_upstream().await;
     let source = ConfigSource::Mapping("tests/fixtures/discovery/api2mcp.yaml".into());
     let prepared = api2mcp::pipeline::prepare(&source, &fixture_env(&base_url)).await;

@@ -22,7 +22,7 @@ use crate::support::Stdio;
 const SPEC: &str = "tests/fixtures/serve/hostile.yaml";
 
 /// What the upstream received: `METHOD uri`, the headers api2mcp must never let an agent set, the body.
-type Seen = Arc<Mutex<Vec<Value>>>;
+type Seen = crate::support::Recorded<Value>;
 
 async fn upstream(seen: Seen) -> String {
     let app = Router::new()
@@ -51,7 +51,7 @@ async fn upstream(seen: Seen) -> String {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
                 let header = |name: &str| parts.headers.get(name).map(|v| v.to_str().unwrap_or("?").to_string());
-                seen.lock().unwrap().push(json!({
+                seen.push(json!({
                     "request": format!("{} {}", parts.method, parts.uri),
                     "cookie": header("cookie"),
                     "x-forwarded-for": header("x-forwarded-for"),
@@ -106,7 +106,7 @@ fn error_of(result: &rmcp::model::CallToolResult) -> Value {
 /// arguments (with a warning), and an agent cannot smuggle them in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserved_header_parameters_are_dropped_with_a_warning_and_never_sent() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (warnings, url, _) = api2mcp(&base_url, shutdown.clone()).await;
@@ -141,7 +141,7 @@ async fn reserved_header_parameters_are_dropped_with_a_warning_and_never_sent() 
 /// Item 9: the number validated is the number sent; one that may have been rounded is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_reach_the_upstream_exactly_or_are_refused() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (_, url, _) = api2mcp(&base_url, shutdown.clone()).await;
@@ -189,7 +189,7 @@ async fn numbers_reach_the_upstream_exactly_or_are_refused() {
 /// instruction-like strings are marked in `_meta` where the tool asks for it, the data unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_cleaned_and_instruction_like_text_is_flagged() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (_, url, metrics) = api2mcp(&base_url, shutdown.clone()).await;

@@ -476,3 +476,40 @@ impl ServeProcess {
         listen.rsplit(':').next().unwrap().parse().unwrap()
     }
 }
+
+/// What a test upstream received, in arrival order: one shared list, cloned into the upstream's
+/// handlers (axum state) and read by the test. `lock()` (through `Deref`) for anything else.
+pub struct Recorded<T>(std::sync::Arc<std::sync::Mutex<Vec<T>>>);
+
+impl<T> Clone for Recorded<T> {
+    fn clone(&self) -> Self {
+        Recorded(self.0.clone())
+    }
+}
+
+impl<T> Default for Recorded<T> {
+    fn default() -> Self {
+        Recorded(std::sync::Arc::default())
+    }
+}
+
+impl<T> std::ops::Deref for Recorded<T> {
+    type Target = std::sync::Mutex<Vec<T>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: Clone> Recorded<T> {
+    pub fn push(&self, item: T) {
+        self.0.lock().unwrap().push(item);
+    }
+
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}

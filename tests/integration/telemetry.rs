@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -341,14 +341,14 @@ async fn otlp_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8
 }
 
 /// An upstream recording the `traceparent` it receives.
-async fn tracing_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+async fn tracing_upstream() -> (String, crate::support::Recorded<String>) {
+    let seen = crate::support::Recorded::default();
     let app = Router::new()
         .route(
             "/pets/{id}",
-            get(|State(seen): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap| async move {
+            get(|State(seen): State<crate::support::Recorded<String>>, headers: HeaderMap| async move {
                 let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                seen.lock().unwrap().push(traceparent.to_string());
+                seen.push(traceparent.to_string());
                 axum::Json(json!({"id": 1, "name": "Rex"}))
             }),
         )
