@@ -143,3 +143,28 @@ fn runtime_modules_never_import_mapping_types() {
         runtime.into_iter().filter(|module| graph.get(*module).is_some_and(|deps| deps.contains("mapping"))).collect();
     assert!(offending.is_empty(), "runtime modules importing crate::mapping: {offending:?}");
 }
+
+/// Servers in tests listen on port 0 and report the address they bound; a port chosen by binding and
+/// dropping a listener can be taken by another process before it is used again. The one exception is
+/// `support::RedisServer` (redis-server cannot report a port it chose), which retries on a bind failure.
+#[test]
+fn tests_never_choose_a_port_by_binding_and_dropping() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration");
+    // A listener bound and dropped in one expression, or a helper named for it.
+    let patterns = ["fn free_port", ".unwrap().local_addr().unwrap().port()"];
+    let mut found = Vec::new();
+    for path in rust_files(&tests) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "architecture.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for pattern in patterns {
+            let allowed = usize::from(name == "support.rs" && pattern == ".unwrap().local_addr().unwrap().port()");
+            if text.matches(pattern).count() > allowed {
+                found.push(format!("{name}: {pattern}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "bind-drop-rebind ports in tests: {found:?}");
+}

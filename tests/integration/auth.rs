@@ -670,10 +670,9 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
 
 #[tokio::test]
 async fn serving_the_network_without_auth_needs_an_explicit_opt_in() {
-    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-            .args(["serve", "--spec", SPEC, "--base-url", "http://127.0.0.1:9", "--listen", &format!("0.0.0.0:{port}")])
+            .args(["serve", "--spec", SPEC, "--base-url", "http://127.0.0.1:9", "--listen", "0.0.0.0:0"])
             .env_remove("API2MCP_ALLOW_ANONYMOUS")
             .output()
             .unwrap()
