@@ -1,7 +1,12 @@
-//! Wiring: load → validate → compile, and the commands that print the result.
+//! Wiring: load → validate → compile, and the commands that print the result. Every command ends
+//! in `Result<(), Failure>`; the failure's type chooses the exit code (`failure.rs`).
+
+mod failure;
 
 use std::io::Write;
 use std::process::ExitCode;
+
+pub use failure::{EXIT_CONFIG, EXIT_FAILURE, Failure};
 
 use crate::catalogue::Catalogue;
 use crate::cli::{Cli, Command, SourceArgs};
@@ -9,9 +14,15 @@ use crate::compile::{Compiled, text::approx_tokens};
 use crate::load::{LoadedConfig, ProcessEnvironment};
 use crate::pipeline::{Prepared, config_source, prepare, render_all};
 
-pub const EXIT_CONFIG: u8 = 78;
-
+/// Runs one command; the exit code follows the failure, if any.
 pub async fn run(cli: Cli) -> ExitCode {
+    match run_command(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run_command(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Schema => {
             let schema = crate::mapping::json_schema();
@@ -31,28 +42,22 @@ pub async fn run(cli: Cli) -> ExitCode {
             let url = url.unwrap_or_else(|| crate::ops::default_healthcheck_url(&listen));
             match crate::ops::healthcheck(&url, std::time::Duration::from_secs(timeout)).await {
                 Ok(line) => print_stdout(&line),
-                Err(line) => {
-                    eprintln!("unhealthy: {line}");
-                    ExitCode::from(1)
-                }
+                Err(line) => Err(Failure::Unhealthy(line)),
             }
         }
     }
 }
 
-async fn with_prepared(args: &SourceArgs, command: impl FnOnce(&Prepared) -> ExitCode) -> ExitCode {
-    let source = match config_source(args) {
-        Ok(source) => source,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+async fn with_prepared(
+    args: &SourceArgs,
+    command: impl FnOnce(&Prepared) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let source = config_source(args)?;
     let prepared = prepare(&source, &ProcessEnvironment).await;
     command(&prepared)
 }
 
-fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {
+fn check(prepared: &Prepared, deny_warnings: bool) -> Result<(), Failure> {
     let mut out = render_all(prepared);
     let errors = prepared.diagnostics.error_count();
     let warnings = prepared.diagnostics.warning_count();
@@ -67,7 +72,7 @@ fn check(prepared: &Prepared, deny_warnings: bool) -> ExitCode {
     ));
     // A closed stdout (`check | head`) is not a failure of the configuration.
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::from(EXIT_CONFIG) } else { ExitCode::SUCCESS }
+    if errors > 0 || (deny_warnings && warnings > 0) { Err(Failure::CheckFailed) } else { Ok(()) }
 }
 
 /// The catalogue's size: what it costs an agent's context.
@@ -156,14 +161,13 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
     out
 }
 
-fn tools(prepared: &Prepared, json: bool) -> ExitCode {
+fn tools(prepared: &Prepared, json: bool) -> Result<(), Failure> {
     let rendered = render_all(prepared);
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
     let Some(catalogue) = prepared.catalogue().filter(|_| !prepared.diagnostics.has_errors()) else {
-        eprintln!("error: the configuration has errors; run `api2mcp check` for all of them");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(Failure::Diagnostics("run `api2mcp check` for all of them"));
     };
     // What each endpoint serves (mode, token cost, caps, profiles) goes to stderr: stdout stays the
     // catalogue, for scripts.
@@ -177,12 +181,9 @@ fn tools(prepared: &Prepared, json: bool) -> ExitCode {
         write!(stdout, "{}", tools_table(catalogue))
     };
     match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: cannot write the catalogue: {error}");
-            ExitCode::from(1)
-        }
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Failure::Output { what: "the catalogue", source }),
     }
 }
 
@@ -321,34 +322,31 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
     out
 }
 
-/// Loads and compiles for serving: diagnostics to stderr; `None` (exit 78) when there are errors.
-async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catalogue>, ExitCode> {
-    let source = config_source(args).map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(EXIT_CONFIG)
-    })?;
+/// Loads and compiles for serving: diagnostics to stderr, a failure when there are errors.
+async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catalogue>, Failure> {
+    let source = config_source(args)?;
     let prepared = prepare(&source, &ProcessEnvironment).await;
     let rendered = render_all(&prepared);
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
+    let not_serving = || Failure::Diagnostics("not serving");
     if prepared.diagnostics.has_errors() {
-        eprintln!("error: the configuration has errors; not serving");
-        return Err(ExitCode::from(EXIT_CONFIG));
+        return Err(not_serving());
     }
-    let compiled = prepared.compiled.ok_or(ExitCode::from(EXIT_CONFIG))?;
+    let compiled = prepared.compiled.ok_or_else(not_serving)?;
     Ok(std::sync::Arc::new(compiled.catalogue))
 }
 
 /// `catalogue_for_serving`, then the MCP server for it.
-async fn server_for_serving(args: &SourceArgs) -> Result<crate::mcp::McpServer, ExitCode> {
+async fn server_for_serving(args: &SourceArgs) -> Result<crate::mcp::McpServer, Failure> {
     mcp_server(catalogue_for_serving(args).await?, crate::body::Budget::default())
 }
 
 fn mcp_server(
     catalogue: std::sync::Arc<Catalogue>,
     budget: crate::body::Budget,
-) -> Result<crate::mcp::McpServer, ExitCode> {
+) -> Result<crate::mcp::McpServer, Failure> {
     let metrics = std::sync::Arc::new(crate::telemetry::metrics::Metrics::new());
     for upstream in &catalogue.upstreams {
         if upstream.max_response_bytes > budget.total() as u64 {
@@ -361,16 +359,10 @@ fn mcp_server(
         }
     }
     let caller = crate::call::Caller::new(catalogue)
-        .map_err(|message| {
-            eprintln!("error: {message}");
-            ExitCode::from(EXIT_CONFIG)
-        })?
+        .map_err(Failure::Catalogue)?
         .with_metrics(metrics.clone())
         .with_response_budget(budget);
-    crate::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(1)
-    })
+    crate::mcp::McpServer::with_metrics(std::sync::Arc::new(caller), metrics).map_err(Failure::Server)
 }
 
 async fn serve(
@@ -379,27 +371,16 @@ async fn serve(
     extra_hosts: Vec<String>,
     extra_origins: Vec<String>,
     run: &crate::cli::RunArgs,
-) -> ExitCode {
-    let catalogue = match catalogue_for_serving(args).await {
-        Ok(catalogue) => catalogue,
-        Err(code) => return code,
-    };
+) -> Result<(), Failure> {
+    let catalogue = catalogue_for_serving(args).await?;
     let tool_count = catalogue.tools.len();
-    let server = match mcp_server(catalogue, crate::body::Budget::new(run.response_budget)) {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: {}", listen_error("--listen", listen, &error));
-            return ExitCode::from(if error.kind() == std::io::ErrorKind::InvalidInput { EXIT_CONFIG } else { 1 });
-        }
-    };
-    if let Err(message) = exposure_check(&listener, server.caller().catalogue(), run.allow_anonymous) {
-        eprintln!("error: {message}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let server = mcp_server(catalogue, crate::body::Budget::new(run.response_budget))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| Failure::Listen {
+        option: "--listen",
+        listen: listen.to_string(),
+        source,
+    })?;
+    exposure_check(&listener, server.caller().catalogue(), run.allow_anonymous).map_err(Failure::Exposure)?;
     let mut settings = crate::mcp::http::HttpSettings::default();
     settings.allowed_hosts.extend(extra_hosts);
     settings.allowed_origins.extend(extra_origins);
@@ -410,13 +391,9 @@ async fn serve(
     settings.queue_target = Some(run.queue_target).filter(|target| !target.is_zero());
     let shutdown = tokio_util::sync::CancellationToken::new();
     if let Some(metrics_listen) = &run.metrics_listen {
-        let metrics_listener = match tokio::net::TcpListener::bind(metrics_listen).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("error: {}", listen_error("--metrics-listen", metrics_listen, &error));
-                return ExitCode::from(if error.kind() == std::io::ErrorKind::InvalidInput { EXIT_CONFIG } else { 1 });
-            }
-        };
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
+            .await
+            .map_err(|source| Failure::Listen { option: "--metrics-listen", listen: metrics_listen.clone(), source })?;
         let (metrics, stop) = (server.metrics().clone(), shutdown.clone());
         tokio::spawn(async move {
             if let Err(error) = crate::telemetry::serve_metrics(metrics_listener, metrics, stop).await {
@@ -435,13 +412,9 @@ async fn serve(
         signal.cancel();
     });
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
-    match crate::mcp::http::serve(listener, server, &settings, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(1)
-        }
-    }
+    crate::mcp::http::serve(listener, server, &settings, shutdown)
+        .await
+        .map_err(|error| Failure::Serve(error.to_string()))
 }
 
 /// Refuses to serve tools to the network without inbound auth, unless anonymous access is chosen
@@ -465,13 +438,14 @@ fn exposure_check(
 }
 
 /// `api2mcp summary`: the documents the HTTP endpoints serve, from the same builder, offline.
-async fn summary_command(args: &SourceArgs, format: crate::cli::SummaryFormat, url: Option<&str>) -> ExitCode {
+async fn summary_command(
+    args: &SourceArgs,
+    format: crate::cli::SummaryFormat,
+    url: Option<&str>,
+) -> Result<(), Failure> {
     use crate::cli::SummaryFormat;
     use crate::ops::summary;
-    let server = match server_for_serving(args).await {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
+    let server = server_for_serving(args).await?;
     let served = server.served();
     let public_url = served.catalogue.server.discovery.public_url.clone();
     let mcp_url = url.map(str::to_string).or(public_url).unwrap_or_else(|| summary::DEFAULT_MCP_URL.to_string());
@@ -521,34 +495,22 @@ pub fn listen_error(option: &str, listen: &str, error: &std::io::Error) -> Strin
 /// Prints `text` and a newline on stdout. A reader that stopped early (`api2mcp schema | head`)
 /// closes the pipe: that ends the command quietly with success, as it does for other Unix tools,
 /// instead of the panic `println!` turns it into.
-pub fn print_stdout(text: &str) -> ExitCode {
+pub fn print_stdout(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: cannot write to stdout: {error}");
-            ExitCode::from(1)
-        }
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Failure::Output { what: "to stdout", source }),
     }
 }
 
-async fn stdio(args: &SourceArgs) -> ExitCode {
-    let server = match server_for_serving(args).await {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
+async fn stdio(args: &SourceArgs) -> Result<(), Failure> {
+    let server = server_for_serving(args).await?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
     let served = crate::mcp::stdio::serve_stdio(server).await;
     shutdown.cancel();
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(1)
-        }
-    }
+    served.map_err(Failure::Serve)
 }
 
 /// SIGINT or SIGTERM (what container runtimes send).
@@ -572,29 +534,19 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> ExitCode {
+async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> Result<(), Failure> {
     let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
         Ok(serde_json::Value::Object(arguments)) => arguments,
         Ok(_) => {
-            eprintln!("error: --args must be a JSON object, e.g. '{{\"petId\": \"1\"}}'");
-            return ExitCode::from(EXIT_CONFIG);
+            return Err(Failure::Argument("--args must be a JSON object, e.g. '{\"petId\": \"1\"}'".to_string()));
         }
-        Err(error) => {
-            eprintln!("error: --args is not valid JSON: {error}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(error) => return Err(Failure::Argument(format!("--args is not valid JSON: {error}"))),
     };
-    let server = match server_for_serving(args).await {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
+    let server = server_for_serving(args).await?;
     match server.call_once(tool, arguments).await {
         Ok(result) => {
             let compact = result.to_string();
-            let printed = print_stdout(&serde_json::to_string_pretty(&result).unwrap_or(compact.clone()));
-            if printed != ExitCode::SUCCESS {
-                return printed;
-            }
+            print_stdout(&serde_json::to_string_pretty(&result).unwrap_or(compact.clone()))?;
             let text: String = result["content"]
                 .as_array()
                 .into_iter()
@@ -609,11 +561,8 @@ async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> ExitCode {
                 approx_tokens(&text),
                 result["isError"].as_bool().unwrap_or(false)
             );
-            if result["isError"].as_bool() == Some(true) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if result["isError"].as_bool() == Some(true) { Err(Failure::ToolError) } else { Ok(()) }
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(EXIT_CONFIG)
-        }
+        Err(message) => Err(Failure::Argument(message)),
     }
 }

@@ -22,7 +22,7 @@ pub async fn reload(server: &McpServer, args: &SourceArgs) -> Result<usize, Stri
 }
 
 async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, String> {
-    let source = config_source(args)?;
+    let source = config_source(args).map_err(|error| error.to_string())?;
     let prepared = prepare(&source, &ProcessEnvironment).await;
     if prepared.diagnostics.has_errors() {
         let errors = prepared.diagnostics.error_count();

@@ -45,8 +45,13 @@ pub fn compile_loaded(loaded: LoadedConfig, mut diagnostics: Diagnostics) -> Pre
     Prepared { loaded: Some(loaded), compiled: Some(compiled), diagnostics }
 }
 
+/// Neither `--config` nor `--spec` was given and there is no `./api2mcp.yaml`.
+#[derive(Debug, thiserror::Error)]
+#[error("no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)")]
+pub struct NoConfiguration;
+
 /// Where the configuration comes from: `--spec`, `--config`, or `./api2mcp.yaml`.
-pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
+pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, NoConfiguration> {
     if let Some(spec) = &args.spec {
         return Ok(ConfigSource::Spec { spec: spec.clone(), base_url: args.base_url.clone() });
     }
@@ -57,7 +62,7 @@ pub fn config_source(args: &SourceArgs) -> Result<ConfigSource, String> {
     if default.exists() {
         return Ok(ConfigSource::Mapping(default));
     }
-    Err("no configuration: pass --config FILE or --spec FILE|URL (or create ./api2mcp.yaml)".to_string())
+    Err(NoConfiguration)
 }
 
 /// Every diagnostic, sorted, rendered with the snippet of the file it points into.

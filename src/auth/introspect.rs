@@ -10,11 +10,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Denial, Principal, granted_scopes};
-use crate::mapping::IntrospectionSettings;
+use crate::catalogue::auth::Introspection;
 
 /// Cached answers at most; beyond it the least used are evicted (a flood of random tokens cannot grow it).
 const MAX_CACHED: u64 = 10_000;
-const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(300);
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// A token's SHA-256: the cache never holds tokens.
@@ -32,22 +31,21 @@ impl moka::Expiry<TokenHash, Answer> for AnswerLifetime {
 }
 
 pub struct Introspector {
-    settings: IntrospectionSettings,
+    settings: Introspection,
     client: reqwest::Client,
     /// Per-token single flight with expiry; an endpoint failure is not cached.
     cache: moka::future::Cache<TokenHash, Answer>,
-    audiences: Vec<String>,
 }
 
 impl Introspector {
-    pub fn new(settings: &IntrospectionSettings, audiences: Vec<String>) -> Result<Self, String> {
+    pub fn new(settings: &Introspection) -> Result<Self, String> {
         let client = crate::tls::client_builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| format!("cannot build the introspection client: {error}"))?;
         let cache = moka::future::Cache::builder().max_capacity(MAX_CACHED).expire_after(AnswerLifetime).build();
-        Ok(Introspector { settings: settings.clone(), client, cache, audiences })
+        Ok(Introspector { settings: settings.clone(), client, cache })
     }
 
     pub async fn check(&self, token: &str) -> Result<Principal, Denial> {
@@ -87,7 +85,7 @@ impl Introspector {
             })?
             .bytes;
         let answer: Value = serde_json::from_slice(&bytes).map_err(|_| unavailable("the answer is not JSON"))?;
-        let cache_for = self.settings.cache_for.map_or(DEFAULT_CACHE_FOR, |d| d.0);
+        let cache_for = self.settings.cache_for;
         if answer.get("active") != Some(&Value::Bool(true)) {
             return Ok((Err(Denial::Invalid("the token is not active".into())), cache_for));
         }
@@ -102,7 +100,7 @@ impl Introspector {
                 Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
                 _ => Vec::new(),
             };
-            if !audiences.iter().any(|a| self.audiences.iter().any(|ours| ours == a)) {
+            if !audiences.iter().any(|a| self.settings.audiences.iter().any(|ours| ours == a)) {
                 return Ok((Err(Denial::Invalid("the token is not for this server (aud)".into())), cache_for));
             }
         }

@@ -17,42 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::mapping::AuthSettings;
+use crate::catalogue::auth::InboundAuth;
 use crate::telemetry::metrics::Metrics;
-
-/// Algorithms accepted when the configuration names none: asymmetric only.
-pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
-pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Unknown `kid`s trigger a JWKS refresh at most this often per issuer.
-pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-/// Inbound headers never forwarded upstream, whatever `forward_headers` says.
-pub const NEVER_FORWARDED: [&str; 10] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "host",
-];
 
 /// Who is calling, once authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,16 +72,12 @@ struct Issuer {
     jwks: jwks::Jwks,
 }
 
-/// The inbound side, built once from `auth` at startup.
+/// The inbound side, built once from the catalogue's compiled `auth` at startup.
 pub struct Inbound {
-    settings: AuthSettings,
+    settings: InboundAuth,
     issuers: Vec<Issuer>,
-    algorithms: Vec<Algorithm>,
-    leeway: Duration,
-    max_token_bytes: usize,
     /// SHA-256 of each API key → (id, scopes).
     api_keys: HashMap<[u8; 32], (String, BTreeSet<String>)>,
-    forward_headers: Vec<String>,
     introspector: Option<introspect::Introspector>,
 }
 
@@ -128,61 +93,24 @@ pub enum Denial {
 }
 
 impl Inbound {
-    pub fn new(settings: &AuthSettings, metrics: Arc<Metrics>) -> Result<Self, String> {
-        let resource = settings.resource.clone();
+    /// The settings were checked when the catalogue was compiled (`compile/auth.rs`); what can still
+    /// fail here is building an HTTP client for the JWKS or introspection endpoint.
+    pub fn new(settings: &InboundAuth, metrics: Arc<Metrics>) -> Result<Self, String> {
         let issuers = settings
             .issuers
             .iter()
             .map(|issuer| {
-                let audiences = if issuer.audiences.is_empty() {
-                    resource.clone().into_iter().collect()
-                } else {
-                    issuer.audiences.clone()
-                };
-                if audiences.is_empty() {
-                    return Err(format!("issuer '{}' needs `audiences` or `auth.resource`", issuer.issuer));
-                }
-                let interval = issuer.min_refresh_interval.map_or(DEFAULT_MIN_REFRESH_INTERVAL, |d| d.0);
                 Ok(Issuer {
                     issuer: issuer.issuer.clone(),
-                    audiences,
+                    audiences: issuer.audiences.clone(),
                     read_scp: issuer.read_scp,
-                    jwks: jwks::Jwks::new(issuer.jwks_uri.clone(), interval, metrics.clone())?,
+                    jwks: jwks::Jwks::new(issuer.jwks_uri.clone(), issuer.min_refresh_interval, metrics.clone())?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let algorithms = match &settings.algorithms {
-            None => DEFAULT_ALGORITHMS.to_vec(),
-            Some(names) => names.iter().map(|name| parse_algorithm(name)).collect::<Result<Vec<_>, _>>()?,
-        };
-        let mut api_keys = HashMap::new();
-        for key in &settings.api_keys {
-            let hash = parse_sha256(&key.sha256)
-                .ok_or_else(|| format!("api key '{}': sha256 must be 64 hex digits", key.id))?;
-            api_keys.insert(hash, (key.id.clone(), key.scopes.iter().cloned().collect()));
-        }
-        let forward_headers = settings
-            .forward_headers
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .filter(|h| !NEVER_FORWARDED.contains(&h.as_str()))
-            .collect();
-        let introspector = match &settings.introspection {
-            Some(introspection) => {
-                Some(introspect::Introspector::new(introspection, resource.clone().into_iter().collect())?)
-            }
-            None => None,
-        };
-        Ok(Inbound {
-            introspector,
-            settings: settings.clone(),
-            issuers,
-            algorithms,
-            leeway: settings.leeway.map_or(DEFAULT_LEEWAY, |d| d.0),
-            max_token_bytes: settings.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
-            api_keys,
-            forward_headers,
-        })
+        let api_keys = settings.api_keys.iter().map(|key| (key.sha256, (key.id.clone(), key.scopes.clone()))).collect();
+        let introspector = settings.introspection.as_ref().map(introspect::Introspector::new).transpose()?;
+        Ok(Inbound { introspector, settings: settings.clone(), issuers, api_keys })
     }
 
     /// Authenticates a request from its headers alone (a token in the query string is ignored).
@@ -209,8 +137,8 @@ impl Inbound {
         let Some(credential) = bearer.or(api_key) else {
             return if self.settings.anonymous { Ok(Principal::anonymous()) } else { Err(Denial::Missing) };
         };
-        if credential.len() > self.max_token_bytes {
-            return Err(Denial::Invalid(format!("the token is larger than {} bytes", self.max_token_bytes)));
+        if credential.len() > self.settings.max_token_bytes {
+            return Err(Denial::Invalid(format!("the token is larger than {} bytes", self.settings.max_token_bytes)));
         }
         if let Some((id, scopes)) = self.api_keys.get(&<[u8; 32]>::from(Sha256::digest(credential.as_bytes()))) {
             return Ok(Principal {
@@ -238,7 +166,7 @@ impl Inbound {
     async fn verify_jwt(&self, token: &str) -> Result<Principal, Denial> {
         let invalid = |why: &str| Denial::Invalid(why.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("not a JWT this server accepts"))?;
-        if !self.algorithms.contains(&header.alg) {
+        if !self.settings.algorithms.contains(&header.alg) {
             return Err(Denial::Invalid(format!("algorithm {:?} is not accepted", header.alg)));
         }
         // The issuer is read before verification only to pick its keys; it is verified below.
@@ -261,7 +189,7 @@ impl Inbound {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = true;
-        validation.leeway = self.leeway.as_secs();
+        validation.leeway = self.settings.leeway.as_secs();
         let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|error| {
             use jsonwebtoken::errors::ErrorKind;
             Denial::Invalid(
@@ -288,7 +216,8 @@ impl Inbound {
 
     /// The inbound headers that may travel upstream: only the configured allow-list, never credentials.
     pub fn forwarded(&self, headers: &HeaderMap) -> Vec<(String, String)> {
-        self.forward_headers
+        self.settings
+            .forward_headers
             .iter()
             .filter_map(|name| {
                 let value = headers.get(name.as_str())?.to_str().ok()?;
@@ -297,7 +226,7 @@ impl Inbound {
             .collect()
     }
 
-    pub fn settings(&self) -> &AuthSettings {
+    pub fn settings(&self) -> &InboundAuth {
         &self.settings
     }
 
@@ -307,91 +236,15 @@ impl Inbound {
     }
 }
 
-fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
-    let algorithm: Algorithm = name.parse().map_err(|_| format!("unknown algorithm '{name}'"))?;
-    if matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-        return Err(format!("algorithm '{name}' is symmetric: tokens are verified with public keys only"));
-    }
-    Ok(algorithm)
-}
+/// The caller's own bearer token, kept only for upstream token exchange (RFC 8693); never sent
+/// upstream, never printed.
+#[derive(Clone)]
+pub struct SubjectToken(pub String);
 
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return None;
+impl std::fmt::Debug for SubjectToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectToken(<redacted>)")
     }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Checks an `auth` section the way startup will (for `check`): every problem, one string each.
-pub fn check_settings(settings: &AuthSettings) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    if let Some(resource) = &settings.resource
-        && url::Url::parse(resource).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true)
-    {
-        problems.push(("/auth/resource".to_string(), format!("'{resource}' is not an absolute http(s) URL")));
-    }
-    for (i, issuer) in settings.issuers.iter().enumerate() {
-        if url::Url::parse(&issuer.jwks_uri).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-            problems
-                .push((format!("/auth/issuers/{i}/jwks_uri"), format!("'{}' is not an http(s) URL", issuer.jwks_uri)));
-        }
-        if issuer.audiences.is_empty() && settings.resource.is_none() {
-            problems.push((
-                format!("/auth/issuers/{i}"),
-                format!(
-                    "issuer '{}' has no audience: set `auth.resource` (this server's URL) or `audiences`",
-                    issuer.issuer
-                ),
-            ));
-        }
-    }
-    for (i, name) in settings.algorithms.iter().flatten().enumerate() {
-        if let Err(why) = parse_algorithm(name) {
-            problems.push((format!("/auth/algorithms/{i}"), why));
-        }
-    }
-    for (i, key) in settings.api_keys.iter().enumerate() {
-        if parse_sha256(&key.sha256).is_none() {
-            problems.push((
-                format!("/auth/api_keys/{i}/sha256"),
-                format!("api key '{}': sha256 must be 64 hex digits (printf %s \"$KEY\" | sha256sum)", key.id),
-            ));
-        }
-    }
-    for (i, name) in settings.forward_headers.iter().enumerate() {
-        if NEVER_FORWARDED.contains(&name.to_ascii_lowercase().as_str()) {
-            problems.push((format!("/auth/forward_headers/{i}"), format!("'{name}' is never forwarded upstream")));
-        }
-    }
-    if let Some(introspection) = &settings.introspection
-        && url::Url::parse(&introspection.url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true)
-    {
-        problems
-            .push(("/auth/introspection/url".to_string(), format!("'{}' is not an http(s) URL", introspection.url)));
-    }
-    if settings.introspection.is_some() && settings.resource.is_none() {
-        problems.push((
-            "/auth/introspection".to_string(),
-            "introspection needs `auth.resource` (the audience an introspected token must name, when it names one)"
-                .to_string(),
-        ));
-    }
-    if settings.issuers.is_empty()
-        && settings.api_keys.is_empty()
-        && settings.introspection.is_none()
-        && !settings.anonymous
-    {
-        problems.push((
-            "/auth".to_string(),
-            "`auth` accepts nobody: add `issuers`, `introspection`, `api_keys`, or `anonymous: true`".to_string(),
-        ));
-    }
-    problems
 }
 
 /// What the guard hands to the MCP handler in the request's extensions.
@@ -402,7 +255,7 @@ pub struct Authenticated {
     pub forwarded: Vec<(String, String)>,
     pub audit_arguments: bool,
     /// The caller's bearer token (JWT or opaque), kept only for RFC 8693 token exchange.
-    pub token: Option<crate::call::credentials::SubjectToken>,
+    pub token: Option<SubjectToken>,
 }
 
 /// The RFC 9728 metadata URL for this server's `/mcp` resource.
@@ -497,20 +350,5 @@ mod tests {
         assert_eq!(granted_scopes(&json!({"scp": "x y"}), true), set(&["x", "y"]));
         assert_eq!(granted_scopes(&json!({"scope": 3}), true), set(&[]));
         assert_eq!(granted_scopes(&json!({"scope": ["a", "b"]}), true), set(&[]), "RFC 9068: a string only");
-    }
-
-    #[test]
-    fn sha256_hex_parsing() {
-        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-        assert_eq!(parse_sha256(hex).unwrap()[0], 0x9f);
-        assert!(parse_sha256("abc").is_none());
-        assert!(parse_sha256(&"zz".repeat(32)).is_none());
-    }
-
-    #[test]
-    fn symmetric_algorithms_are_refused() {
-        assert!(parse_algorithm("HS256").is_err());
-        assert!(parse_algorithm("none").is_err());
-        assert_eq!(parse_algorithm("ES256"), Ok(Algorithm::ES256));
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
+use crate::auth::SubjectToken;
 use crate::catalogue::{Credential, CredentialChoice};
 use crate::classify::Outcome;
 use crate::mapping::KeyLocation;
@@ -57,16 +58,6 @@ impl moka::Expiry<CacheKey, CachedToken> for UntilRefresh {
 
 /// `None` for client credentials (one token for everyone), the SHA-256 of the caller's token for token exchange.
 type CacheKey = Option<[u8; 32]>;
-
-/// The caller's own bearer token, kept only to exchange it (RFC 8693); never sent upstream, never printed.
-#[derive(Clone)]
-pub struct SubjectToken(pub String);
-
-impl std::fmt::Debug for SubjectToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SubjectToken(<redacted>)")
-    }
-}
 
 impl TokenSource {
     pub fn new(credential: Credential) -> Result<Self, String> {

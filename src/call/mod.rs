@@ -51,7 +51,7 @@ pub struct CallContext {
     /// The authenticated caller (subject or key id); pagination cursors are bound to it.
     pub caller: Option<String>,
     /// The caller's bearer token, only for RFC 8693 token exchange (never sent upstream).
-    pub subject_token: Option<credentials::SubjectToken>,
+    pub subject_token: Option<crate::auth::SubjectToken>,
     /// Allow-listed inbound headers to send upstream (`auth.forward_headers`); never credentials.
     pub forward: Vec<(String, String)>,
     /// Where to report progress while several pages are fetched.

@@ -1,6 +1,7 @@
 //! The runtime IR: what `compile/` produces and every later stage reads. Immutable once built, shared
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
+pub mod auth;
 pub mod resilience;
 pub mod views;
 
@@ -113,8 +114,8 @@ pub struct ServerInfo {
     pub redis_url: Option<String>,
     /// Discovery metadata (the mapping's `server.discovery`).
     pub discovery: crate::mapping::DiscoverySettings,
-    /// Inbound authentication (the mapping's `auth`); `None`: anonymous callers only.
-    pub auth: Option<crate::mapping::AuthSettings>,
+    /// Inbound authentication (the mapping's `auth`, compiled); `None`: anonymous callers only.
+    pub auth: Option<auth::InboundAuth>,
     /// Server-wide rate limits and how they are shared (`server.limits`).
     pub limits: resilience::ServerLimits,
 }

@@ -2,6 +2,7 @@
 //! neither hang nor fail differently from one run to the next. Its warnings (name collisions, cut
 //! names, suspicious descriptions, unresolved references) go to the same diagnostics as `validate/`.
 
+pub mod auth;
 pub mod credentials;
 mod lean;
 pub mod names;
@@ -284,7 +285,10 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         // `${REDIS_URL:-}` leaves it empty: no Redis.
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: mapping.server.discovery.clone(),
-        auth: mapping.auth.clone(),
+        auth: mapping
+            .auth
+            .as_ref()
+            .and_then(|settings| auth::inbound(settings, loaded.mapping_source.as_ref(), diagnostics)),
         limits: resilience::server_limits(&mapping.server.limits),
     };
     let upstream_names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();

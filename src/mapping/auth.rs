@@ -1,5 +1,6 @@
 //! The mapping file's `auth` section (who may call this server) and each upstream's `credentials`
-//! (how api2mcp authenticates to the upstream). Runtime types live in `auth/`.
+//! (how api2mcp authenticates to the upstream). Both are compiled into catalogue types
+//! (`compile/auth.rs`, `compile/credentials.rs`); nothing at run time reads these.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;

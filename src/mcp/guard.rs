@@ -14,8 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{McpServer, Pinned};
-use crate::auth::{Authenticated, Denial, Inbound, audit_denied, metadata_url, permits};
-use crate::call::credentials::SubjectToken;
+use crate::auth::{Authenticated, Denial, Inbound, SubjectToken, audit_denied, metadata_url, permits};
 
 /// State of the `/mcp` guard.
 #[derive(Clone)]

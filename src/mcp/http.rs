@@ -103,7 +103,8 @@ pub fn router(
     }
     let metrics = server.metrics().clone();
     // Inbound auth comes from the catalogue's own settings, so a server cannot be started without
-    // the auth its configuration asks for. Settings that cannot be used fail closed.
+    // the auth its configuration asks for. The settings were checked when they were compiled; an
+    // HTTP client for the JWKS or introspection endpoint that cannot be built fails closed.
     let auth_settings = server.caller().catalogue().server.auth.clone();
     let guard = auth_settings.as_ref().map(|settings| {
         crate::auth::Inbound::new(settings, server.metrics().clone())
@@ -130,7 +131,7 @@ pub fn router(
         None => {}
         Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, super::guard::guard)),
         Some(Err(error)) => {
-            tracing::error!(%error, "inbound auth settings cannot be used: refusing every MCP request");
+            tracing::error!(%error, "inbound auth cannot start: refusing every MCP request");
             mcp = mcp.layer(middleware::from_fn(refuse_all));
         }
     }

@@ -1,5 +1,6 @@
-//! Checks of inbound `auth` and each upstream's `credentials`, with the same functions startup uses,
-//! so that `check` finds every problem the server would refuse or fail closed on. Values are never shown.
+//! Checks of each upstream's `credentials`, with the function the compiler uses, so that `check`
+//! finds every problem the server would refuse. Values are never shown. Inbound `auth` is checked
+//! where it is compiled (`compile/auth.rs`).
 
 use super::locate;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -8,15 +9,6 @@ use crate::spec::pointer_segment;
 
 pub fn check(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
     let source = loaded.mapping_source.as_ref();
-    if let Some(settings) = &loaded.mapping.auth {
-        for (pointer, problem) in crate::auth::check_settings(settings) {
-            diagnostics.push(
-                Diagnostic::error("mapping/invalid-auth", problem)
-                    .at(locate(source, &pointer))
-                    .with_help("see specs/auth.md"),
-            );
-        }
-    }
     for (name, upstream) in &loaded.mapping.upstreams {
         let Some(spec) = loaded.specs.get(name) else { continue };
         for (scheme, settings) in &upstream.credentials {

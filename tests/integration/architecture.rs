@@ -114,3 +114,57 @@ fn only_mcp_uses_rmcp() {
         .collect();
     assert!(outside.is_empty(), "rmcp used outside src/mcp/: {outside:?}");
 }
+
+/// `auth` knows identities and scopes only: it reads its compiled settings (catalogue) and reports
+/// (telemetry), and uses the two leaf utilities `body` (capped reads) and `tls` (client builder). It
+/// never reaches into the call path, the serving layer or the mapping file's types.
+#[test]
+fn auth_depends_only_on_catalogue_telemetry_and_leaves() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    let leaves = ["body", "tls"];
+    for leaf in leaves {
+        assert!(graph.get(leaf).is_none_or(BTreeSet::is_empty), "`{leaf}` is no longer a leaf: {:?}", graph[leaf]);
+    }
+    let allowed: BTreeSet<&str> = ["catalogue", "telemetry"].into_iter().chain(leaves).collect();
+    let outside: Vec<&String> = graph["auth"].iter().filter(|dep| !allowed.contains(dep.as_str())).collect();
+    assert!(outside.is_empty(), "auth depends on {outside:?}; allowed: {allowed:?}");
+}
+
+/// Mapping types are never runtime types: the modules that serve requests read compiled catalogue
+/// types, never `crate::mapping`. `call`, `shape`, `discovery` and `catalogue` itself still use a few
+/// mapping enums and the output/pagination configs (ARCHITECTURE.md says which); this list only grows.
+#[test]
+fn runtime_modules_never_import_mapping_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    let runtime = ["auth", "mcp", "ops", "resilience", "classify", "telemetry", "body", "tls", "lifecycle"];
+    let offending: Vec<&str> =
+        runtime.into_iter().filter(|module| graph.get(*module).is_some_and(|deps| deps.contains("mapping"))).collect();
+    assert!(offending.is_empty(), "runtime modules importing crate::mapping: {offending:?}");
+}
+
+/// Servers in tests listen on port 0 and report the address they bound; a port chosen by binding and
+/// dropping a listener can be taken by another process before it is used again. The one exception is
+/// `support::RedisServer` (redis-server cannot report a port it chose), which retries on a bind failure.
+#[test]
+fn tests_never_choose_a_port_by_binding_and_dropping() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration");
+    // A listener bound and dropped in one expression, or a helper named for it.
+    let patterns = ["fn free_port", ".unwrap().local_addr().unwrap().port()"];
+    let mut found = Vec::new();
+    for path in rust_files(&tests) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "architecture.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for pattern in patterns {
+            let allowed = usize::from(name == "support.rs" && pattern == ".unwrap().local_addr().unwrap().port()");
+            if text.matches(pattern).count() > allowed {
+                found.push(format!("{name}: {pattern}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "bind-drop-rebind ports in tests: {found:?}");
+}

@@ -72,9 +72,7 @@ impl Issuer {
                 }),
             )
             .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = crate::support::serve_router(app).await;
         Issuer { url, jwks, fetches }
     }
 
@@ -100,17 +98,7 @@ impl Issuer {
 }
 
 /// Every request an upstream received: method, path and query, and the headers that matter here.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Value>>>);
-
-impl Seen {
-    fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-    fn all(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
-    }
-}
+type Seen = crate::support::Recorded<Value>;
 
 async fn upstream() -> (String, Seen) {
     let seen = Seen::default();
@@ -125,7 +113,7 @@ async fn upstream() -> (String, Seen) {
                     "cookie": header("cookie"), "x-tenant-id": header("x-tenant-id"),
                     "x-forwarded-for": header("x-forwarded-for"), "x-custom-key": header("x-custom-key"),
                 });
-                seen.0.lock().unwrap().push(record.clone());
+                seen.push(record.clone());
                 if uri.path() == "/pets/fail" {
                     // A careless upstream that echoes the credentials it got.
                     return (StatusCode::INTERNAL_SERVER_ERROR, format!("failed for {:?}", header("authorization")))
@@ -135,9 +123,7 @@ async fn upstream() -> (String, Seen) {
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = crate::support::serve_router(app).await;
     (url, seen)
 }
 
@@ -551,9 +537,7 @@ async fn token_endpoint(lifetime: u64) -> (String, Arc<AtomicUsize>) {
             }),
         )
         .with_state(count.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = crate::support::serve_router(app).await;
     (url, count)
 }
 
@@ -649,23 +633,13 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
             iss = issuer.url
         ),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-        .args(["serve", "--config", path.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command
+        .args(["serve", "--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("SECRET", canary)
-        .env("RUST_LOG", "trace")
-        .env("API2MCP_LOG_FORMAT", "json")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
-    let mcp = format!("http://127.0.0.1:{port}/mcp");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while reqwest::get(mcp.replace("/mcp", "/health")).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        .env("RUST_LOG", "trace");
+    let mut running = crate::support::ServeProcess::start(command).await;
+    let mcp = running.mcp_url.clone();
     let auth = bearer(&issuer.token("rsa1", issuer.claims("pets:read pets:write")));
     let mut shown = String::new();
     for (tool, arguments) in
@@ -678,15 +652,14 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
     assert!(shown.contains("isError"), "the failing call is an error result: {shown}");
     let (_, _, metrics) = fetch(&mcp.replace("/mcp", "/metrics")).await;
     let (_, _, summary) = fetch(&mcp.replace("/mcp", "/")).await;
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut logs = String::new();
-        let _ = child.0.wait();
-        std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut logs).unwrap();
-        logs
-    })
-    .await
-    .unwrap();
+    let pid = running.child.id().unwrap().to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), running.child.wait()).await;
+    let mut output: String = running.earlier.iter().chain([&running.startup]).map(|line| format!("{line}\n")).collect();
+    while let Some(line) = running.lines.recv().await {
+        output.push_str(&line);
+        output.push('\n');
+    }
     assert!(output.contains("\"target\":\"audit\""), "audit lines are logged: {output}");
     assert!(output.contains("\"subject\":\"alice\""), "{output}");
     for (what, text) in [("results", &shown), ("metrics", &metrics), ("summary", &summary), ("logs", &output)] {
@@ -695,21 +668,11 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
     }
 }
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn serving_the_network_without_auth_needs_an_explicit_opt_in() {
-    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-            .args(["serve", "--spec", SPEC, "--base-url", "http://127.0.0.1:9", "--listen", &format!("0.0.0.0:{port}")])
+            .args(["serve", "--spec", SPEC, "--base-url", "http://127.0.0.1:9", "--listen", "0.0.0.0:0"])
             .env_remove("API2MCP_ALLOW_ANONYMOUS")
             .output()
             .unwrap()
@@ -772,9 +735,7 @@ async fn opaque_tokens_are_introspected_and_cached() {
             }),
         )
         .with_state(asked.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let endpoint = format!("{}/introspect", crate::support::serve_router(app).await);
     let (base, seen) = upstream().await;
     let path = write(
         "introspection",
@@ -817,9 +778,7 @@ async fn token_exchange_gives_each_caller_its_own_upstream_token() {
             }),
         )
         .with_state(exchanges.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let token_url = format!("{}/token", crate::support::serve_router(app).await);
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
     let credentials = format!(

@@ -160,3 +160,28 @@ fn check_and_tools_report_inferred_pagination_and_shaping() {
 fn env_of(path: &str) -> std::collections::HashMap<String, String> {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// The exit code follows the failure's type: a configuration the server refuses is 78 (EX_CONFIG), an
+/// address another process holds is 1, whatever the message says.
+#[test]
+fn serve_exits_78_on_a_bad_configuration_and_1_on_an_address_in_use() {
+    let (code, _, stderr) =
+        api2mcp(&["serve", "--spec", "tests/fixtures/compile/broken-spec/spec.yaml", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(stderr.contains("error: the configuration has errors; not serving"), "{stderr}");
+
+    let (code, _, stderr) = api2mcp(&["serve", "--config", "tests/fixtures/nope.yaml", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 78, "{stderr}");
+
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = held.local_addr().unwrap().to_string();
+    let (code, _, stderr) =
+        api2mcp(&["serve", "--spec", "tests/fixtures/compile/v30-petstore/spec.yaml", "--listen", &address]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("cannot listen on {address} (--listen): the address is in use")), "{stderr}");
+    drop(held);
+
+    let (code, _, stderr) =
+        api2mcp(&["serve", "--spec", "tests/fixtures/compile/v30-petstore/spec.yaml", "--listen", "localhost"]);
+    assert_eq!(code, 78, "a malformed address is a configuration error: {stderr}");
+}

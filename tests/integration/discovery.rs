@@ -5,7 +5,6 @@
 //! profile's schemas pass that profile's rules and arguments map back to valid original arguments.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,25 +25,23 @@ const READER_KEY: &str = "reader-key";
 const ADMIN_KEY: &str = "admin-key";
 
 /// An upstream that answers every request with what it received, and records it.
-async fn echo_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+async fn echo_upstream() -> (String, crate::support::Recorded<String>) {
+    let seen = crate::support::Recorded::<String>::default();
     let app = Router::new()
-        .fallback(|State(seen): State<Arc<Mutex<Vec<String>>>>, request: Request| async move {
+        .fallback(|State(seen): State<crate::support::Recorded<String>>, request: Request| async move {
             let method = request.method().to_string();
             let uri = request.uri().to_string();
             let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
             let body = String::from_utf8_lossy(&body).to_string();
-            seen.lock().unwrap().push(format!("{method} {uri} {body}"));
+            seen.push(format!("{method} {uri} {body}"));
             if uri.contains("/404") {
                 return (axum::http::StatusCode::NOT_FOUND, axum::Json(json!({"message": "not found"})));
             }
             (axum::http::StatusCode::OK, axum::Json(json!({"method": method, "uri": uri, "body": body})))
         })
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), seen)
+    let base = crate::support::serve_router(app).await;
+    (base, seen)
 }
 
 async fn client(url: &str, key: Option<&str>) -> RunningService<RoleClient, ClientConfig> {
@@ -127,7 +124,7 @@ fn fixture_env(base_url: &str) -> HashMap<String, String> {
     ])
 }
 
-async fn serve_fixture(shutdown: CancellationToken) -> (String, Arc<Mutex<Vec<String>>>) {
+async fn serve_fixture(shutdown: CancellationToken) -> (String, crate::support::Recorded<String>) {
     let (base_url, seen) = echo_upstream().await;
     let source = ConfigSource::Mapping("tests/fixtures/discovery/api2mcp.yaml".into());
     let prepared = api2mcp::pipeline::prepare(&source, &fixture_env(&base_url)).await;

@@ -49,7 +49,7 @@ fn gzip_bomb() -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-type Seen = Arc<Mutex<Vec<String>>>;
+type Seen = crate::support::Recorded<String>;
 
 async fn upstream(seen: Seen) -> String {
     let bomb = Arc::new(gzip_bomb());
@@ -111,7 +111,7 @@ async fn upstream(seen: Seen) -> String {
             async move {
                 let trace = request.headers().get("x-trace").map(|v| v.to_str().unwrap_or("?").to_string());
                 let auth = request.headers().get("authorization").map(|v| v.to_str().unwrap_or("?").to_string());
-                seen.lock().unwrap().push(format!("{} trace={trace:?} auth={auth:?}", request.uri()));
+                seen.push(format!("{} trace={trace:?} auth={auth:?}", request.uri()));
                 axum::Json(json!({"ok": true})).into_response()
             }
         });
@@ -161,7 +161,7 @@ fn error_of(result: &rmcp::model::CallToolResult) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_upstream_failure_is_classified_and_the_server_keeps_serving() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let url = api2mcp(&base_url, shutdown.clone()).await;
@@ -254,7 +254,7 @@ async fn an_unresolvable_host_is_a_dns_failure() {
 
 #[tokio::test]
 async fn hostile_argument_values_reach_the_upstream_exactly_as_intended() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let url = api2mcp(&base_url, shutdown.clone()).await;
@@ -290,7 +290,7 @@ async fn hostile_argument_values_reach_the_upstream_exactly_as_intended() {
 
 #[tokio::test]
 async fn the_http_transport_rejects_foreign_hosts_and_oversized_bodies() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen).await;
     let shutdown = CancellationToken::new();
     let url = api2mcp(&base_url, shutdown.clone()).await;

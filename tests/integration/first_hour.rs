@@ -86,7 +86,7 @@ async fn arguments_are_coerced_only_when_nothing_is_lost() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&text(&result)).ok(), Some(json!({"id": "7", "name": "Rex"})));
     let result = call(&client, "list_pets", json!({"limit": "2"})).await;
     assert_eq!(result.is_error, Some(false), "{}", text(&result));
-    assert_eq!(seen.0.lock().unwrap().as_slice(), ["GET /pets/7 cookie=-", "GET /pets?limit=2"]);
+    assert_eq!(seen.lock().unwrap().as_slice(), ["GET /pets/7 cookie=-", "GET /pets?limit=2"]);
 
     // The converted value is validated like any other: `minimum: 1`.
     let result = call(&client, "list_pets", json!({"limit": "0"})).await;
@@ -107,7 +107,7 @@ async fn arguments_are_coerced_only_when_nothing_is_lost() {
     let result = call(&client, "get_pet", json!({})).await;
     let error = result.structured_content.unwrap();
     assert_eq!(error["fields"], json!([{"field": "petId", "message": "is required"}]));
-    assert_eq!(seen.0.lock().unwrap().len(), 2, "nothing refused reached the upstream");
+    assert_eq!(seen.lock().unwrap().len(), 2, "nothing refused reached the upstream");
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
@@ -269,10 +269,9 @@ fn listen_mistakes_say_what_the_address_should_look_like() {
 
 #[tokio::test]
 async fn a_spec_url_that_refuses_connections_says_so() {
-    // A listener that is closed before anything connects: the port refuses connections.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
+    // A port held without listening: it refuses connections.
+    let closed = crate::support::ClosedPort::new();
+    let address = closed.address();
     let source = api2mcp::load::ConfigSource::Spec { spec: format!("http://{address}/openapi.json"), base_url: None };
     let prepared = api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);

@@ -416,10 +416,7 @@ async fn slow_large_upstream(release: tokio::sync::watch::Receiver<Vec<String>>)
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
+    crate::support::serve_router(app).await
 }
 
 struct ChannelStream(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);

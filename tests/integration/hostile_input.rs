@@ -22,7 +22,7 @@ use crate::support::Stdio;
 const SPEC: &str = "tests/fixtures/serve/hostile.yaml";
 
 /// What the upstream received: `METHOD uri`, the headers api2mcp must never let an agent set, the body.
-type Seen = Arc<Mutex<Vec<Value>>>;
+type Seen = crate::support::Recorded<Value>;
 
 async fn upstream(seen: Seen) -> String {
     let app = Router::new()
@@ -51,7 +51,7 @@ async fn upstream(seen: Seen) -> String {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
                 let header = |name: &str| parts.headers.get(name).map(|v| v.to_str().unwrap_or("?").to_string());
-                seen.lock().unwrap().push(json!({
+                seen.push(json!({
                     "request": format!("{} {}", parts.method, parts.uri),
                     "cookie": header("cookie"),
                     "x-forwarded-for": header("x-forwarded-for"),
@@ -61,10 +61,7 @@ async fn upstream(seen: Seen) -> String {
                 axum::Json(json!({"ok": true})).into_response()
             }
         });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
+    crate::support::serve_router(app).await
 }
 
 /// `hostile.yaml` served against `base_url`; `getJson` flags instruction-like text. Returns the
@@ -109,7 +106,7 @@ fn error_of(result: &rmcp::model::CallToolResult) -> Value {
 /// arguments (with a warning), and an agent cannot smuggle them in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserved_header_parameters_are_dropped_with_a_warning_and_never_sent() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (warnings, url, _) = api2mcp(&base_url, shutdown.clone()).await;
@@ -144,7 +141,7 @@ async fn reserved_header_parameters_are_dropped_with_a_warning_and_never_sent() 
 /// Item 9: the number validated is the number sent; one that may have been rounded is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_reach_the_upstream_exactly_or_are_refused() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (_, url, _) = api2mcp(&base_url, shutdown.clone()).await;
@@ -192,7 +189,7 @@ async fn numbers_reach_the_upstream_exactly_or_are_refused() {
 /// instruction-like strings are marked in `_meta` where the tool asks for it, the data unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_cleaned_and_instruction_like_text_is_flagged() {
-    let seen: Seen = Arc::default();
+    let seen = Seen::default();
     let base_url = upstream(seen.clone()).await;
     let shutdown = CancellationToken::new();
     let (_, url, metrics) = api2mcp(&base_url, shutdown.clone()).await;
@@ -399,9 +396,7 @@ async fn token_exchange_is_single_flight_per_caller() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let token_url = format!("{}/token", crate::support::serve_router(app).await);
     let source = Arc::new(
         api2mcp::call::credentials::TokenSource::new(api2mcp::catalogue::Credential::TokenExchange {
             token_url,
@@ -413,7 +408,7 @@ async fn token_exchange_is_single_flight_per_caller() {
         })
         .unwrap(),
     );
-    let subject = |s: &str| api2mcp::call::credentials::SubjectToken(s.to_string());
+    let subject = |s: &str| api2mcp::auth::SubjectToken(s.to_string());
 
     // B's token is cached.
     assert_eq!(source.token(Some(&subject("fast-caller"))).await.unwrap(), "for-fast-caller");
@@ -457,16 +452,15 @@ async fn introspection_is_single_flight_per_token() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let settings = api2mcp::mapping::IntrospectionSettings {
+    let url = format!("{}/introspect", crate::support::serve_router(app).await);
+    let settings = api2mcp::catalogue::auth::Introspection {
         url,
         client_id: "api2mcp".into(),
         client_secret: "secret".into(),
-        cache_for: None,
+        cache_for: Duration::from_secs(300),
+        audiences: Vec::new(),
     };
-    let introspector = Arc::new(api2mcp::auth::introspect::Introspector::new(&settings, Vec::new()).unwrap());
+    let introspector = Arc::new(api2mcp::auth::introspect::Introspector::new(&settings).unwrap());
     let checks: Vec<_> = (0..8)
         .map(|_| {
             let introspector = introspector.clone();

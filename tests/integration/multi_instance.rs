@@ -22,7 +22,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
-use crate::support::{RedisServer, free_port, redis_ready, send_signal};
+use crate::support::{RedisServer, redis_ready, send_signal, temp_dir};
 
 const MAPPING: &str = "tests/fixtures/multi-instance/api2mcp.yaml";
 const INSTANCES: usize = 3;
@@ -213,15 +213,9 @@ impl Drop for Fleet {
 
 impl Fleet {
     async fn start() -> Fleet {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "api2mcp-multi-instance-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let redis_port = free_port();
-        let redis = RedisServer::start(redis_port);
+        let dir = temp_dir("multi-instance");
+        let redis = RedisServer::start();
+        let redis_port = redis.port();
         drop(redis_ready(redis_port).await);
         let (upstream, recorder) = recorder().await;
         let redis_url = format!("redis://127.0.0.1:{redis_port}/0");

@@ -1,13 +1,16 @@
-//! The operational endpoints over real parts: api2mcp serving on 127.0.0.1:0, a real upstream that
-//! is stopped and started again on the same port, a real `redis-server`, the rmcp client in the
+//! The operational endpoints over real parts: api2mcp serving on 127.0.0.1:0, a real upstream whose
+//! port first refuses connections, then listens, fails and recovers, a real `redis-server`, the rmcp client in the
 //! 2026-07-28 era, and the `api2mcp` binary's `healthcheck` and `summary` commands.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use rmcp::ClientLifecycleMode;
 use rmcp::model::{ProtocolVersion, RequestMetaObject};
@@ -66,32 +69,12 @@ async fn get_json(url: &str) -> (u16, Value) {
 
 /// Polls `/ready` until it answers `expected`, or fails after 15 seconds with the last answer.
 async fn wait_ready(base: &str, expected: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = get_json(&format!("{base}/ready")).await;
-        if status == expected {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "/ready stayed {status}, expected {expected}: {body}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// A real upstream with `/status` on a given port; the returned token stops it (and the handle ends
-/// once the port is released).
-async fn upstream_on(port: u16) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let app = Router::new().route("/status", get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let stop = CancellationToken::new();
-    let stopped = stop.clone();
-    let handle = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(stopped.cancelled_owned()).await.unwrap();
-    });
-    (stop, handle)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    let url = format!("{base}/ready");
+    poll(&format!("/ready answers {expected}"), Duration::from_secs(15), || async {
+        let (status, body) = get_json(&url).await;
+        if status == expected { Ok(body) } else { Err(format!("{status} {body}")) }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -252,8 +235,8 @@ async fn the_server_card_is_off_unless_switched_on() {
 
 #[tokio::test]
 async fn ready_follows_the_upstream_down_and_up() {
-    let port = free_port();
-    let upstream_url = format!("http://127.0.0.1:{port}");
+    let closed = ClosedPort::new();
+    let upstream_url = format!("http://{}", closed.address());
     let shutdown = CancellationToken::new();
     let probe = "    health: {path: /status, timeout: 2s}\n";
     let base = serve(&mapping("upstream", &upstream_url, "", probe), shutdown.clone()).await;
@@ -264,41 +247,52 @@ async fn ready_follows_the_upstream_down_and_up() {
     assert_eq!(body["checks"]["upstreams"]["store"]["status"], "down");
     assert_eq!(body["checks"]["upstreams"]["store"]["detail"], "connection refused");
 
-    let (stop, handle) = upstream_on(port).await;
+    // Up on the same port; then failing (503) and healthy again.
+    let healthy = Arc::new(AtomicBool::new(true));
+    let answer = healthy.clone();
+    let app = Router::new().route(
+        "/status",
+        get(move || {
+            let healthy = answer.load(Ordering::SeqCst);
+            async move { if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE } }
+        }),
+    );
+    let listener = closed.listen();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let body = wait_ready(&base, 200).await;
     assert_eq!(body["checks"]["upstreams"]["store"]["status"], "ok");
     assert!(body["checks"]["upstreams"]["store"]["detail"].as_str().unwrap().starts_with("GET /status: 200"));
 
-    stop.cancel();
-    handle.await.unwrap();
-    wait_ready(&base, 503).await;
+    healthy.store(false, Ordering::SeqCst);
+    let body = wait_ready(&base, 503).await;
+    assert_eq!(body["checks"]["upstreams"]["store"]["detail"], "GET /status: HTTP 503", "{body}");
 
-    let (stop, handle) = upstream_on(port).await;
+    healthy.store(true, Ordering::SeqCst);
     wait_ready(&base, 200).await;
-    stop.cancel();
-    handle.await.unwrap();
     shutdown.cancel();
 }
 
 #[tokio::test]
 async fn a_tcp_probe_needs_only_a_listening_port() {
-    let port = free_port();
+    let closed = ClosedPort::new();
     let shutdown = CancellationToken::new();
     let probe = "    health: {timeout: 500ms}\n";
-    let base = serve(&mapping("tcp", &format!("http://127.0.0.1:{port}"), "", probe), shutdown.clone()).await;
+    let base = serve(&mapping("tcp", &format!("http://{}", closed.address()), "", probe), shutdown.clone()).await;
     wait_ready(&base, 503).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = closed.listen();
     let body = wait_ready(&base, 200).await;
     assert!(body["checks"]["upstreams"]["store"]["detail"].as_str().unwrap().starts_with("TCP connect"), "{body}");
     drop(listener);
     shutdown.cancel();
 }
 
-use crate::support::RedisServer;
+use crate::support::{ClosedPort, RedisServer, ServeProcess, poll};
 
 #[tokio::test]
 async fn ready_reports_redis_down_as_degraded_but_stays_ready() {
-    let port = free_port();
+    // A port redis-server can bind, with nothing on it for now (see `RedisServer`: the one server
+    // the tests cannot start on port 0).
+    let port = RedisServer::start().port();
     let shutdown = CancellationToken::new();
     let redis = format!("  redis_url: 'redis://127.0.0.1:{port}/0'\n");
     let base = serve(&mapping("redis", "http://127.0.0.1:9", &redis, ""), shutdown.clone()).await;
@@ -308,14 +302,14 @@ async fn ready_reports_redis_down_as_degraded_but_stays_ready() {
     assert_eq!(body["status"], "degraded", "{body}");
     assert!(!body.to_string().contains(&port.to_string()), "the redis URL stays private: {body}");
 
-    let server = RedisServer::start(port);
+    let server = RedisServer::restart(port);
     let body = wait_redis(&base, "ok").await;
     assert_eq!(body["status"], "ready", "{body}");
 
     server.stop();
     wait_redis(&base, "degraded").await;
 
-    let server = RedisServer::start(port);
+    let server = RedisServer::restart(port);
     wait_redis(&base, "ok").await;
     server.stop();
     shutdown.cancel();
@@ -323,16 +317,13 @@ async fn ready_reports_redis_down_as_degraded_but_stays_ready() {
 
 /// Polls `/ready` (always 200 here) until its Redis check says `expected`.
 async fn wait_redis(base: &str, expected: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = get_json(&format!("{base}/ready")).await;
+    let url = format!("{base}/ready");
+    poll(&format!("the redis check says {expected}"), Duration::from_secs(15), || async {
+        let (status, body) = get_json(&url).await;
         assert_eq!(status, 200, "a Redis outage never makes the instance not ready: {body}");
-        if body["checks"]["redis"]["status"] == expected {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "redis stayed {}, expected {expected}: {body}", body["checks"]["redis"]);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        if body["checks"]["redis"]["status"] == expected { Ok(body) } else { Err(body.to_string()) }
+    })
+    .await
 }
 
 fn api2mcp(args: &[&str], listen: Option<&str>) -> (i32, String, String) {
@@ -370,16 +361,16 @@ async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
 
     // A server that is not ready, and a port nobody listens on.
     let probe = "    health: {timeout: 500ms}\n";
+    let closed = ClosedPort::new();
     let not_ready =
-        serve(&mapping("healthcheck-down", &format!("http://127.0.0.1:{}", free_port()), "", probe), shutdown.clone())
-            .await;
+        serve(&mapping("healthcheck-down", &format!("http://{}", closed.address()), "", probe), shutdown.clone()).await;
     let url = format!("{not_ready}/ready");
     let (code, _, stderr) =
         tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--url", &url], None)).await.unwrap();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("HTTP 503"), "{stderr}");
 
-    let dead = format!("127.0.0.1:{}", free_port());
+    let dead = closed.address().to_string();
     let (code, _, stderr) =
         tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--timeout", "2"], Some(&dead))).await.unwrap();
     assert_eq!(code, 1, "{stderr}");
@@ -464,10 +455,7 @@ async fn the_container_contract_holds_outside_docker() {
     let upstream_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_url = format!("http://{}", upstream_listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(upstream_listener, upstream).await.unwrap() });
-    let redis_port = free_port();
-    let _redis = RedisServer::start(redis_port);
-    let port = free_port();
-    let listen = format!("0.0.0.0:{port}");
+    let redis = RedisServer::start();
     // The compose example's mapping, with the compose secret's mount point moved to a file of the test's own.
     let example_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker");
     let mapping = std::fs::read_to_string(format!("{example_dir}/api2mcp.yaml")).unwrap();
@@ -483,15 +471,19 @@ async fn the_container_contract_holds_outside_docker() {
     std::fs::write(&mapping_path, mapping).unwrap();
     let environment = [
         ("API2MCP_CONFIG", mapping_path.display().to_string()),
-        ("API2MCP_LISTEN", listen.clone()),
+        ("API2MCP_LISTEN", "0.0.0.0:0".to_string()),
         ("API2MCP_ALLOWED_HOSTS", "api2mcp".to_string()),
         ("API2MCP_ALLOW_ANONYMOUS", "true".to_string()),
-        ("REDIS_URL", format!("redis://127.0.0.1:{redis_port}/0")),
+        ("REDIS_URL", redis.url()),
         ("PETSTORE_URL", upstream_url),
     ];
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
     server.arg("serve").env_remove("API2MCP_SPEC").envs(environment.iter().map(|(k, v)| (k, v)));
-    let mut server = server.kill_on_drop(true).spawn().expect("api2mcp serve starts");
+    let mut server = ServeProcess::start(server).await;
+    // The port the kernel chose, from the startup line; `healthcheck` is told the listen address as
+    // the image tells it (API2MCP_LISTEN, unspecified host).
+    let port = server.port();
+    let listen = format!("0.0.0.0:{port}");
 
     // The image's HEALTHCHECK: `api2mcp healthcheck`, nothing else, until it passes.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -506,7 +498,7 @@ async fn the_container_contract_holds_outside_docker() {
             assert!(stdout.contains(r#""redis":{"#) && stdout.contains(r#""petstore":{"#), "{stdout}");
             break;
         }
-        assert!(server.try_wait().unwrap().is_none(), "api2mcp serve exited: {stderr}");
+        assert!(server.child.try_wait().unwrap().is_none(), "api2mcp serve exited: {stderr}");
         assert!(Instant::now() < deadline, "never healthy: {stdout}{stderr}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -514,7 +506,7 @@ async fn the_container_contract_holds_outside_docker() {
     let (status, summary) = get_json(&format!("{base}/")).await;
     assert_eq!((status, summary["name"].as_str()), (200, Some("petstore")));
     assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 200);
-    server.kill().await.unwrap();
+    server.child.kill().await.unwrap();
     std::fs::remove_dir_all(&work_dir).unwrap();
 }
 
@@ -529,9 +521,7 @@ async fn a_flood_of_ready_requests_probes_the_upstream_once() {
             async { "ok" }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+    let upstream_url = crate::support::serve_router(upstream).await;
     let shutdown = CancellationToken::new();
     let probe = "    health: {path: /status}\n";
     let base = serve(&mapping("flood", &upstream_url, "", probe), shutdown.clone()).await;

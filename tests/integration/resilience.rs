@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::serve::{call, client};
-use crate::support::{RedisServer, free_port, redis_ready, serve_prepared};
+use crate::support::{RedisServer, eventually, redis_ready, serve_prepared, temp_dir};
 
 /// What the drill upstream saw and how it answers.
 #[derive(Default)]
@@ -92,17 +92,14 @@ pub async fn upstream() -> (String, Arc<Upstream>) {
             }),
         )
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), state)
+    let base = crate::support::serve_router(app).await;
+    (base, state)
 }
 
 /// Serves a mapping (`{spec}` replaced by the drill spec's path) on 127.0.0.1:0; returns the MCP URL.
 pub async fn serve_mapping(yaml: &str, shutdown: CancellationToken) -> String {
     let spec = std::fs::canonicalize("tests/fixtures/resilience/api.yaml").unwrap();
-    let dir = std::env::temp_dir().join(format!("api2mcp-resilience-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("resilience");
     let mapping = dir.join("api2mcp.yaml");
     std::fs::write(&mapping, yaml.replace("{spec}", &spec.display().to_string())).unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
@@ -178,8 +175,7 @@ async fn unidentified_callers_share_one_strict_bucket() {
         "server:\n  limits: {{per_caller: 100/hour, anonymous: 2/hour}}\nupstreams:\n  drill:\n    spec: {{spec}}\n    base_url: {base_url}\n"
     );
     let spec = std::fs::canonicalize("tests/fixtures/resilience/api.yaml").unwrap();
-    let dir = std::env::temp_dir().join(format!("api2mcp-resilience-anon-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("resilience-anon");
     let mapping = dir.join("api2mcp.yaml");
     std::fs::write(&mapping, yaml.replace("{spec}", &spec.display().to_string())).unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
@@ -237,8 +233,8 @@ async fn rate_keys(connection: &mut deadpool_redis::redis::aio::MultiplexedConne
 
 #[tokio::test]
 async fn two_instances_share_one_limit_in_redis_and_keys_expire() {
-    let redis_port = free_port();
-    let _redis = RedisServer::start(redis_port);
+    let redis_server = RedisServer::start();
+    let redis_port = redis_server.port();
     let mut redis = redis_ready(redis_port).await;
     let (base_url, state) = upstream().await;
     let shutdown = CancellationToken::new();
@@ -263,19 +259,19 @@ async fn two_instances_share_one_limit_in_redis_and_keys_expire() {
     assert_eq!(keys, ["api2mcp:rl:u:drill:total:"], "{keys:?}");
     let ttl: i64 = deadpool_redis::redis::cmd("PTTL").arg(&keys[0]).query_async(&mut redis).await.unwrap();
     assert!(ttl > 0 && ttl <= 2001, "ttl {ttl}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !rate_keys(&mut redis).await.is_empty() {
-        assert!(Instant::now() < deadline, "keys never expired");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the keys expire", Duration::from_secs(5), || {
+        let mut redis = redis.clone();
+        async move { rate_keys(&mut redis).await.is_empty() }
+    })
+    .await;
     ok(&call(&first, "list_items", json!({})).await);
     shutdown.cancel();
 }
 
 #[tokio::test]
 async fn redis_killed_paused_and_restarted_under_traffic() {
-    let redis_port = free_port();
-    let redis_server = RedisServer::start(redis_port);
+    let redis_server = RedisServer::start();
+    let redis_port = redis_server.port();
     let mut redis = redis_ready(redis_port).await;
     let (base_url, _state) = upstream().await;
     let shutdown = CancellationToken::new();
@@ -313,17 +309,16 @@ async fn redis_killed_paused_and_restarted_under_traffic() {
     assert!(fallbacks >= 10, "{metrics}");
 
     // Restarted on the same port: decisions return to Redis by themselves.
-    let _redis_server = RedisServer::start(redis_port);
-    let mut redis = redis_ready(redis_port).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        ok(&call(&client, "list_items", json!({})).await);
-        if !rate_keys(&mut redis).await.is_empty() {
-            break;
+    let _redis_server = RedisServer::restart(redis_port);
+    let redis = redis_ready(redis_port).await;
+    eventually("api2mcp makes its decisions in Redis again", Duration::from_secs(10), || {
+        let (client, mut redis) = (&client, redis.clone());
+        async move {
+            ok(&call(client, "list_items", json!({})).await);
+            !rate_keys(&mut redis).await.is_empty()
         }
-        assert!(Instant::now() < deadline, "api2mcp never reconnected to Redis");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     shutdown.cancel();
 }
 

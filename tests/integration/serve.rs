@@ -3,7 +3,6 @@
 //! 2025-11-25 `initialize` handshake) listing and calling tools.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -18,8 +17,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 /// What the upstream received, for the assertions.
-#[derive(Clone, Default)]
-pub struct Seen(pub Arc<Mutex<Vec<String>>>);
+pub type Seen = crate::support::Recorded<String>;
 
 pub async fn upstream() -> (String, Seen) {
     let seen = Seen::default();
@@ -27,12 +25,12 @@ pub async fn upstream() -> (String, Seen) {
         .route(
             "/pets",
             get(|State(seen): State<Seen>, RawQuery(query): RawQuery| async move {
-                seen.0.lock().unwrap().push(format!("GET /pets?{}", query.unwrap_or_default()));
+                seen.push(format!("GET /pets?{}", query.unwrap_or_default()));
                 axum::Json(json!([{"id": 1, "name": "Rex"}, {"id": 2, "name": "Tom"}]))
             })
             .post(|State(seen): State<Seen>, headers: HeaderMap, body: String| async move {
                 let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-                seen.0.lock().unwrap().push(format!("POST /pets {body} x-request-id={request_id}"));
+                seen.push(format!("POST /pets {body} x-request-id={request_id}"));
                 (
                     StatusCode::CREATED,
                     axum::Json(json!({"id": 3, "created": serde_json::from_str::<Value>(&body).unwrap()})),
@@ -43,7 +41,7 @@ pub async fn upstream() -> (String, Seen) {
             "/pets/{id}",
             get(|State(seen): State<Seen>, Path(id): Path<String>, headers: HeaderMap| async move {
                 let cookie = headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-                seen.0.lock().unwrap().push(format!("GET /pets/{id} cookie={cookie}"));
+                seen.push(format!("GET /pets/{id} cookie={cookie}"));
                 if id == "404" {
                     return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "No pet with id 404"})));
                 }
@@ -63,7 +61,7 @@ pub async fn upstream() -> (String, Seen) {
             "/forms",
             axum::routing::post(|State(seen): State<Seen>, headers: HeaderMap, body: String| async move {
                 let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-                seen.0.lock().unwrap().push(format!("POST /forms {content_type} {body}"));
+                seen.push(format!("POST /forms {content_type} {body}"));
                 "ok"
             }),
         )
@@ -73,7 +71,7 @@ pub async fn upstream() -> (String, Seen) {
                 let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("-");
                 let body = String::from_utf8_lossy(&body);
                 let has = |needle: &str| body.contains(needle);
-                seen.0.lock().unwrap().push(format!(
+                seen.push(format!(
                     "POST /upload multipart={} caption={} file={}",
                     content_type.starts_with("multipart/form-data; boundary="),
                     has("name=\"caption\"") && has("a cat"),
@@ -83,10 +81,8 @@ pub async fn upstream() -> (String, Seen) {
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), seen)
+    let base = crate::support::serve_router(app).await;
+    (base, seen)
 }
 
 /// Compiles the serve fixture against `base_url` and serves it; returns the MCP endpoint URL.
@@ -153,7 +149,7 @@ async fn exercise(lifecycle: ClientLifecycleMode) {
     assert_eq!(call(&client, "upload", json!({"caption": "a cat", "file": file})).await.is_error, Some(false));
 
     assert_eq!(
-        *seen.0.lock().unwrap(),
+        *seen.lock().unwrap(),
         [
             "GET /pets?limit=2&tags=a%20b,c%26d",
             r#"POST /pets {"name":"Kit"} x-request-id=r-1"#,
@@ -204,10 +200,9 @@ async fn initialize_era_lists_and_calls_tools() {
 
 #[tokio::test]
 async fn an_upstream_that_is_down_is_an_external_error() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
+    // A port held without listening: connections to it are refused, and no one else can take it.
+    let closed = crate::support::ClosedPort::new();
+    let address = closed.address();
     let shutdown = CancellationToken::new();
     let url = api2mcp(&format!("http://{address}"), shutdown.clone()).await;
     let client = ClientConfig::default()
@@ -232,7 +227,7 @@ async fn stdio_transport_lists_and_calls_tools() {
     assert_eq!(tools.len(), 7);
     let result = call(&client, "get_pet", json!({"petId": "7"})).await;
     assert_eq!(text(&result), r#"{"id":"7","name":"Rex"}"#);
-    assert_eq!(*seen.0.lock().unwrap(), ["GET /pets/7 cookie=-"]);
+    assert_eq!(*seen.lock().unwrap(), ["GET /pets/7 cookie=-"]);
     client.cancel().await.unwrap();
 }
 

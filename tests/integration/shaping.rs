@@ -1,7 +1,7 @@
 //! Output shaping and pagination, end to end through the library's call path (`McpServer::call_once`,
 //! the `CallToolResult` exactly as a client receives it) against a real paginating HTTP upstream.
 //!
-//! - `fixture_cases`: one folder per case in `tests/fixtures/shape/` ("config + upstream + arguments →
+//! - `fixture_case::*`: one test per folder in `tests/fixtures/shape/` ("config + upstream + arguments →
 //!   tool results"), snapshotted; every `structuredContent` is validated against the advertised
 //!   `outputSchema`, and walks that follow `next_cursor` must return every record exactly once.
 //! - `ten_thousand_records_*`: every pagination style, both modes, over 10,000 records.
@@ -251,64 +251,110 @@ fn stable(mut result: Value, cursors: &mut Vec<String>) -> Value {
     result
 }
 
+/// One `#[tokio::test]` per folder of `tests/fixtures/shape/`, so every failing case shows, not only the
+/// first; `every_shaping_fixture_has_a_test` fails when a folder is not listed here.
+macro_rules! shaping_cases {
+    ($($test:ident => $folder:literal,)*) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                run_case($folder).await;
+            }
+        )*
+        const CASES: &[&str] = &[$($folder),*];
+    };
+}
+
+mod fixture_case {
+    use super::run_case;
+
+    shaping_cases! {
+        agent_budget_mid_page => "agent-budget-mid-page",
+        cursor_agent => "cursor-agent",
+        cursor_collect_max_pages => "cursor-collect-max-pages",
+        drop_empty_default => "drop-empty-default",
+        exclude_rename => "exclude-rename",
+        global_defaults => "global-defaults",
+        item_too_large => "item-too-large",
+        keep_empty => "keep-empty",
+        link_collect_table => "link-collect-table",
+        link_header_agent => "link-header-agent",
+        max_items => "max-items",
+        max_tokens => "max-tokens",
+        next_url_agent => "next-url-agent",
+        next_url_foreign_origin => "next-url-foreign-origin",
+        offset_agent => "offset-agent",
+        offset_collect_max_items => "offset-collect-max-items",
+        page_agent => "page-agent",
+        page_collect_budget => "page-collect-budget",
+        select_fields => "select-fields",
+        singular_select => "singular-select",
+        stripe_agent => "stripe-agent",
+        table_format => "table-format",
+        template_format => "template-format",
+    }
+
+    #[test]
+    fn every_shaping_fixture_has_a_test() {
+        let mut folders: Vec<String> = std::fs::read_dir(super::fixtures())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.join("case.yaml").exists())
+            .map(|path| path.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        folders.sort();
+        assert_eq!(folders, CASES, "list each folder of tests/fixtures/shape in `shaping_cases!`");
+    }
+}
+
 /// One case folder: `case.yaml` with `operation`, `tool` (its mapping entry), optional `defaults`,
 /// `records` (upstream size), optional `canned` (the `/canned` response), and `calls`: a list of
 /// `{arguments, follow?: true, cursor?: "tampered"}`; optional `expect_all: true` checks that the walk
 /// returned records 1..=records exactly once.
-#[tokio::test]
-async fn fixture_cases() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("case.yaml").exists())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 15, "the shaping cases are missing");
-    for dir in cases {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(dir.join("case.yaml")).unwrap();
-        let case: Value = yaml_to_json(&text);
-        let operation = case["operation"].as_str().unwrap();
-        let (base, upstream) =
-            start_upstream(case["records"].as_u64().unwrap_or(0) as usize, case["canned"].clone()).await;
-        let server = server_for(&base, operation, &case["tool"], case.get("defaults")).await;
-        let tool_name = server.tools()[0]["name"].as_str().unwrap().to_string();
-        let tool = listed(&server, &tool_name);
-        let mut out = format!("== tools/list entry\n{}\n", serde_json::to_string_pretty(&tool).unwrap());
-        let mut cursors = Vec::new();
-        let mut all_results = Vec::new();
-        for step in case["calls"].as_array().expect("calls") {
-            let arguments = step.get("arguments").cloned().unwrap_or(json!({}));
-            let results = if step["follow"] == json!(true) {
-                walk(&server, &tool_name, arguments.clone(), 50).await
-            } else if step["cursor"] == json!("tampered") {
-                let first = all_results.iter().rev().find_map(next_cursor).expect("an earlier call gave a cursor");
-                let tampered = format!("x{}", &first[1..]);
-                vec![call(&server, &tool_name, json!({"cursor": tampered})).await]
-            } else {
-                vec![call(&server, &tool_name, arguments.clone()).await]
-            };
-            for result in &results {
-                if result["isError"] != json!(true) {
-                    assert_conforms(&tool, result);
-                }
-            }
-            if case["expect_all"] == json!(true) && step["follow"] == json!(true) {
-                let got = numbers(&results);
-                let expected: Vec<u64> = (1..=case["records"].as_u64().unwrap()).collect();
-                assert_eq!(got, expected, "{name}: the walk returns every record exactly once, in order");
-            }
-            out.push_str(&format!("== call {}\n", serde_json::to_string(&arguments).unwrap()));
-            for result in results {
-                all_results.push(result.clone());
-                let result = stable(result, &mut cursors);
-                out.push_str(&serde_json::to_string_pretty(&result).unwrap());
-                out.push('\n');
+/// Snapshotted as `shape-<name>`.
+async fn run_case(name: &str) {
+    let dir = fixtures().join(name);
+    let text = std::fs::read_to_string(dir.join("case.yaml")).unwrap();
+    let case: Value = yaml_to_json(&text);
+    let operation = case["operation"].as_str().unwrap();
+    let (base, upstream) = start_upstream(case["records"].as_u64().unwrap_or(0) as usize, case["canned"].clone()).await;
+    let server = server_for(&base, operation, &case["tool"], case.get("defaults")).await;
+    let tool_name = server.tools()[0]["name"].as_str().unwrap().to_string();
+    let tool = listed(&server, &tool_name);
+    let mut out = format!("== tools/list entry\n{}\n", serde_json::to_string_pretty(&tool).unwrap());
+    let mut cursors = Vec::new();
+    let mut all_results = Vec::new();
+    for step in case["calls"].as_array().expect("calls") {
+        let arguments = step.get("arguments").cloned().unwrap_or(json!({}));
+        let results = if step["follow"] == json!(true) {
+            walk(&server, &tool_name, arguments.clone(), 50).await
+        } else if step["cursor"] == json!("tampered") {
+            let first = all_results.iter().rev().find_map(next_cursor).expect("an earlier call gave a cursor");
+            let tampered = format!("x{}", &first[1..]);
+            vec![call(&server, &tool_name, json!({"cursor": tampered})).await]
+        } else {
+            vec![call(&server, &tool_name, arguments.clone()).await]
+        };
+        for result in &results {
+            if result["isError"] != json!(true) {
+                assert_conforms(&tool, result);
             }
         }
-        out.push_str(&format!("== upstream requests: {}\n", upstream.requests.load(Ordering::Relaxed)));
-        insta::assert_snapshot!(format!("shape-{name}"), out);
+        if case["expect_all"] == json!(true) && step["follow"] == json!(true) {
+            let got = numbers(&results);
+            let expected: Vec<u64> = (1..=case["records"].as_u64().unwrap()).collect();
+            assert_eq!(got, expected, "{name}: the walk returns every record exactly once, in order");
+        }
+        out.push_str(&format!("== call {}\n", serde_json::to_string(&arguments).unwrap()));
+        for result in results {
+            all_results.push(result.clone());
+            let result = stable(result, &mut cursors);
+            out.push_str(&serde_json::to_string_pretty(&result).unwrap());
+            out.push('\n');
+        }
     }
+    out.push_str(&format!("== upstream requests: {}\n", upstream.requests.load(Ordering::Relaxed)));
+    insta::assert_snapshot!(format!("shape-{name}"), out);
 }
 
 fn yaml_to_json(text: &str) -> Value {

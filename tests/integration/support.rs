@@ -245,21 +245,82 @@ impl Stdio {
         serde_json::from_str(&line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
     }
 }
-/// A `redis-server` on `port` (no persistence); killed on drop.
-pub struct RedisServer(std::process::Child);
+/// A `redis-server` on a loopback port (no persistence); killed on drop.
+///
+/// redis-server cannot listen on port 0 and report the port it got (`--port 0` turns TCP off), so
+/// this is the one server in the tests started on a chosen port: a port the kernel just handed out
+/// as ephemeral, and, when redis-server still fails to bind it (another process took it meanwhile),
+/// another one, up to five times. Startup is read from its log ("Ready to accept connections").
+pub struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
 
 impl RedisServer {
-    pub fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
+    pub fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let candidate = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            match Self::start_on(candidate) {
+                Ok(server) => return server,
+                Err(why) => failures.push(format!("port {candidate}: {why}")),
+            }
+        }
+        panic!("redis-server did not start: {failures:?}");
+    }
+
+    /// Starts again on the same port (after `stop`); the servers under test keep its URL.
+    pub fn restart(port: u16) -> Self {
+        Self::start_on(port).unwrap_or_else(|why| panic!("redis-server did not restart on {port}: {why}"))
+    }
+
+    fn start_on(port: u16) -> Result<Self, String> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("redis-server is installed (.ci/run installs it; locally: apt-get install -y redis-server)");
-        RedisServer(child)
+        let stdout = child.stdout.take().unwrap();
+        let (ready_sender, ready) = std::sync::mpsc::channel();
+        // Reads the log to its end (so redis-server never blocks on a full pipe), reporting readiness
+        // or the line that says why it stopped.
+        std::thread::spawn(move || {
+            let mut last = String::new();
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Ready to accept connections") {
+                    let _ = ready_sender.send(Ok(()));
+                } else if !line.trim().is_empty() {
+                    last = line;
+                }
+            }
+            let _ = ready_sender.send(Err(last));
+        });
+        match ready.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(Ok(())) => Ok(RedisServer { child, port }),
+            Ok(Err(last)) => {
+                let _ = child.wait();
+                Err(format!("exited: {last}"))
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("not ready within 20 s".to_string())
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
     }
 
     pub fn pid(&self) -> u32 {
-        self.0.id()
+        self.child.id()
     }
 
     /// Sends a signal (`STOP`, `CONT`, ...) to the server.
@@ -268,15 +329,187 @@ impl RedisServer {
     }
 
     pub fn stop(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `attempt` every 20 ms until it gives `Ok`; fails after `within` with `what` was awaited and
+/// the last `Err` (what was seen instead). The one poll-until loop of the tests: no sleeps that
+/// merely hope, every wait bounded.
+pub async fn poll<T, F: std::future::Future<Output = Result<T, String>>>(
+    what: &str,
+    within: std::time::Duration,
+    mut attempt: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(seen) => {
+                assert!(std::time::Instant::now() < deadline, "timed out after {within:?} waiting until {what}: {seen}")
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `poll` for a condition.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl FnMut() -> F,
+) {
+    poll(what, within, || {
+        let holds = check();
+        async move { if holds.await { Ok(()) } else { Err("not yet".to_string()) } }
+    })
+    .await
+}
+
+/// Serves `app` on 127.0.0.1:0 until the test ends; returns its base URL (`http://127.0.0.1:<port>`).
+pub async fn serve_router(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// A loopback port that refuses connections: bound (so no other socket takes it) but not listening,
+/// until `listen` turns it into a listener on the same port.
+pub struct ClosedPort(tokio::net::TcpSocket);
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        ClosedPort(socket)
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.0.local_addr().unwrap()
+    }
+
+    pub fn listen(self) -> tokio::net::TcpListener {
+        self.0.listen(128).unwrap()
+    }
+}
+
+/// A unique scratch directory for one test (removed by the caller when it matters).
+pub fn temp_dir(label: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("api2mcp-{label}-{}-{index}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `api2mcp serve` as a child process: it listens where `--listen` says (`127.0.0.1:0` in tests) and
+/// reports the address it bound in its startup log line (`serving N tools at <url>`, JSON fields
+/// `url` and `listen`). Killed on drop.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    /// The MCP URL from the startup line (`http://127.0.0.1:<port>/mcp`).
+    pub mcp_url: String,
+    /// `http://<client address>`: the MCP URL without `/mcp`.
+    pub base: String,
+    /// The startup line itself, and the lines before it (JSON log lines, and diagnostics as strings).
+    pub startup: serde_json::Value,
+    pub earlier: Vec<serde_json::Value>,
+    /// Every later stderr line; closed when the process exits.
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl ServeProcess {
+    /// Spawns `command` (an `api2mcp serve ...`) with JSON logs and waits up to 30 s for its startup line.
+    pub async fn start(mut command: tokio::process::Command) -> ServeProcess {
+        let mut child = command
+            .env("API2MCP_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("api2mcp serve starts");
+        let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let _ = sender.send(line);
+            }
+        });
+        let mut earlier = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let startup = loop {
+            let line = tokio::time::timeout_at(deadline, lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no startup line within 30 s: {earlier:?}"))
+                .unwrap_or_else(|| panic!("api2mcp serve exited before serving: {earlier:?}"));
+            // Diagnostics (`warning[...]`) come before the log starts, as plain text.
+            let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&line) else {
+                earlier.push(serde_json::Value::String(line));
+                continue;
+            };
+            let message = parsed.get("message").or_else(|| parsed.pointer("/fields/message"));
+            if message.and_then(serde_json::Value::as_str).is_some_and(|m| m.starts_with("serving ")) {
+                break parsed;
+            }
+            earlier.push(parsed);
+        };
+        let url = startup.get("url").or_else(|| startup.pointer("/fields/url"));
+        let mcp_url = url.and_then(serde_json::Value::as_str).expect("the startup line has `url`").to_string();
+        let base = mcp_url.trim_end_matches("/mcp").to_string();
+        ServeProcess { child, mcp_url, base, startup, earlier, lines }
+    }
+
+    /// The port from the startup line's `listen` field.
+    pub fn port(&self) -> u16 {
+        let listen = self.startup.get("listen").or_else(|| self.startup.pointer("/fields/listen"));
+        let listen = listen.and_then(serde_json::Value::as_str).expect("the startup line has `listen`");
+        listen.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+/// What a test upstream received, in arrival order: one shared list, cloned into the upstream's
+/// handlers (axum state) and read by the test. `lock()` (through `Deref`) for anything else.
+pub struct Recorded<T>(std::sync::Arc<std::sync::Mutex<Vec<T>>>);
+
+impl<T> Clone for Recorded<T> {
+    fn clone(&self) -> Self {
+        Recorded(self.0.clone())
+    }
+}
+
+impl<T> Default for Recorded<T> {
+    fn default() -> Self {
+        Recorded(std::sync::Arc::default())
+    }
+}
+
+impl<T> std::ops::Deref for Recorded<T> {
+    type Target = std::sync::Mutex<Vec<T>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: Clone> Recorded<T> {
+    pub fn push(&self, item: T) {
+        self.0.lock().unwrap().push(item);
+    }
+
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
     }
 }
 
@@ -286,23 +519,13 @@ pub fn send_signal(pid: u32, signal: &str) {
     assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
 }
 
-/// A port that was free a moment ago, for servers that cannot report the port they bound (redis-server).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Polls until Redis answers a PING (it was just started).
+/// Polls until the redis-server on `port` answers a PING (it was just started).
 pub async fn redis_ready(port: u16) -> deadpool_redis::redis::aio::MultiplexedConnection {
     let client = deadpool_redis::redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-            let pong: Result<String, _> = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await;
-            if pong.is_ok() {
-                return connection;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    poll("redis-server answers PING", std::time::Duration::from_secs(10), || async {
+        let mut connection = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+        let pong: Result<String, _> = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await;
+        pong.map(|_| connection).map_err(|e| e.to_string())
+    })
+    .await
 }

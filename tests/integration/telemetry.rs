@@ -3,9 +3,9 @@
 //! receiver, the rmcp client, and real signals (SIGHUP, SIGTERM).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::serve::{call, client, text};
+use crate::support::{ServeProcess, eventually, temp_dir};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serve/openapi.yaml");
 
@@ -149,10 +150,8 @@ async fn gated_upstream() -> (String, tokio::sync::mpsc::UnboundedReceiver<()>, 
             ),
         )
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), arrivals, release)
+    let base = crate::support::serve_router(app).await;
+    (base, arrivals, release)
 }
 
 #[tokio::test]
@@ -223,12 +222,6 @@ fn write_mapping(path: &Path, base_url: &str, tools: &[&str]) {
     .unwrap();
 }
 
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("api2mcp-telemetry-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 async fn tool_names(mcp: &str) -> Vec<String> {
     let client = client(mcp, discover()).await;
     let tools = client.list_all_tools().await.unwrap();
@@ -239,7 +232,7 @@ async fn tool_names(mcp: &str) -> Vec<String> {
 #[tokio::test]
 async fn reload_swaps_a_valid_catalogue_and_refuses_an_invalid_one() {
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("reload").join("api2mcp.yaml");
+    let path = temp_dir("telemetry-reload").join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
     let args = api2mcp::cli::SourceArgs { config: Some(path.clone()), spec: None, base_url: None };
     let source = api2mcp::load::ConfigSource::Mapping(path.clone());
@@ -277,32 +270,10 @@ async fn reload_swaps_a_valid_catalogue_and_refuses_an_invalid_one() {
     shutdown.cancel();
 }
 
-/// The built binary as a child process; killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("the child is running").to_string();
+    let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
     assert!(status.success());
-}
-
-/// Polls `check` every few milliseconds until it holds, failing after 20 seconds.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn summary_tools(base: &str) -> Option<usize> {
@@ -314,48 +285,39 @@ async fn summary_tools(base: &str) -> Option<usize> {
 #[tokio::test]
 async fn sighup_reloads_the_running_binary_and_sigterm_stops_it() {
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("sighup").join("api2mcp.yaml");
+    let path = temp_dir("telemetry-sighup").join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-        .args(["serve", "--config", path.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-        .env("API2MCP_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
-    let base = format!("http://127.0.0.1:{port}/");
-    eventually("the server serves one tool", || async { summary_tools(&base).await == Some(1) }).await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command.args(["serve", "--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let mut running = ServeProcess::start(command).await;
+    let base = format!("{}/", running.base);
+    let within = Duration::from_secs(20);
+    assert_eq!(summary_tools(&base).await, Some(1));
 
     write_mapping(&path, &base_url, &["listPets", "getPet", "getText"]);
-    signal(&running.0, "HUP");
-    eventually("the reload shows three tools", || async { summary_tools(&base).await == Some(3) }).await;
+    signal(&running.child, "HUP");
+    eventually("the reload shows three tools", within, || async { summary_tools(&base).await == Some(3) }).await;
 
     std::fs::write(&path, "version: 1\nupstreams: {store: {spec: /nonexistent.yaml}}\n").unwrap();
-    signal(&running.0, "HUP");
-    let metrics = format!("http://127.0.0.1:{port}/metrics");
-    eventually("the broken reload is refused", || async {
+    signal(&running.child, "HUP");
+    let metrics = format!("{}/metrics", running.base);
+    eventually("the broken reload is refused", within, || async {
         let (_, _, text) = get_text(&metrics).await;
         sample(&text, r#"api2mcp_catalogue_reloads_total{result="refused"}"#) == 1.0
     })
     .await;
     assert_eq!(summary_tools(&base).await, Some(3));
 
-    signal(&running.0, "TERM");
-    let status = tokio::task::spawn_blocking(move || {
-        let status = running.0.wait().unwrap();
-        let mut logs = String::new();
-        std::io::Read::read_to_string(running.0.stderr.as_mut().unwrap(), &mut logs).unwrap();
-        (status, logs)
-    })
-    .await
-    .unwrap();
-    let (status, logs) = status;
+    signal(&running.child, "TERM");
+    let status = tokio::time::timeout(within, running.child.wait()).await.expect("SIGTERM stops it").unwrap();
+    let mut lines: Vec<serde_json::Value> = running.earlier.iter().filter(|l| l.is_object()).cloned().collect();
+    lines.push(running.startup.clone());
+    while let Some(line) = running.lines.recv().await {
+        lines.push(serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON log line: {line}")));
+    }
+    let logs: String = lines.iter().map(|line| format!("{line}\n")).collect();
     assert!(status.success(), "{status:?}\n{logs}");
     // JSON log lines, one object each, saying what happened.
-    let lines: Vec<serde_json::Value> =
-        logs.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
     assert!(messages.contains(&"configuration reloaded"), "{logs}");
     assert!(messages.iter().any(|m| m.starts_with("configuration reload refused")), "{logs}");
@@ -374,29 +336,25 @@ async fn otlp_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8
             }),
         )
         .with_state(sender);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), receiver)
+    let base = crate::support::serve_router(app).await;
+    (base, receiver)
 }
 
 /// An upstream recording the `traceparent` it receives.
-async fn tracing_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+async fn tracing_upstream() -> (String, crate::support::Recorded<String>) {
+    let seen = crate::support::Recorded::default();
     let app = Router::new()
         .route(
             "/pets/{id}",
-            get(|State(seen): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap| async move {
+            get(|State(seen): State<crate::support::Recorded<String>>, headers: HeaderMap| async move {
                 let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                seen.lock().unwrap().push(traceparent.to_string());
+                seen.push(traceparent.to_string());
                 axum::Json(json!({"id": 1, "name": "Rex"}))
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), seen)
+    let base = crate::support::serve_router(app).await;
+    (base, seen)
 }
 
 fn hex(bytes: &str) -> Vec<u8> {
@@ -407,20 +365,14 @@ fn hex(bytes: &str) -> Vec<u8> {
 async fn spans_reach_an_otlp_receiver_and_the_trace_continues_upstream() {
     let (collector, mut exports) = otlp_receiver().await;
     let (base_url, seen) = tracing_upstream().await;
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-        .args(["serve", "--spec", SPEC, "--base-url", &base_url, "--listen", &format!("127.0.0.1:{port}")])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command
+        .args(["serve", "--spec", SPEC, "--base-url", &base_url, "--listen", "127.0.0.1:0"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
         .env("OTEL_BSP_SCHEDULE_DELAY", "50")
         .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _running = Running(child);
-    let health = format!("http://127.0.0.1:{port}/health");
-    eventually("the server is up", || async { reqwest::get(&health).await.is_ok() }).await;
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES");
+    let running = ServeProcess::start(command).await;
 
     // A client that sends its trace context in `_meta` (SEP-414).
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -432,7 +384,7 @@ async fn spans_reach_an_otlp_receiver_and_the_trace_continues_upstream() {
                   "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
                   "io.modelcontextprotocol/clientCapabilities": {}}}});
     let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/mcp"))
+        .post(&running.mcp_url)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
         .header("mcp-protocol-version", "2026-07-28")
@@ -485,7 +437,7 @@ impl rmcp::ClientHandler for ListChanges {
 async fn stdio_clients_are_told_when_a_reload_changes_the_tools() {
     use rmcp::ServiceExt;
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("stdio-reload").join("api2mcp.yaml");
+    let path = temp_dir("telemetry-stdio-reload").join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
     command.args(["stdio", "--config", path.to_str().unwrap()]);
