@@ -17,6 +17,7 @@
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
 //! - [`diag`]: diagnostics and their rendering.
+//! - [`encoding`]: the strict percent-encoding set shared by requests and redaction.
 //! - [`pipeline`]: load → validate → compile, every diagnostic of one run (used by every command).
 //! - [`lifecycle`]: reload on SIGHUP.
 //! - [`tls`]: the TLS crypto provider every HTTP client uses.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod discovery;
+pub mod encoding;
 pub mod lifecycle;
 pub mod load;
 pub mod mapping;

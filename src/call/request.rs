@@ -27,16 +27,13 @@ mod form;
 
 use std::borrow::Cow;
 
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::catalogue::{ArgumentBinding, ArgumentLocation, ParameterStyle, UpstreamCall};
+use crate::encoding::STRICT;
 use crate::spec::HttpMethod;
-
-/// Everything except RFC 3986 unreserved characters (`A-Za-z0-9-._~`) is encoded, so a value can
-/// never contribute a delimiter to the path or the query.
-const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// `allowReserved` query values keep the RFC 3986 reserved characters, except the ones that would
 /// split the query (`&`, `=`), end it (`#`) or be read as a space by form decoders (`+`). The quote

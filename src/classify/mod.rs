@@ -16,6 +16,9 @@
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
+use base64::Engine as _;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -986,8 +989,6 @@ fn truncate_chars(text: &str, limit: usize) -> String {
     out
 }
 
-const BASE64_STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const BASE64_URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /// Base64 forms shorter than this are not redacted: they would match ordinary words.
 const MIN_BASE64_PATTERN: usize = 4;
 
@@ -1008,9 +1009,9 @@ impl Redactor {
             patterns.push(secret.to_owned());
             // Text is sanitized before it is searched, so the sanitized form is what can appear.
             patterns.push(sanitize(secret));
-            patterns.push(percent_encode(secret));
-            for alphabet in [BASE64_STANDARD, BASE64_URL_SAFE] {
-                let exact = base64_unpadded(secret.as_bytes(), alphabet);
+            patterns.push(crate::encoding::strict(secret));
+            for alphabet in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                let exact = alphabet.encode(secret.as_bytes());
                 if exact.len() >= MIN_BASE64_PATTERN {
                     patterns.push(exact);
                 }
@@ -1070,41 +1071,16 @@ impl Redactor {
     }
 }
 
-fn base64_unpadded(bytes: &[u8], alphabet: &[u8; 64]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let group = (b(0) << 16) | (b(1) << 8) | b(2);
-        for i in 0..=chunk.len() {
-            let index = ((group >> (18 - 6 * i)) & 63) as usize;
-            out.push(char::from(alphabet.get(index).copied().unwrap_or(b'A')));
-        }
-    }
-    out
-}
-
 /// The base64 characters fully determined by `bytes` when they start `offset` bytes into a 3-byte
 /// group of a longer input: character `j` covers bits `6j..6j+6`, so it is kept only when those
 /// bits all belong to the secret.
-fn base64_core(bytes: &[u8], offset: usize, alphabet: &[u8; 64]) -> Option<String> {
+fn base64_core(bytes: &[u8], offset: usize, alphabet: &GeneralPurpose) -> Option<String> {
     let mut buf = vec![0u8; offset];
     buf.extend_from_slice(bytes);
-    let encoded = base64_unpadded(&buf, alphabet);
+    let encoded = alphabet.encode(&buf);
     let start = (8 * offset).div_ceil(6);
     let end = (8 * (offset + bytes.len())) / 6;
     encoded.get(start..end).map(str::to_owned)
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2199,14 +2175,12 @@ mod tests {
     #[test]
     fn base64_core_matches_real_encodings() {
         // The secret starts at byte offset 0 ("alice:" is 6 bytes), 1 (":" is 1 byte) or 2 ("y:") of a group.
-        let core0 = base64_core(b"hunter22", 0, BASE64_STANDARD).unwrap();
-        let core1 = base64_core(b"hunter22", 1, BASE64_STANDARD).unwrap();
-        let core2 = base64_core(b"hunter22", 2, BASE64_STANDARD).unwrap();
+        let core0 = base64_core(b"hunter22", 0, &STANDARD_NO_PAD).unwrap();
+        let core1 = base64_core(b"hunter22", 1, &STANDARD_NO_PAD).unwrap();
+        let core2 = base64_core(b"hunter22", 2, &STANDARD_NO_PAD).unwrap();
         assert!("YWxpY2U6aHVudGVyMjI=".contains(&core0));
         assert!("eTpodW50ZXIyMg==".contains(&core2));
-        assert!(base64_unpadded(b":hunter22", BASE64_STANDARD).contains(&core1));
-        assert_eq!(base64_unpadded(b"user:pass", BASE64_STANDARD), "dXNlcjpwYXNz");
-        assert_eq!(base64_unpadded(b"ab", BASE64_STANDARD), "YWI");
+        assert!(STANDARD_NO_PAD.encode(b":hunter22").contains(&core1));
     }
 
     #[test]
