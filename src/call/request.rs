@@ -27,6 +27,8 @@ mod form;
 
 use std::borrow::Cow;
 
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value};
 use url::Url;
@@ -789,47 +791,30 @@ fn multipart_body<'a>(
     Ok(parts)
 }
 
-/// Decodes standard (`+/`) or URL-safe (`-_`) base64, padding optional, ASCII whitespace ignored
-/// (agents and MIME tools wrap long lines). `None` for any other character, data after padding, or
-/// an impossible length. Hand-written so the crate needs no extra dependency for twenty lines.
+/// Decodes standard (`+/`) or URL-safe (`-_`) base64, padding optional but exact when present,
+/// ASCII whitespace ignored (agents and MIME tools wrap long lines). `None` for any other character,
+/// data after padding, or an impossible length. The URL-safe letters are mapped onto the standard
+/// ones first, so one alphabet reads both.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let mut accumulator: u32 = 0;
-    let mut bits: u32 = 0;
-    let mut symbols: usize = 0;
-    let mut padding: usize = 0;
-    for byte in text.bytes() {
-        if byte.is_ascii_whitespace() {
-            continue;
-        }
-        if byte == b'=' {
-            padding += 1;
-            continue;
-        }
-        if padding > 0 {
-            return None;
-        }
-        let sextet = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        accumulator = (accumulator << 6) | u32::from(sextet);
-        bits += 6;
-        symbols += 1;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((accumulator >> bits) as u8);
-            accumulator &= (1 << bits) - 1;
-        }
+    const fn engine(padding: DecodePaddingMode) -> GeneralPurpose {
+        GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new().with_decode_padding_mode(padding).with_decode_allow_trailing_bits(true),
+        )
     }
-    if symbols % 4 == 1 || padding > 2 || (padding > 0 && !(symbols + padding).is_multiple_of(4)) {
-        return None;
-    }
-    Some(out)
+    const PADDED: GeneralPurpose = engine(DecodePaddingMode::RequireCanonical);
+    const UNPADDED: GeneralPurpose = engine(DecodePaddingMode::RequireNone);
+    let standard: Vec<u8> = text
+        .bytes()
+        .filter(|byte| !byte.is_ascii_whitespace())
+        .map(|byte| match byte {
+            b'-' => b'+',
+            b'_' => b'/',
+            other => other,
+        })
+        .collect();
+    let engine = if standard.ends_with(b"=") { &PADDED } else { &UNPADDED };
+    engine.decode(standard).ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1716,6 +1701,19 @@ mod tests {
         ];
         for (text, expected) in table {
             assert_eq!(decode_base64(text).as_deref(), *expected, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_of_any_bytes_decodes_back_in_every_variant(bytes: Vec<u8>, wrap in 1usize..80) {
+            use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+            for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+                let encoded = engine.encode(&bytes);
+                let wrapped: Vec<String> =
+                    encoded.as_bytes().chunks(wrap).map(|line| String::from_utf8_lossy(line).into_owned()).collect();
+                proptest::prop_assert_eq!(decode_base64(&wrapped.join("\r\n")), Some(bytes.clone()));
+            }
         }
     }
 
