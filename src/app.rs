@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use crate::catalogue::Catalogue;
 use crate::cli::{Cli, Command, SourceArgs};
-use crate::compile::{Compiled, text::approx_tokens};
+use crate::compile::Compiled;
 use crate::load::{LoadedConfig, ProcessEnvironment};
 use crate::pipeline::{Prepared, config_source, prepare, render_all};
+use crate::shape::approx_tokens;
 
 pub const EXIT_CONFIG: u8 = 78;
 

@@ -305,7 +305,7 @@ fn catalogue_size_warning(catalogue: &Catalogue, diagnostics: &mut Diagnostics) 
     if tools == 0 || catalogue.view(None).is_some_and(|view| view.uses_discovery()) {
         return;
     }
-    let tokens = text::approx_tokens(&catalogue.tools_list_json().to_string());
+    let tokens = crate::shape::approx_tokens(&catalogue.tools_list_json().to_string());
     if tools <= CLIENT_TOOL_LIMIT && tokens <= CLIENT_TOKEN_LIMIT {
         return;
     }

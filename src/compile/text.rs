@@ -174,15 +174,6 @@ fn strip_admonitions(input: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Approximate token count used for budgets and reports: ceil(bytes / 4).
-///
-/// This is an approximation on purpose: real tokenizers differ per model and
-/// would add a heavy dependency, while budgets only need a stable, cheap,
-/// roughly-right figure (English prose averages about 4 bytes per token).
-pub fn approx_tokens(text: &str) -> usize {
-    text.len().div_ceil(4)
-}
-
 /// Word lists below are space-separated strings: compact to read and write,
 /// and scanning them is cheap for the few words checked per sentence.
 fn listed(list: &str, word: &str) -> bool {
@@ -1707,15 +1698,6 @@ mod tests {
         for (r, rule) in RULES.iter().enumerate() {
             assert!(COMPILED.by_first.values().any(|ids| ids.contains(&r)), "{rule:?}");
         }
-    }
-
-    #[test]
-    fn approx_tokens_rounds_up() {
-        assert_eq!(approx_tokens(""), 0);
-        assert_eq!(approx_tokens("abc"), 1);
-        assert_eq!(approx_tokens("abcd"), 1);
-        assert_eq!(approx_tokens("abcde"), 2);
-        assert_eq!(approx_tokens("é"), 1);
     }
 
     #[test]

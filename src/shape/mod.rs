@@ -138,7 +138,12 @@ pub fn describe(config: &OutputConfig) -> String {
     parts.join(", ")
 }
 
-/// Approximate token count used for budgets: ceil(bytes / 4), the same measure as the rest of the project.
+/// Approximate token count used for budgets and reports everywhere in api2mcp: ceil(bytes / 4).
+///
+/// An approximation on purpose: real tokenizers differ per model and would add a heavy dependency,
+/// while budgets only need a stable, cheap, roughly-right figure (English prose averages about 4
+/// bytes per token).
+#[must_use]
 pub fn approx_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
@@ -1091,6 +1096,7 @@ mod tests {
     #[test]
     fn approx_tokens_rounds_up() {
         assert_eq!(approx_tokens(""), 0);
+        assert_eq!(approx_tokens("abc"), 1);
         assert_eq!(approx_tokens("abcd"), 1);
         assert_eq!(approx_tokens("abcde"), 2);
         assert_eq!(approx_tokens("é"), 1);
