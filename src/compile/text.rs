@@ -27,7 +27,7 @@ pub struct Cleaned {
     pub findings: Vec<Finding>,
 }
 
-/// Markdown and HTML to plain text: emphasis, links (keep link text, drop URL), inline code (keep text), code blocks (dropped), images (dropped), tables (cells joined with spaces), lists (items joined as sentences), headings (kept as text followed by a period if they don't end in punctuation), HTML tags dropped (inline and block), HTML entities decoded (&amp; &lt; &gt; &quot; &#39; &nbsp; numeric). Whitespace collapsed to single spaces. Also removes hidden characters and instruction-like sentences.
+/// Markdown and HTML to plain text: emphasis, links (keep link text, drop URL), inline code (keep text), code blocks (dropped), images (dropped), tables (cells joined with spaces), lists (items joined as sentences), headings (kept as text followed by a period if they don't end in punctuation), HTML tags dropped (inline and block), HTML entities decoded (every HTML5 name, numeric references). Whitespace collapsed to single spaces. Also removes hidden characters and instruction-like sentences.
 pub fn clean(input: &str) -> Cleaned {
     let (sentences, findings) = analyze(input);
     Cleaned { text: sentences.join(" "), findings }
@@ -463,47 +463,10 @@ fn parse_tag(inner: &str) -> Option<(bool, String)> {
     (!name.is_empty() && tag_like).then_some((close, name))
 }
 
-/// Decodes the entities found in raw HTML (markdown text is decoded by pulldown-cmark).
+/// Decodes the entities found in raw HTML (markdown text is decoded by pulldown-cmark): every
+/// HTML5 named entity and numeric references; unknown or malformed ones stay as written.
 fn decode_entities(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p..];
-        let semi = rest.bytes().take(12).position(|b| b == b';');
-        match semi.and_then(|e| entity(&rest[1..e]).map(|c| (e, c))) {
-            Some((e, c)) => {
-                out.push(c);
-                rest = &rest[e + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn entity(name: &str) -> Option<char> {
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "ndash" => '–',
-        "mdash" => '—',
-        "hellip" => '…',
-        _ => {
-            let n = name.strip_prefix('#')?;
-            let (digits, radix) = n.strip_prefix(['x', 'X']).map_or((n, 10), |hex| (hex, 16));
-            return u32::from_str_radix(digits, radix).ok().and_then(char::from_u32);
-        }
-    };
-    Some(c)
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 // --- Sentences ---------------------------------------------------------------
@@ -1197,6 +1160,14 @@ mod tests {
         assert_eq!(
             text("<div>Tom &amp; Jerry &lt;3 &quot;x&quot; &#39;y&#39; a&nbsp;b &#x41;</div>"),
             "Tom & Jerry <3 \"x\" 'y' a b A."
+        );
+    }
+
+    #[test]
+    fn html_block_entities_beyond_the_common_few_are_decoded() {
+        assert_eq!(
+            text("<p>Caf&eacute; &copy; 2024 &rsquo;s &euro;5 &unknown; &amp</p>"),
+            "Café © 2024 ’s €5 &unknown; &amp."
         );
     }
 
