@@ -11,7 +11,6 @@ pub mod resilience;
 pub mod schema;
 pub mod security;
 pub mod select;
-pub mod text;
 pub mod views;
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +27,7 @@ use crate::mapping::{
 };
 use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
+use crate::text;
 use schema::{Mode, SchemaCompiler, SchemaOptions};
 use select::{CompiledSelector, Selection};
 
