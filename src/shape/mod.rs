@@ -233,15 +233,7 @@ impl Shaper {
                 }
             }
         };
-        for path in &self.exclude {
-            exclude_path(&mut value, path);
-        }
-        for (path, name) in &self.rename {
-            rename_path(&mut value, path, name);
-        }
-        if self.drop_empty {
-            drop_empty(&mut value);
-        }
+        self.reshape(&mut value);
         let items = self.apply_budgets(&mut value);
 
         let mut notes: Vec<String> = Vec::new();
@@ -255,15 +247,7 @@ impl Shaper {
     /// there is no `select`; budgets are the paginator's, which knows where each item came from.
     pub fn shape_item(&self, item: &Value) -> Value {
         let mut value = self.project(item);
-        for path in &self.exclude {
-            exclude_path(&mut value, path);
-        }
-        for (path, name) in &self.rename {
-            rename_path(&mut value, path, name);
-        }
-        if self.drop_empty {
-            drop_empty(&mut value);
-        }
+        self.reshape(&mut value);
         value
     }
 
@@ -341,6 +325,20 @@ impl Shaper {
             text.push_str(note);
         }
         Ok(Shaped { text, structured, note })
+    }
+
+    /// The rest of step 2 (exclude, rename) and step 3 (drop_empty), after `fields` projected the value:
+    /// one definition for whole results and for paginated items, so both are shaped alike.
+    fn reshape(&self, value: &mut Value) {
+        for path in &self.exclude {
+            exclude_path(value, path);
+        }
+        for (path, name) in &self.rename {
+            rename_path(value, path, name);
+        }
+        if self.drop_empty {
+            drop_empty(value);
+        }
     }
 
     fn project(&self, value: &Value) -> Value {
