@@ -10,9 +10,10 @@ pub use failure::{EXIT_CONFIG, EXIT_FAILURE, Failure};
 
 use crate::catalogue::Catalogue;
 use crate::cli::{Cli, Command, SourceArgs};
-use crate::compile::{Compiled, text::approx_tokens};
+use crate::compile::Compiled;
 use crate::load::{LoadedConfig, ProcessEnvironment};
 use crate::pipeline::{Prepared, config_source, prepare, render_all};
+use crate::shape::approx_tokens;
 
 /// Runs one command; the exit code follows the failure, if any.
 pub async fn run(cli: Cli) -> ExitCode {

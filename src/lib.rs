@@ -13,10 +13,13 @@
 //! - [`call`]: arguments → upstream HTTP request(s) → response, under limits; pagination.
 //! - [`resilience`]: rate limits and costs (in process or shared through Redis), circuit breakers,
 //!   retries with a budget, bulkheads.
+//! - [`text`]: spec prose to plain text: markdown and HTML, hidden characters, sentences,
+//!   instruction-like (prompt-injection) sentences; used by `compile` and by `mcp`'s result flags.
 //! - [`shape`]: response → the compact result an agent reads (select, fields, budgets, formats).
 //! - [`classify`]: the one ordered table from failure to CLIENT / SERVER / EXTERNAL tool error.
 //! - [`ops`]: the capability summary, Server Card, `/health` and `/ready` beside `/mcp`.
 //! - [`diag`]: diagnostics and their rendering.
+//! - [`encoding`]: the strict percent-encoding set shared by requests and redaction.
 //! - [`pipeline`]: load → validate → compile, every diagnostic of one run (used by every command).
 //! - [`lifecycle`]: reload on SIGHUP.
 //! - [`tls`]: the TLS crypto provider every HTTP client uses.
@@ -32,6 +35,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod discovery;
+pub mod encoding;
 pub mod lifecycle;
 pub mod load;
 pub mod mapping;
@@ -42,5 +46,6 @@ pub mod resilience;
 pub mod shape;
 pub mod spec;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod validate;

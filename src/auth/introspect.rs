@@ -60,10 +60,10 @@ impl Introspector {
     /// (not cached: the next request asks again).
     async fn ask(&self, token: &str) -> Result<(Result<Principal, Denial>, Duration), Denial> {
         let unavailable = |why: &str| Denial::Unavailable(format!("token introspection failed: {why}"));
-        let body = format!(
-            "token={}&token_type_hint=access_token",
-            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .append_pair("token_type_hint", "access_token")
+            .finish();
         let mut response = self
             .client
             .post(&self.settings.url)

@@ -120,7 +120,7 @@ impl TokenSource {
             form.push(("scope", &scope));
         }
         form.extend(extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
         // client_secret_basic (RFC 6749 §2.3.1): id and secret form-encoded, then base64.
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",

@@ -12,7 +12,6 @@ pub mod resilience;
 pub mod schema;
 pub mod security;
 pub mod select;
-pub mod text;
 pub mod views;
 
 use std::collections::{HashMap, HashSet};
@@ -29,6 +28,7 @@ use crate::mapping::{
 };
 use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
+use crate::text;
 use schema::{Mode, SchemaCompiler, SchemaOptions};
 use select::{CompiledSelector, Selection};
 
@@ -312,7 +312,7 @@ fn catalogue_size_warning(catalogue: &Catalogue, diagnostics: &mut Diagnostics) 
     if tools == 0 || catalogue.view(None).is_some_and(|view| view.uses_discovery()) {
         return;
     }
-    let tokens = text::approx_tokens(&catalogue.tools_list_json().to_string());
+    let tokens = crate::shape::approx_tokens(&catalogue.tools_list_json().to_string());
     if tools <= CLIENT_TOOL_LIMIT && tokens <= CLIENT_TOKEN_LIMIT {
         return;
     }

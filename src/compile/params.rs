@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::names::argument_name;
 use super::schema::SchemaCompiler;
-use super::text;
 use crate::catalogue::{ArgumentBinding, ArgumentLocation, ParameterStyle, PropertyEncoding, RequestBody};
 use crate::spec::{DocId, Operation, Spec};
+use crate::text;
 
 pub struct BuiltInput {
     pub schema: Map<String, Value>,

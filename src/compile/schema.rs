@@ -9,8 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::compile::text::{self, Finding};
 use crate::spec::{DocId, RefError, Spec};
+use crate::text::{self, Finding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -12,7 +12,7 @@ pub struct Upgraded {
     pub notes: Vec<String>,
 }
 
-type Obj = Map<String, Value>;
+type JsonObject = Map<String, Value>;
 
 /// Schemas are trees, but a hostile or generated document can still nest absurdly deep, so
 /// recursion stops here.
@@ -41,17 +41,17 @@ fn listed(list: &str, key: &str) -> bool {
 
 /// Inserts and discards the displaced value, which keeps the many copy-through match arms to one
 /// line.
-fn put(m: &mut Obj, key: &str, v: Value) {
-    m.insert(key.to_owned(), v);
+fn set_member(object: &mut JsonObject, key: &str, value: Value) {
+    object.insert(key.to_owned(), value);
 }
 
-fn get_str<'a>(m: &'a Obj, key: &str) -> Option<&'a str> {
+fn get_str<'a>(m: &'a JsonObject, key: &str) -> Option<&'a str> {
     m.get(key).and_then(Value::as_str)
 }
 
 /// Copies vendor extensions; `x-nullable` is skipped because it is translated into `nullable`
 /// instead.
-fn copy_extensions(from: &Obj, to: &mut Obj) {
+fn copy_extensions(from: &JsonObject, to: &mut JsonObject) {
     for (k, v) in from.iter().filter(|(k, _)| k.starts_with("x-") && *k != "x-nullable") {
         to.insert(k.clone(), v.clone());
     }
@@ -59,15 +59,15 @@ fn copy_extensions(from: &Obj, to: &mut Obj) {
 
 /// Conversion state: the collected notes and the document-wide defaults that operations fall back
 /// to.
-struct Ctx {
+struct Conversion {
     notes: Vec<String>,
     seen: HashSet<String>,
-    top_params: Obj,
+    top_params: JsonObject,
     consumes: Vec<String>,
     produces: Vec<String>,
 }
 
-impl Ctx {
+impl Conversion {
     /// Records a note once, because repeated identical problems would otherwise drown the useful
     /// ones.
     fn note(&mut self, at: &str, msg: impl Display) {
@@ -78,7 +78,7 @@ impl Ctx {
     }
 
     /// Follows a local `#/parameters/...` reference into the original top-level parameters.
-    fn resolve_param(&self, reference: &str) -> Option<(String, Obj)> {
+    fn resolve_param(&self, reference: &str) -> Option<(String, JsonObject)> {
         let raw = reference.strip_prefix("#/parameters/")?;
         let name = raw.replace("~1", "/").replace("~0", "~");
         Some((name.clone(), self.top_params.get(&name)?.as_object()?.clone()))
@@ -86,9 +86,9 @@ impl Ctx {
 }
 
 /// The members of a name-keyed section that are objects; everything else is noted and skipped.
-fn objects<'a>(val: &'a Value, at: &str, what: &str, ctx: &mut Ctx) -> Vec<(&'a String, &'a Obj)> {
+fn objects<'a>(val: &'a Value, at: &str, what: &str, conversion: &mut Conversion) -> Vec<(&'a String, &'a JsonObject)> {
     let Some(map) = val.as_object() else {
-        ctx.note(at, "is not an object; skipped");
+        conversion.note(at, "is not an object; skipped");
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -96,7 +96,7 @@ fn objects<'a>(val: &'a Value, at: &str, what: &str, ctx: &mut Ctx) -> Vec<(&'a 
         match v.as_object() {
             Some(o) => out.push((name, o)),
             None if name.starts_with("x-") => {}
-            None => ctx.note(&format!("{at}.{name}"), format!("{what} is not an object; skipped")),
+            None => conversion.note(&format!("{at}.{name}"), format!("{what} is not an object; skipped")),
         }
     }
     out
@@ -109,7 +109,7 @@ pub fn upgrade(doc: Value) -> Upgraded {
         return Upgraded { document: doc, notes };
     };
     let top_params = src.get("parameters").and_then(Value::as_object).cloned();
-    let mut ctx = Ctx {
+    let mut conversion = Conversion {
         notes: Vec::new(),
         seen: HashSet::new(),
         top_params: top_params.unwrap_or_default(),
@@ -118,13 +118,13 @@ pub fn upgrade(doc: Value) -> Upgraded {
     };
     // Top-level body parameters become request bodies, so references to them move to another
     // section.
-    let body_names: HashSet<String> = (ctx.top_params.iter())
-        .filter(|(_, p)| p.get("in").and_then(Value::as_str) == Some("body"))
+    let body_names: HashSet<String> = (conversion.top_params.iter())
+        .filter(|(_, parameter)| parameter.get("in").and_then(Value::as_str) == Some("body"))
         .map(|(name, _)| name.clone())
         .collect();
     match src.get("swagger") {
         Some(Value::String(v)) if v == "2.0" => {}
-        other => ctx.note("", format!("swagger version {} is not 2.0; converted as 2.0", json!(other))),
+        other => conversion.note("", format!("swagger version {} is not 2.0; converted as 2.0", json!(other))),
     }
 
     let mut out = Map::new();
@@ -132,8 +132,8 @@ pub fn upgrade(doc: Value) -> Upgraded {
     if let Some(info) = src.get("info") {
         out.insert("info".into(), info.clone());
     }
-    out.insert("servers".into(), build_servers(&src, &mut ctx));
-    let mut sections: [(&str, Obj); 5] = [
+    out.insert("servers".into(), build_servers(&src, &mut conversion));
+    let mut sections: [(&str, JsonObject); 5] = [
         ("schemas", Map::new()),
         ("parameters", Map::new()),
         ("requestBodies", Map::new()),
@@ -144,56 +144,56 @@ pub fn upgrade(doc: Value) -> Upgraded {
         let at = key.as_str();
         match at {
             "swagger" | "info" | "host" | "basePath" | "schemes" | "consumes" | "produces" => {}
-            "paths" => put(&mut out, at, convert_paths(val, &mut ctx)),
+            "paths" => set_member(&mut out, at, convert_paths(val, &mut conversion)),
             "definitions" => match val.as_object() {
                 Some(defs) => {
                     for (name, s) in defs {
-                        let s = convert_schema(s, 0, &format!("definitions.{name}"), &mut ctx);
+                        let s = convert_schema(s, 0, &format!("definitions.{name}"), &mut conversion);
                         sections[0].1.insert(name.clone(), s);
                     }
                 }
-                None => ctx.note(at, "is not an object; skipped"),
+                None => conversion.note(at, "is not an object; skipped"),
             },
             "parameters" => {
-                for (name, p) in objects(val, at, "parameter", &mut ctx) {
+                for (name, parameter) in objects(val, at, "parameter", &mut conversion) {
                     let here = format!("parameters.{name}");
-                    match get_str(p, "in") {
+                    match get_str(parameter, "in") {
                         Some("body") => {
-                            let consumes = ctx.consumes.clone();
-                            let body = body_request(p, &consumes, &here, &mut ctx);
+                            let consumes = conversion.consumes.clone();
+                            let body = body_request(parameter, &consumes, &here, &mut conversion);
                             sections[2].1.insert(name.clone(), body);
                         }
                         // 3.0 has no formData parameters; they are folded into request bodies
                         // wherever referenced.
                         Some("formData") => {}
                         _ => {
-                            let param = convert_parameter(p, &here, &mut ctx);
+                            let param = convert_parameter(parameter, &here, &mut conversion);
                             sections[1].1.insert(name.clone(), param);
                         }
                     }
                 }
             }
             "responses" => {
-                let produces = ctx.produces.clone();
-                for (name, r) in objects(val, at, "response", &mut ctx) {
-                    let r = convert_response(r, &produces, &format!("responses.{name}"), &mut ctx);
+                let produces = conversion.produces.clone();
+                for (name, r) in objects(val, at, "response", &mut conversion) {
+                    let r = convert_response(r, &produces, &format!("responses.{name}"), &mut conversion);
                     sections[3].1.insert(name.clone(), r);
                 }
             }
             "securityDefinitions" => {
-                for (name, s) in objects(val, at, "security definition", &mut ctx) {
+                for (name, s) in objects(val, at, "security definition", &mut conversion) {
                     let here = format!("securityDefinitions.{name}");
-                    let scheme = convert_security_scheme(s, &here, &mut ctx);
+                    let scheme = convert_security_scheme(s, &here, &mut conversion);
                     sections[4].1.insert(name.clone(), scheme);
                 }
             }
-            k if listed("tags externalDocs security", k) || k.starts_with("x-") => put(&mut out, k, val.clone()),
-            k => ctx.note("", format!("unknown top-level key '{k}' dropped")),
+            k if listed("tags externalDocs security", k) || k.starts_with("x-") => set_member(&mut out, k, val.clone()),
+            k => conversion.note("", format!("unknown top-level key '{k}' dropped")),
         }
     }
     // OpenAPI 3 requires `paths`, so a document without it still gets an empty one.
     out.entry("paths").or_insert_with(|| json!({}));
-    let components: Obj = (sections.into_iter())
+    let components: JsonObject = (sections.into_iter())
         .filter(|(_, m)| !m.is_empty())
         .map(|(name, m)| (name.to_owned(), Value::Object(m)))
         .collect();
@@ -201,8 +201,8 @@ pub fn upgrade(doc: Value) -> Upgraded {
         out.insert("components".into(), Value::Object(components));
     }
     let mut document = Value::Object(out);
-    rewrite_refs(&mut document, false, 0, &body_names, &mut ctx);
-    Upgraded { document, notes: ctx.notes }
+    rewrite_refs(&mut document, false, 0, &body_names, &mut conversion);
+    Upgraded { document, notes: conversion.notes }
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -230,12 +230,12 @@ fn body_media(consumes: &[String]) -> Vec<String> {
     media_or_json(Some(consumes.iter().filter(|m| !is_form_media(m)).cloned().collect()))
 }
 
-fn build_servers(src: &Obj, ctx: &mut Ctx) -> Value {
+fn build_servers(src: &JsonObject, conversion: &mut Conversion) -> Value {
     let mut text = |key: &str| match src.get(key) {
         Some(Value::String(s)) => s.trim().trim_end_matches('/').to_owned(),
         None => String::new(),
         Some(_) => {
-            ctx.note(key, "is not a string; ignored");
+            conversion.note(key, "is not a string; ignored");
             String::new()
         }
     };
@@ -264,40 +264,40 @@ fn build_servers(src: &Obj, ctx: &mut Ctx) -> Value {
     Value::Array(urls.into_iter().map(|url| json!({ "url": url })).collect())
 }
 
-fn convert_paths(val: &Value, ctx: &mut Ctx) -> Value {
+fn convert_paths(val: &Value, conversion: &mut Conversion) -> Value {
     if !val.is_object() {
-        ctx.note("paths", "is not an object; no operations converted");
+        conversion.note("paths", "is not an object; no operations converted");
         return json!({});
     }
     let mut out = Map::new();
     if let Some(map) = val.as_object() {
-        for (path, item) in map.iter().filter(|(p, _)| p.starts_with("x-")) {
+        for (path, item) in map.iter().filter(|(key, _)| key.starts_with("x-")) {
             out.insert(path.clone(), item.clone());
         }
     }
     // Extensions were copied above and are not path items, however object-shaped they are.
-    let items = objects(val, "paths", "path item", ctx).into_iter();
-    for (path, item) in items.filter(|(p, _)| !p.starts_with("x-")) {
-        let converted = convert_path_item(item, &format!("paths.{path}"), ctx);
+    let items = objects(val, "paths", "path item", conversion).into_iter();
+    for (path, item) in items.filter(|(key, _)| !key.starts_with("x-")) {
+        let converted = convert_path_item(item, &format!("paths.{path}"), conversion);
         out.insert(path.clone(), Value::Object(converted));
     }
     Value::Object(out)
 }
 
 /// A list-valued field, where anything but an array is noted and treated as empty.
-fn array(v: Option<&Value>, at: &str, key: &str, ctx: &mut Ctx) -> Vec<Value> {
+fn array(v: Option<&Value>, at: &str, key: &str, conversion: &mut Conversion) -> Vec<Value> {
     match v {
         Some(Value::Array(a)) => a.clone(),
         None => Vec::new(),
         Some(_) => {
-            ctx.note(at, format!("{key} is not an array; ignored"));
+            conversion.note(at, format!("{key} is not an array; ignored"));
             Vec::new()
         }
     }
 }
 
-fn convert_path_item(item: &Obj, at: &str, ctx: &mut Ctx) -> Obj {
-    let shared = array(item.get("parameters"), at, "path-level parameters", ctx);
+fn convert_path_item(item: &JsonObject, at: &str, conversion: &mut Conversion) -> JsonObject {
+    let shared = array(item.get("parameters"), at, "path-level parameters", conversion);
     let mut out = Map::new();
     let mut has_ops = false;
     for (key, val) in item {
@@ -306,71 +306,75 @@ fn convert_path_item(item: &Obj, at: &str, ctx: &mut Ctx) -> Obj {
             m if listed(METHODS, m) => match val.as_object() {
                 Some(op) => {
                     has_ops = true;
-                    let op = convert_operation(op, &shared, &format!("{at}.{m}"), ctx);
+                    let op = convert_operation(op, &shared, &format!("{at}.{m}"), conversion);
                     out.insert(key.clone(), op);
                 }
-                None => ctx.note(&format!("{at}.{m}"), "operation is not an object; skipped"),
+                None => conversion.note(&format!("{at}.{m}"), "operation is not an object; skipped"),
             },
-            k if listed("$ref summary description servers", k) || k.starts_with("x-") => put(&mut out, k, val.clone()),
-            k => ctx.note(at, format!("unknown path item key '{k}' dropped")),
+            k if listed("$ref summary description servers", k) || k.starts_with("x-") => {
+                set_member(&mut out, k, val.clone())
+            }
+            k => conversion.note(at, format!("unknown path item key '{k}' dropped")),
         }
     }
     if !has_ops && !shared.is_empty() {
-        ctx.note(at, "path-level parameters dropped because the path item has no operations");
+        conversion.note(at, "path-level parameters dropped because the path item has no operations");
     }
     out
 }
 
 /// The identity of a parameter for override purposes, looking through local references.
-fn param_key(p: &Value, ctx: &Ctx) -> Option<(String, String)> {
-    let p = p.as_object()?;
+fn param_key(parameter: &Value, conversion: &Conversion) -> Option<(String, String)> {
+    let parameter = parameter.as_object()?;
     let resolved;
-    let target = match get_str(p, "$ref") {
-        Some(r) => match ctx.resolve_param(r) {
+    let target = match get_str(parameter, "$ref") {
+        Some(r) => match conversion.resolve_param(r) {
             Some((_, t)) => {
                 resolved = t;
                 &resolved
             }
             None => return Some(("$ref".into(), r.to_owned())),
         },
-        None => p,
+        None => parameter,
     };
     let field = |k: &str| get_str(target, k).unwrap_or_default().to_owned();
     Some((field("name"), field("in")))
 }
 
-fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Value {
-    let consumes = op.get("consumes").map_or_else(|| ctx.consumes.clone(), |v| media_or_json(Some(strings(v))));
-    let produces = op.get("produces").map_or_else(|| ctx.produces.clone(), |v| media_or_json(Some(strings(v))));
-    let own = array(op.get("parameters"), at, "parameters", ctx);
+fn convert_operation(op: &JsonObject, shared: &[Value], at: &str, conversion: &mut Conversion) -> Value {
+    let consumes = op.get("consumes").map_or_else(|| conversion.consumes.clone(), |v| media_or_json(Some(strings(v))));
+    let produces = op.get("produces").map_or_else(|| conversion.produces.clone(), |v| media_or_json(Some(strings(v))));
+    let own = array(op.get("parameters"), at, "parameters", conversion);
     // An operation-level parameter with the same name and location replaces the path-level one.
-    let own_keys: HashSet<_> = own.iter().filter_map(|p| param_key(p, ctx)).collect();
-    let mut merged: Vec<Value> =
-        (shared.iter()).filter(|p| param_key(p, ctx).is_none_or(|k| !own_keys.contains(&k))).cloned().collect();
+    let own_keys: HashSet<_> = own.iter().filter_map(|parameter| param_key(parameter, conversion)).collect();
+    let mut merged: Vec<Value> = (shared.iter())
+        .filter(|parameter| param_key(parameter, conversion).is_none_or(|k| !own_keys.contains(&k)))
+        .cloned()
+        .collect();
     merged.extend(own);
 
     let mut params = Vec::new();
-    let mut bodies: Vec<(Obj, Option<String>)> = Vec::new();
-    let mut forms: Vec<Obj> = Vec::new();
-    for p in &merged {
-        let Some(obj) = p.as_object() else {
-            ctx.note(at, "parameter that is not an object skipped");
+    let mut bodies: Vec<(JsonObject, Option<String>)> = Vec::new();
+    let mut forms: Vec<JsonObject> = Vec::new();
+    for parameter in &merged {
+        let Some(obj) = parameter.as_object() else {
+            conversion.note(at, "parameter that is not an object skipped");
             continue;
         };
         if let Some(r) = get_str(obj, "$ref") {
             // Body and formData parameters are not parameters in 3.0, so a reference must be looked
             // through.
-            match ctx.resolve_param(r) {
+            match conversion.resolve_param(r) {
                 Some((name, t)) => match get_str(&t, "in") {
                     Some("body") => bodies.push((t, Some(name))),
                     Some("formData") => forms.push(t),
-                    _ => params.push(p.clone()),
+                    _ => params.push(parameter.clone()),
                 },
                 None => {
                     if r.starts_with("#/") {
-                        ctx.note(at, format!("parameter reference '{r}' does not resolve"));
+                        conversion.note(at, format!("parameter reference '{r}' does not resolve"));
                     }
-                    params.push(p.clone());
+                    params.push(parameter.clone());
                 }
             }
             continue;
@@ -378,7 +382,7 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
         match get_str(obj, "in") {
             Some("body") => bodies.push((obj.clone(), None)),
             Some("formData") => forms.push(obj.clone()),
-            _ => params.push(convert_parameter(obj, at, ctx)),
+            _ => params.push(convert_parameter(obj, at, conversion)),
         }
     }
 
@@ -386,26 +390,26 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
     if let Some((body, ref_name)) = bodies.first() {
         for (extra, _) in &bodies[1..] {
             let name = get_str(extra, "name").unwrap_or("?");
-            ctx.note(at, format!("extra body parameter '{name}' dropped; only one body is allowed"));
+            conversion.note(at, format!("extra body parameter '{name}' dropped; only one body is allowed"));
         }
         if !forms.is_empty() {
-            ctx.note(at, "formData parameters dropped because the operation also has a body parameter");
+            conversion.note(at, "formData parameters dropped because the operation also has a body parameter");
         }
         // The shared request body was built with the global media types, so it only fits when they
         // agree.
         request_body = Some(match ref_name {
-            Some(name) if body_media(&consumes) == body_media(&ctx.consumes) => {
+            Some(name) if body_media(&consumes) == body_media(&conversion.consumes) => {
                 let escaped = name.replace('~', "~0").replace('/', "~1");
                 json!({ "$ref": format!("#/components/requestBodies/{escaped}") })
             }
-            _ => body_request(body, &consumes, at, ctx),
+            _ => body_request(body, &consumes, at, conversion),
         });
     } else if !forms.is_empty() {
-        request_body = Some(form_request(&forms, &consumes, at, ctx));
+        request_body = Some(form_request(&forms, &consumes, at, conversion));
     }
 
     let mut out = Map::new();
-    let mut emit_params = |out: &mut Obj| {
+    let mut emit_params = |out: &mut JsonObject| {
         if !params.is_empty() {
             out.insert("parameters".into(), Value::Array(std::mem::take(&mut params)));
         }
@@ -416,10 +420,10 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
     for (key, val) in op {
         match key.as_str() {
             "parameters" => emit_params(&mut out),
-            "responses" => put(&mut out, key, convert_responses(val, &produces, at, ctx)),
+            "responses" => set_member(&mut out, key, convert_responses(val, &produces, at, conversion)),
             "consumes" | "produces" | "schemes" => {}
-            k if listed(OPERATION_KEYS, k) || k.starts_with("x-") => put(&mut out, k, val.clone()),
-            k => ctx.note(at, format!("unknown operation key '{k}' dropped")),
+            k if listed(OPERATION_KEYS, k) || k.starts_with("x-") => set_member(&mut out, k, val.clone()),
+            k => conversion.note(at, format!("unknown operation key '{k}' dropped")),
         }
     }
     // Path-level parameters still need a home when the operation had no `parameters` key of its
@@ -429,9 +433,9 @@ fn convert_operation(op: &Obj, shared: &[Value], at: &str, ctx: &mut Ctx) -> Val
 }
 
 /// Builds a 3.0 schema from the type keys of a non-body parameter, header or items object.
-fn simple_schema(src: &Obj, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
+fn simple_schema(src: &JsonObject, depth: usize, at: &str, conversion: &mut Conversion) -> Value {
     if depth > MAX_DEPTH {
-        ctx.note(at, format!("items nested deeper than {MAX_DEPTH} levels dropped"));
+        conversion.note(at, format!("items nested deeper than {MAX_DEPTH} levels dropped"));
         return json!({});
     }
     let mut s = Map::new();
@@ -445,15 +449,18 @@ fn simple_schema(src: &Obj, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
         match v {
             // Some 2.0 documents point query items at definitions; those are real schemas.
             Value::Object(o) if o.contains_key("$ref") || o.contains_key("properties") => {
-                s.insert("items".into(), convert_schema(v, depth + 1, &item_at, ctx));
+                s.insert("items".into(), convert_schema(v, depth + 1, &item_at, conversion));
             }
             Value::Object(o) => {
-                if let Some(cf) = o.get("collectionFormat") {
-                    ctx.note(&item_at, format!("nested collectionFormat {cf} cannot be expressed; dropped"));
+                if let Some(collection_format) = o.get("collectionFormat") {
+                    conversion.note(
+                        &item_at,
+                        format!("nested collectionFormat {collection_format} cannot be expressed; dropped"),
+                    );
                 }
-                s.insert("items".into(), simple_schema(o, depth + 1, &item_at, ctx));
+                s.insert("items".into(), simple_schema(o, depth + 1, &item_at, conversion));
             }
-            _ => ctx.note(&item_at, "items is not an object; dropped"),
+            _ => conversion.note(&item_at, "items is not an object; dropped"),
         }
     }
     if let Some(Value::Bool(b)) = src.get("x-nullable") {
@@ -467,15 +474,15 @@ fn simple_schema(src: &Obj, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
 }
 
 /// Converts a query, header or path parameter; body and formData parameters never reach here.
-fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
-    if p.contains_key("$ref") {
-        return Value::Object(p.clone());
+fn convert_parameter(parameter: &JsonObject, at: &str, conversion: &mut Conversion) -> Value {
+    if parameter.contains_key("$ref") {
+        return Value::Object(parameter.clone());
     }
-    let name = get_str(p, "name").unwrap_or("?");
-    let loc = get_str(p, "in").unwrap_or_default();
+    let name = get_str(parameter, "name").unwrap_or("?");
+    let loc = get_str(parameter, "in").unwrap_or_default();
     let here = format!("{at}: {loc} parameter '{name}'");
     let mut out = Map::new();
-    for (key, val) in p {
+    for (key, val) in parameter {
         match key.as_str() {
             "name" | "in" | "description" | "required" | "deprecated" | "allowEmptyValue" => {}
             // These are already 3.0 shapes that some hand-written 2.0 documents use anyway.
@@ -484,7 +491,7 @@ fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
             k if listed(TYPE_KEYS, k) => continue,
             k if k.starts_with("x-") => {}
             k => {
-                ctx.note(&here, format!("unknown key '{k}' dropped"));
+                conversion.note(&here, format!("unknown key '{k}' dropped"));
                 continue;
             }
         }
@@ -492,17 +499,17 @@ fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
     }
     match loc {
         "query" | "header" | "path" => {}
-        "" => ctx.note(&here, "no location given"),
-        other => ctx.note(&here, format!("unknown location '{other}' kept as is")),
+        "" => conversion.note(&here, "no location given"),
+        other => conversion.note(&here, format!("unknown location '{other}' kept as is")),
     }
     // OpenAPI 3 insists that path parameters are required, and 2.0 did too, so this only repairs
     // sloppy documents.
     if loc == "path" {
         out.insert("required".into(), Value::Bool(true));
     }
-    let schema = match p.get("schema") {
-        Some(s) => convert_schema(s, 0, &format!("{at}.{name}.schema"), ctx),
-        None => simple_schema(p, 0, &format!("{at}.{name}"), ctx),
+    let schema = match parameter.get("schema") {
+        Some(s) => convert_schema(s, 0, &format!("{at}.{name}.schema"), conversion),
+        None => simple_schema(parameter, 0, &format!("{at}.{name}"), conversion),
     };
     let is_array = schema.get("type").and_then(Value::as_str) == Some("array");
     if !out.contains_key("content") {
@@ -511,12 +518,13 @@ fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
     // 2.0 arrays default to csv while 3.0 query arrays default to exploded form, so the style is
     // always spelled out.
     if is_array && !out.contains_key("style") {
-        let cf = get_str(p, "collectionFormat").unwrap_or("csv");
-        let (style, explode) = match form_style(cf) {
+        let collection_format = get_str(parameter, "collectionFormat").unwrap_or("csv");
+        let (style, explode) = match form_style(collection_format) {
             Some(style) if loc == "query" => style,
-            _ if cf == "csv" => ("simple", false),
+            _ if collection_format == "csv" => ("simple", false),
             _ => {
-                ctx.note(&here, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
+                conversion
+                    .note(&here, format!("collectionFormat {collection_format} cannot be expressed; sent as csv"));
                 (if loc == "query" { "form" } else { "simple" }, false)
             }
         };
@@ -528,8 +536,8 @@ fn convert_parameter(p: &Obj, at: &str, ctx: &mut Ctx) -> Value {
 
 /// The 3.0 style and explode for a 2.0 collectionFormat in a query string or urlencoded form; tsv
 /// has none.
-fn form_style(cf: &str) -> Option<(&'static str, bool)> {
-    Some(match cf {
+fn form_style(collection_format: &str) -> Option<(&'static str, bool)> {
+    Some(match collection_format {
         "csv" => ("form", false),
         "multi" => ("form", true),
         "ssv" => ("spaceDelimited", false),
@@ -540,25 +548,25 @@ fn form_style(cf: &str) -> Option<(&'static str, bool)> {
 
 /// Turns a body parameter into a request body offered under every non-form media type the operation
 /// consumes.
-fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value {
-    let name = get_str(p, "name");
-    let schema = match p.get("schema") {
-        Some(s) => convert_schema(s, 0, &format!("{at}.body"), ctx),
+fn body_request(parameter: &JsonObject, consumes: &[String], at: &str, conversion: &mut Conversion) -> Value {
+    let name = get_str(parameter, "name");
+    let schema = match parameter.get("schema") {
+        Some(s) => convert_schema(s, 0, &format!("{at}.body"), conversion),
         None => {
-            ctx.note(at, format!("body parameter '{}' has no schema; any value accepted", name.unwrap_or("?")));
+            conversion.note(at, format!("body parameter '{}' has no schema; any value accepted", name.unwrap_or("?")));
             json!({})
         }
     };
     let mut out = Map::new();
-    if let Some(d) = p.get("description") {
+    if let Some(d) = parameter.get("description") {
         out.insert("description".into(), d.clone());
     }
-    let content: Obj = (body_media(consumes).into_iter()).map(|m| (m, json!({ "schema": schema }))).collect();
+    let content: JsonObject = (body_media(consumes).into_iter()).map(|m| (m, json!({ "schema": schema }))).collect();
     out.insert("content".into(), Value::Object(content));
-    if let Some(r) = p.get("required") {
+    if let Some(r) = parameter.get("required") {
         out.insert("required".into(), r.clone());
     }
-    copy_extensions(p, &mut out);
+    copy_extensions(parameter, &mut out);
     // 3.0 request bodies are nameless; this widely used extension keeps the 2.0 name for argument
     // naming.
     if let Some(name) = name {
@@ -568,20 +576,20 @@ fn body_request(p: &Obj, consumes: &[String], at: &str, ctx: &mut Ctx) -> Value 
 }
 
 /// Folds formData parameters into one object-shaped request body.
-fn form_request(forms: &[Obj], consumes: &[String], at: &str, ctx: &mut Ctx) -> Value {
+fn form_request(forms: &[JsonObject], consumes: &[String], at: &str, conversion: &mut Conversion) -> Value {
     let has_file = forms.iter().any(|f| get_str(f, "type") == Some("file"));
     let first_form = consumes.iter().find(|m| is_form_media(m)).map(String::as_str);
     let media = if has_file || first_form == Some(MULTIPART) { MULTIPART } else { URLENCODED };
     let (mut props, mut required, mut encoding) = (Map::new(), Vec::new(), Map::new());
     for f in forms {
         let Some(name) = get_str(f, "name") else {
-            ctx.note(at, "formData parameter without a name skipped");
+            conversion.note(at, "formData parameter without a name skipped");
             continue;
         };
         let prop_at = format!("{at}.formData.{name}");
         let mut s = match f.get("schema") {
-            Some(s) => convert_schema(s, 0, &prop_at, ctx),
-            None => simple_schema(f, 0, &prop_at, ctx),
+            Some(s) => convert_schema(s, 0, &prop_at, conversion),
+            None => simple_schema(f, 0, &prop_at, conversion),
         };
         if let Value::Object(s) = &mut s {
             if let Some(d) = f.get("description") {
@@ -592,17 +600,23 @@ fn form_request(forms: &[Obj], consumes: &[String], at: &str, ctx: &mut Ctx) -> 
         if f.get("required").and_then(Value::as_bool) == Some(true) {
             required.push(json!(name));
         }
-        let cf = get_str(f, "collectionFormat");
+        let collection_format = get_str(f, "collectionFormat");
         let is_array = s.get("type").and_then(Value::as_str) == Some("array");
         if is_array && media == URLENCODED {
-            let cf = cf.unwrap_or("csv");
-            let (style, explode) = form_style(cf).unwrap_or_else(|| {
-                ctx.note(&prop_at, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
+            let collection_format = collection_format.unwrap_or("csv");
+            let (style, explode) = form_style(collection_format).unwrap_or_else(|| {
+                conversion
+                    .note(&prop_at, format!("collectionFormat {collection_format} cannot be expressed; sent as csv"));
                 ("form", false)
             });
             encoding.insert(name.to_owned(), json!({ "style": style, "explode": explode }));
-        } else if let Some(cf) = cf.filter(|cf| is_array && *cf != "multi") {
-            ctx.note(&prop_at, format!("multipart arrays are sent as repeated parts; collectionFormat {cf} dropped"));
+        } else if let Some(collection_format) =
+            collection_format.filter(|collection_format| is_array && *collection_format != "multi")
+        {
+            conversion.note(
+                &prop_at,
+                format!("multipart arrays are sent as repeated parts; collectionFormat {collection_format} dropped"),
+            );
         }
         props.insert(name.to_owned(), s);
     }
@@ -620,30 +634,30 @@ fn form_request(forms: &[Obj], consumes: &[String], at: &str, ctx: &mut Ctx) -> 
     out
 }
 
-fn convert_responses(val: &Value, produces: &[String], at: &str, ctx: &mut Ctx) -> Value {
+fn convert_responses(val: &Value, produces: &[String], at: &str, conversion: &mut Conversion) -> Value {
     let mut out = Map::new();
     if let Some(map) = val.as_object() {
         for (code, r) in map.iter().filter(|(c, _)| c.starts_with("x-")) {
             out.insert(code.clone(), r.clone());
         }
     }
-    let responses = objects(val, &format!("{at}.responses"), "response", ctx).into_iter();
+    let responses = objects(val, &format!("{at}.responses"), "response", conversion).into_iter();
     for (code, r) in responses.filter(|(c, _)| !c.starts_with("x-")) {
         let converted = match r.get("$ref").is_some_and(Value::is_string) {
             true => Value::Object(r.clone()),
-            false => convert_response(r, produces, &format!("{at}.responses.{code}"), ctx),
+            false => convert_response(r, produces, &format!("{at}.responses.{code}"), conversion),
         };
         out.insert(code.clone(), converted);
     }
     Value::Object(out)
 }
 
-fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Value {
+fn convert_response(r: &JsonObject, produces: &[String], at: &str, conversion: &mut Conversion) -> Value {
     let mut out = Map::new();
     // 3.0 requires a description, and 2.0 did too, so an empty one only repairs sloppy documents.
     let description = r.get("description").cloned().unwrap_or_else(|| json!(""));
     out.insert("description".into(), description);
-    let schema = r.get("schema").map(|s| convert_schema(s, 0, &format!("{at}.schema"), ctx));
+    let schema = r.get("schema").map(|s| convert_schema(s, 0, &format!("{at}.schema"), conversion));
     let mut content = Map::new();
     if let Some(schema) = &schema {
         for m in produces {
@@ -660,7 +674,7 @@ fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Va
                 entry["example"] = example.clone();
             }
         }
-        Some(_) => ctx.note(at, "examples is not an object; dropped"),
+        Some(_) => conversion.note(at, "examples is not an object; dropped"),
         None => {}
     }
     if !content.is_empty() {
@@ -668,22 +682,22 @@ fn convert_response(r: &Obj, produces: &[String], at: &str, ctx: &mut Ctx) -> Va
     }
     if let Some(headers) = r.get("headers") {
         let here = format!("{at}.headers");
-        let hs: Obj = (objects(headers, &here, "header", ctx).into_iter())
-            .map(|(name, h)| (name.clone(), convert_header(h, &format!("{here}.{name}"), ctx)))
+        let hs: JsonObject = (objects(headers, &here, "header", conversion).into_iter())
+            .map(|(name, h)| (name.clone(), convert_header(h, &format!("{here}.{name}"), conversion)))
             .collect();
         out.insert("headers".into(), Value::Object(hs));
     }
     for (k, v) in r {
         match k.as_str() {
             "description" | "schema" | "examples" | "headers" => {}
-            k if k.starts_with("x-") => put(&mut out, k, v.clone()),
-            k => ctx.note(at, format!("unknown response key '{k}' dropped")),
+            k if k.starts_with("x-") => set_member(&mut out, k, v.clone()),
+            k => conversion.note(at, format!("unknown response key '{k}' dropped")),
         }
     }
     Value::Object(out)
 }
 
-fn convert_header(h: &Obj, at: &str, ctx: &mut Ctx) -> Value {
+fn convert_header(h: &JsonObject, at: &str, conversion: &mut Conversion) -> Value {
     if h.contains_key("$ref") {
         return Value::Object(h.clone());
     }
@@ -691,27 +705,29 @@ fn convert_header(h: &Obj, at: &str, ctx: &mut Ctx) -> Value {
     if let Some(d) = h.get("description") {
         out.insert("description".into(), d.clone());
     }
-    out.insert("schema".into(), simple_schema(h, 0, at, ctx));
+    out.insert("schema".into(), simple_schema(h, 0, at, conversion));
     copy_extensions(h, &mut out);
     // Response headers are always style simple in 3.0, which matches csv only.
-    if let Some(cf) = get_str(h, "collectionFormat").filter(|cf| *cf != "csv") {
-        ctx.note(at, format!("collectionFormat {cf} cannot be expressed; sent as csv"));
+    if let Some(collection_format) =
+        get_str(h, "collectionFormat").filter(|collection_format| *collection_format != "csv")
+    {
+        conversion.note(at, format!("collectionFormat {collection_format} cannot be expressed; sent as csv"));
     }
     Value::Object(out)
 }
 
 /// Converts a 2.0 schema, recursing through every place a subschema can appear.
-fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
+fn convert_schema(v: &Value, depth: usize, at: &str, conversion: &mut Conversion) -> Value {
     let Value::Object(src) = v else {
         return v.clone();
     };
     if depth > MAX_DEPTH {
-        ctx.note(at, format!("schema nested deeper than {MAX_DEPTH} levels left unconverted"));
+        conversion.note(at, format!("schema nested deeper than {MAX_DEPTH} levels left unconverted"));
         return v.clone();
     }
     let mut out = Map::new();
     let mut is_file = false;
-    let sub = |s: &Value, path: String, ctx: &mut Ctx| convert_schema(s, depth + 1, &path, ctx);
+    let sub = |s: &Value, path: String, conversion: &mut Conversion| convert_schema(s, depth + 1, &path, conversion);
     for (key, val) in src {
         let converted = match (key.as_str(), val) {
             ("x-nullable", Value::Bool(b)) => {
@@ -726,12 +742,12 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                     _ => val.as_str().into_iter().collect(),
                 };
                 if names.contains(&"null") {
-                    put(&mut out, "nullable", json!(true));
+                    set_member(&mut out, "nullable", json!(true));
                 }
                 match names.iter().filter(|t| **t != "null").collect::<Vec<_>>()[..] {
                     [] if names.is_empty() => continue,
                     [] => {
-                        ctx.note(at, "type null has no openapi 3.0 equivalent; made nullable");
+                        conversion.note(at, "type null has no openapi 3.0 equivalent; made nullable");
                         continue;
                     }
                     [&"file"] => {
@@ -741,20 +757,20 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                     [one] => json!(one),
                     ref many => {
                         let msg = format!("types {many:?} cannot be expressed in openapi 3.0; dropped");
-                        ctx.note(at, msg);
+                        conversion.note(at, msg);
                         continue;
                     }
                 }
             }
             ("discriminator", Value::String(name)) => json!({ "propertyName": name }),
             ("required", Value::Bool(_)) => {
-                ctx.note(at, "boolean required inside a schema is invalid; dropped");
+                conversion.note(at, "boolean required inside a schema is invalid; dropped");
                 continue;
             }
             ("properties", Value::Object(props)) => Value::Object(
-                (props.iter()).map(|(n, s)| (n.clone(), sub(s, format!("{at}.properties.{n}"), ctx))).collect(),
+                (props.iter()).map(|(n, s)| (n.clone(), sub(s, format!("{at}.properties.{n}"), conversion))).collect(),
             ),
-            ("items" | "additionalProperties" | "not", Value::Object(_)) => sub(val, format!("{at}.{key}"), ctx),
+            ("items" | "additionalProperties" | "not", Value::Object(_)) => sub(val, format!("{at}.{key}"), conversion),
             // Positional items are not valid in either version; generators use them for
             // alternatives, often pairing a type with {"type": "null"}, which 3.0 expresses as
             // nullable.
@@ -766,14 +782,14 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                 let nullable = list.iter().any(|s| is_null(&s));
                 let mut list: Vec<Value> = (list.iter().enumerate())
                     .filter(|(_, s)| !is_null(s))
-                    .map(|(i, s)| sub(s, format!("{at}.items[{i}]"), ctx))
+                    .map(|(i, s)| sub(s, format!("{at}.items[{i}]"), conversion))
                     .collect();
                 // A reference ignores its siblings in 3.0, so a nullable reference needs an allOf
                 // wrapper.
                 for alt in list.iter_mut().filter(|_| nullable) {
                     match alt.as_object_mut() {
                         Some(o) if o.contains_key("$ref") => *alt = json!({ "allOf": [alt.clone()], "nullable": true }),
-                        Some(o) => put(o, "nullable", json!(true)),
+                        Some(o) => set_member(o, "nullable", json!(true)),
                         None => {}
                     }
                 }
@@ -781,14 +797,14 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
                     0 => json!({}),
                     1 => list.remove(0),
                     _ => {
-                        ctx.note(at, "positional items array read as anyOf");
+                        conversion.note(at, "positional items array read as anyOf");
                         json!({ "anyOf": list })
                     }
                 }
             }
-            ("allOf" | "oneOf" | "anyOf", Value::Array(list)) => {
-                Value::Array((list.iter().enumerate()).map(|(i, s)| sub(s, format!("{at}.{key}[{i}]"), ctx)).collect())
-            }
+            ("allOf" | "oneOf" | "anyOf", Value::Array(list)) => Value::Array(
+                (list.iter().enumerate()).map(|(i, s)| sub(s, format!("{at}.{key}[{i}]"), conversion)).collect(),
+            ),
             _ => val.clone(),
         };
         out.insert(key.clone(), converted);
@@ -799,12 +815,12 @@ fn convert_schema(v: &Value, depth: usize, at: &str, ctx: &mut Ctx) -> Value {
     Value::Object(out)
 }
 
-fn convert_security_scheme(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
+fn convert_security_scheme(s: &JsonObject, at: &str, conversion: &mut Conversion) -> Value {
     let mut out = match get_str(s, "type") {
         Some("basic") => json!({ "type": "http", "scheme": "basic" }),
         Some("apiKey") => {
             if !s.contains_key("name") || !s.contains_key("in") {
-                ctx.note(at, "apiKey scheme lacks its name or location");
+                conversion.note(at, "apiKey scheme lacks its name or location");
             }
             let mut key = json!({ "type": "apiKey" });
             for (k, v) in s.iter().filter(|(k, _)| *k == "name" || *k == "in") {
@@ -812,16 +828,16 @@ fn convert_security_scheme(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
             }
             key
         }
-        Some("oauth2") => json!({ "type": "oauth2", "flows": oauth_flows(s, at, ctx) }),
+        Some("oauth2") => json!({ "type": "oauth2", "flows": oauth_flows(s, at, conversion) }),
         other => {
             let other = other.unwrap_or("(missing)");
-            ctx.note(at, format!("unknown security type {other}; kept as is"));
+            conversion.note(at, format!("unknown security type {other}; kept as is"));
             return Value::Object(s.clone());
         }
     };
     if let Value::Object(o) = &mut out {
         if let Some(d) = s.get("description") {
-            put(o, "description", d.clone());
+            set_member(o, "description", d.clone());
         }
         copy_extensions(s, o);
     }
@@ -829,7 +845,7 @@ fn convert_security_scheme(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
 }
 
 /// Maps the single 2.0 oauth2 flow onto the matching 3.0 flow object.
-fn oauth_flows(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
+fn oauth_flows(s: &JsonObject, at: &str, conversion: &mut Conversion) -> Value {
     let (auth, token) = (s.get("authorizationUrl"), s.get("tokenUrl"));
     let flow = match get_str(s, "flow") {
         Some("implicit") => "implicit",
@@ -845,20 +861,20 @@ fn oauth_flows(s: &Obj, at: &str, ctx: &mut Ctx) -> Value {
                 _ => "clientCredentials",
             };
             let other = other.unwrap_or("(missing)");
-            ctx.note(at, format!("oauth2 flow {other} not recognised; assumed {guess}"));
+            conversion.note(at, format!("oauth2 flow {other} not recognised; assumed {guess}"));
             guess
         }
     };
     let mut f = Map::new();
     let url = |u: Option<&Value>| u.cloned().unwrap_or_else(|| json!(""));
     if matches!(flow, "implicit" | "authorizationCode") {
-        put(&mut f, "authorizationUrl", url(auth));
+        set_member(&mut f, "authorizationUrl", url(auth));
     }
     if flow != "implicit" {
-        put(&mut f, "tokenUrl", url(token));
+        set_member(&mut f, "tokenUrl", url(token));
     }
     let scopes = s.get("scopes").filter(|v| v.is_object()).cloned();
-    put(&mut f, "scopes", scopes.unwrap_or_else(|| json!({})));
+    set_member(&mut f, "scopes", scopes.unwrap_or_else(|| json!({})));
     json!({ flow: f })
 }
 
@@ -879,10 +895,10 @@ fn rewrite_ref(r: &str, body_names: &HashSet<String>) -> Option<String> {
 
 /// Rewrites every `$ref` in the finished document, skipping example data and treating name maps as
 /// names.
-fn rewrite_refs(v: &mut Value, names: bool, depth: usize, bodies: &HashSet<String>, ctx: &mut Ctx) {
+fn rewrite_refs(v: &mut Value, names: bool, depth: usize, bodies: &HashSet<String>, conversion: &mut Conversion) {
     // Conversion adds a handful of levels above each schema, hence the margin over the schema cap.
     if depth > MAX_DEPTH * 2 {
-        ctx.note("", format!("document nested deeper than {} levels; deeper refs not rewritten", MAX_DEPTH * 2));
+        conversion.note("", format!("document nested deeper than {} levels; deeper refs not rewritten", MAX_DEPTH * 2));
         return;
     }
     match v {
@@ -901,12 +917,12 @@ fn rewrite_refs(v: &mut Value, names: bool, depth: usize, bodies: &HashSet<Strin
                     }
                 }
                 let child_names = !names && listed(NAME_MAP_KEYS, k);
-                rewrite_refs(child, child_names, depth + 1, bodies, ctx);
+                rewrite_refs(child, child_names, depth + 1, bodies, conversion);
             }
         }
         Value::Array(items) => {
             for item in items {
-                rewrite_refs(item, false, depth + 1, bodies, ctx);
+                rewrite_refs(item, false, depth + 1, bodies, conversion);
             }
         }
         _ => {}
@@ -1070,10 +1086,10 @@ mod tests {
 
     #[test]
     fn collection_formats() {
-        let param = |loc: &str, cf: Option<&str>| {
+        let param = |loc: &str, collection_format: Option<&str>| {
             let mut p = json!({ "in": loc, "name": "v", "type": "array", "items": { "type": "string" } });
-            if let Some(cf) = cf {
-                p["collectionFormat"] = json!(cf);
+            if let Some(collection_format) = collection_format {
+                p["collectionFormat"] = json!(collection_format);
             }
             let up = upgrade(doc(json!({ "paths": { "/{v}": { "get": { "parameters": [p], "responses": {} } } } })));
             let p = up.document["paths"]["/{v}"]["get"]["parameters"][0].clone();

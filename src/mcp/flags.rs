@@ -34,7 +34,7 @@ pub fn flags_of(result: &CallToolResult) -> Vec<Flag> {
             match value {
                 Value::String(text) => {
                     read += 1;
-                    if let Some(pattern) = crate::compile::text::instruction_like(text) {
+                    if let Some(pattern) = crate::text::instruction_like(text) {
                         flags.push(Flag { path, pattern });
                     }
                 }
@@ -53,7 +53,7 @@ pub fn flags_of(result: &CallToolResult) -> Vec<Flag> {
     }
     for (index, block) in result.content.iter().enumerate() {
         if let Some(text) = block.as_text()
-            && let Some(pattern) = crate::compile::text::instruction_like(&text.text)
+            && let Some(pattern) = crate::text::instruction_like(&text.text)
         {
             flags.push(Flag { path: format!("/content/{index}"), pattern });
         }

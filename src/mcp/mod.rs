@@ -214,7 +214,7 @@ pub fn served_entries(
 fn record_catalogue(metrics: &Metrics, snapshot: &Snapshot) {
     let Some(main) = snapshot.views.first() else { return };
     let list = serde_json::json!({"tools": main.entries.iter().map(|(_, tool)| tool).collect::<Vec<_>>()}).to_string();
-    metrics.catalogue(main.entries.len(), crate::compile::text::approx_tokens(&list));
+    metrics.catalogue(main.entries.len(), crate::shape::approx_tokens(&list));
 }
 
 impl ServerHandler for McpServer {

@@ -3,6 +3,8 @@
 //! Catalog, and the MCP registry's `server.json`. Every one is built from a [`Served`] snapshot, the
 //! same data `tools/list` and `server/discover` answer with, so they cannot disagree.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 
 use super::Served;
@@ -276,63 +278,79 @@ fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
     }
 }
 
-/// The summary as a small HTML page for people who open the server's URL in a browser. Everything
-/// from the document is escaped: descriptions come from third-party specs.
+/// The page template; every value in it is escaped (descriptions come from third-party specs).
+const PAGE_TEMPLATE: &str = include_str!("summary.html");
+
+/// One environment for every page: the template is parsed once.
+static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut environment = minijinja::Environment::new();
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build()
+    {
+        environment.set_syntax(syntax);
+    }
+    // HTML escaping of `&`, `<`, `>`, `"` and `'` through html-escape: minijinja's own escaper also
+    // writes `/` as `&#x2f;`, which is safe but leaves every URL on the page unreadable in its source.
+    environment.set_formatter(|out, state, value| {
+        if value.is_safe() || *state.auto_escape() != minijinja::AutoEscape::Html {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = if value.is_undefined() || value.is_none() { String::new() } else { value.to_string() };
+        out.write_str(&html_escape::encode_quoted_attribute(&text)).map_err(minijinja::Error::from)
+    });
+    // A template that does not parse fails the unit test `the_page_shows_the_summary_escaped`.
+    let _ = environment.add_template("summary.html", PAGE_TEMPLATE);
+    environment
+});
+
+/// The summary as a small HTML page for people who open the server's URL in a browser, rendered
+/// from `summary.html` with every value escaped.
 pub fn html(document: &Value) -> String {
-    let text = |value: &Value| escape(value.as_str().unwrap_or_default());
-    let name = document.get("title").map(text).unwrap_or_else(|| text(&document["name"]));
-    let mut page = String::with_capacity(4096);
-    page.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    page.push_str(&format!("<title>{name} · MCP server</title>"));
-    page.push_str(
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
-         table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;\
-         border-bottom:1px solid #ddd}code{background:#f4f4f4;padding:0 .2rem}small{color:#666}</style></head><body>\n",
-    );
-    page.push_str(&format!("<h1>{name}</h1>\n"));
-    if let Some(description) = document.get("description") {
-        page.push_str(&format!("<p>{}</p>\n", text(description)));
-    }
-    let mcp_url = text(&document["endpoints"]["mcp"]);
-    page.push_str(&format!(
-        "<p>An MCP server (api2mcp {}). Connect an MCP client to <code>{mcp_url}</code> (Streamable HTTP).</p>\n",
-        text(&document["version"])
-    ));
-    let versions: Vec<String> = document["protocolVersions"].as_array().into_iter().flatten().map(text).collect();
-    page.push_str(&format!("<p>Protocol versions: {}.<br>Auth: {}.</p>\n", versions.join(", "), auth_text(document)));
-    page.push_str("<h2>Upstreams</h2>\n<table><tr><th>name</th><th>base URL</th></tr>\n");
-    for upstream in document["upstreams"].as_array().into_iter().flatten() {
-        page.push_str(&format!("<tr><td>{}</td><td><code>{}</code></td></tr>\n", text(&upstream["name"]), {
-            text(&upstream["baseUrl"])
-        }));
-    }
-    page.push_str("</table>\n");
-    page.push_str(&format!("<h2>Tools ({})</h2>\n", document["toolCount"]));
-    page.push_str(
-        "<table><tr><th>tool</th><th>description</th><th>scopes</th><th>hints</th><th>cost and limits</th></tr>\n",
-    );
-    for tool in document["tools"].as_array().into_iter().flatten() {
-        let title = tool.get("title").map(|t| format!("<br><small>{}</small>", text(t))).unwrap_or_default();
-        let scopes: Vec<String> = tool["scopes"].as_array().into_iter().flatten().map(text).collect();
-        page.push_str(&format!(
-            "<tr><td><code>{}</code>{title}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            text(&tool["name"]),
-            tool.get("description").map(text).unwrap_or_default(),
-            scopes.join(" "),
-            hints(&tool["annotations"]),
-            limits_text(tool),
-        ));
-    }
-    page.push_str("</table>\n<p><small>");
-    let endpoints = &document["endpoints"];
-    let links: Vec<String> = ["summary", "health", "ready", "serverCard"]
-        .iter()
-        .filter_map(|key| endpoints.get(*key).map(|url| format!("<a href=\"{0}\">{0}</a>", text(url))))
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let tools: Vec<Value> = document["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tool| {
+            json!({
+                "name": text(&tool["name"]),
+                "title": tool.get("title").map(text),
+                "description": tool.get("description").map(text).unwrap_or_default(),
+                "scopes": tool["scopes"].as_array().into_iter().flatten().map(text).collect::<Vec<_>>(),
+                "hints": hints(&tool["annotations"]),
+                "limits": limits_text(tool),
+            })
+        })
         .collect();
-    page.push_str(&links.join(" · "));
-    page.push_str("</small></p>\n</body></html>\n");
-    page
+    let upstreams: Vec<Value> = document["upstreams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|upstream| json!({"name": text(&upstream["name"]), "base_url": text(&upstream["baseUrl"])}))
+        .collect();
+    let protocol_versions: Vec<String> =
+        document["protocolVersions"].as_array().into_iter().flatten().map(text).collect();
+    let endpoints = &document["endpoints"];
+    let links: Vec<String> =
+        ["summary", "health", "ready", "serverCard"].iter().filter_map(|key| endpoints.get(*key).map(text)).collect();
+    let context = json!({
+        "name": text(document.get("title").unwrap_or(&document["name"])),
+        "description": document.get("description").map(text),
+        "version": text(&document["version"]),
+        "mcp_url": text(&endpoints["mcp"]),
+        "protocol_versions": protocol_versions,
+        "auth": auth_text(document),
+        "upstreams": upstreams,
+        "tool_count": document["toolCount"],
+        "tools": tools,
+        "links": links,
+    });
+    PAGES
+        .get_template("summary.html")
+        .and_then(|template| template.render(minijinja::Value::from(minijinja::value::Serde(&context))))
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "the summary page could not be rendered");
+            "<!doctype html>\n<p>The summary page could not be rendered; see the server log.</p>\n".to_string()
+        })
 }
 
 /// `cost 5; tool: total 10/minute; server: per_caller 100/minute`.
@@ -347,7 +365,7 @@ fn limits_text(tool: &Value) -> String {
             .collect();
         parts.push(format!("{level}: {}", rates.join(", ")));
     }
-    escape(&parts.join("; "))
+    parts.join("; ")
 }
 
 fn auth_text(document: &Value) -> String {
@@ -363,7 +381,7 @@ fn auth_text(document: &Value) -> String {
             if let Some(metadata) = document["auth"]["resource_metadata"].as_str() {
                 text.push_str(&format!("; metadata: {metadata}"));
             }
-            escape(&text)
+            text
         }
     }
 }
@@ -387,22 +405,6 @@ fn hints(annotations: &Value) -> String {
     hints.join(", ")
 }
 
-/// HTML text and attribute escaping.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,11 +422,48 @@ mod tests {
     }
 
     #[test]
-    fn html_escapes_everything() {
-        assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+    fn the_page_shows_the_summary_escaped() {
+        let document = json!({
+            "name": "shop", "title": "Shop <b>&</b> \"co\" 'x'", "description": "Sells <script>alert(1)</script>",
+            "version": "1.2.3", "protocolVersions": ["2025-06-18", "2025-11-25"],
+            "endpoints": {"mcp": "https://h.example/mcp", "summary": "https://h.example/.well-known/api2mcp.json", "health": "https://h.example/health"},
+            "auth": {"type": "oauth", "issuers": ["https://issuer.example"]},
+            "upstreams": [{"name": "store", "baseUrl": "https://api.example/v1"}],
+            "toolCount": 2,
+            "tools": [
+                {"name": "get_pet", "title": "Get <pet>", "description": "Find a pet.", "scopes": ["pets.read", "pets.admin"],
+                 "annotations": {"readOnlyHint": true}, "cost": 1},
+                {"name": "delete_pet", "annotations": {}, "scopes": [], "cost": 5, "limits": {"tool": {"total": "10/minute"}}},
+            ],
+        });
+        let page = html(&document);
+        assert!(page.starts_with("<!doctype html>\n"), "{page}");
+        assert!(
+            page.contains("<title>Shop &lt;b&gt;&amp;&lt;/b&gt; &quot;co&quot; &#x27;x&#x27; · MCP server</title>"),
+            "{page}"
         );
+        assert!(page.contains("<h1>Shop &lt;b&gt;&amp;&lt;/b&gt; &quot;co&quot; &#x27;x&#x27;</h1>\n"), "{page}");
+        assert!(page.contains("<p>Sells &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"), "{page}");
+        assert!(page.contains("Connect an MCP client to <code>https://h.example/mcp</code>"), "{page}");
+        assert!(
+            page.contains(
+                "<p>Protocol versions: 2025-06-18, 2025-11-25.<br>Auth: oauth (issuers: https://issuer.example).</p>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<tr><td>store</td><td><code>https://api.example/v1</code></td></tr>\n"), "{page}");
+        assert!(page.contains("<h2>Tools (2)</h2>"), "{page}");
+        assert!(page.contains(
+            "<tr><td><code>get_pet</code><br><small>Get &lt;pet&gt;</small></td><td>Find a pet.</td><td>pets.read pets.admin</td><td>read-only</td><td>cost 1</td></tr>\n"
+        ), "{page}");
+        // MCP's default for a tool that is not read-only is destructive, and the page says so.
+        assert!(page.contains(
+            "<tr><td><code>delete_pet</code></td><td></td><td></td><td>destructive</td><td>cost 5; tool: total 10/minute</td></tr>\n"
+        ), "{page}");
+        assert!(page.contains(
+            "<p><small><a href=\"https://h.example/.well-known/api2mcp.json\">https://h.example/.well-known/api2mcp.json</a> · <a href=\"https://h.example/health\">https://h.example/health</a></small></p>\n</body></html>\n"
+        ), "{page}");
+        assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The one definition of "invisible characters": what is removed from spec descriptions
-//! (`compile::text`), from error texts (`classify`) and from successful results (`call`), so the three
+//! (`text`), from error texts (`classify`) and from successful results (`call`), so the three
 //! cannot drift apart.
 //!
 //! Such characters are never seen by a person reading a result but are read by a model: terminal

@@ -138,7 +138,12 @@ pub fn describe(config: &OutputConfig) -> String {
     parts.join(", ")
 }
 
-/// Approximate token count used for budgets: ceil(bytes / 4), the same measure as the rest of the project.
+/// Approximate token count used for budgets and reports everywhere in api2mcp: ceil(bytes / 4).
+///
+/// An approximation on purpose: real tokenizers differ per model and would add a heavy dependency,
+/// while budgets only need a stable, cheap, roughly-right figure (English prose averages about 4
+/// bytes per token).
+#[must_use]
 pub fn approx_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
@@ -228,15 +233,7 @@ impl Shaper {
                 }
             }
         };
-        for path in &self.exclude {
-            exclude_path(&mut value, path);
-        }
-        for (path, name) in &self.rename {
-            rename_path(&mut value, path, name);
-        }
-        if self.drop_empty {
-            drop_empty(&mut value);
-        }
+        self.reshape(&mut value);
         let items = self.apply_budgets(&mut value);
 
         let mut notes: Vec<String> = Vec::new();
@@ -250,15 +247,7 @@ impl Shaper {
     /// there is no `select`; budgets are the paginator's, which knows where each item came from.
     pub fn shape_item(&self, item: &Value) -> Value {
         let mut value = self.project(item);
-        for path in &self.exclude {
-            exclude_path(&mut value, path);
-        }
-        for (path, name) in &self.rename {
-            rename_path(&mut value, path, name);
-        }
-        if self.drop_empty {
-            drop_empty(&mut value);
-        }
+        self.reshape(&mut value);
         value
     }
 
@@ -336,6 +325,20 @@ impl Shaper {
             text.push_str(note);
         }
         Ok(Shaped { text, structured, note })
+    }
+
+    /// The rest of step 2 (exclude, rename) and step 3 (drop_empty), after `fields` projected the value:
+    /// one definition for whole results and for paginated items, so both are shaped alike.
+    fn reshape(&self, value: &mut Value) {
+        for path in &self.exclude {
+            exclude_path(value, path);
+        }
+        for (path, name) in &self.rename {
+            rename_path(value, path, name);
+        }
+        if self.drop_empty {
+            drop_empty(value);
+        }
     }
 
     fn project(&self, value: &Value) -> Value {
@@ -1091,6 +1094,7 @@ mod tests {
     #[test]
     fn approx_tokens_rounds_up() {
         assert_eq!(approx_tokens(""), 0);
+        assert_eq!(approx_tokens("abc"), 1);
         assert_eq!(approx_tokens("abcd"), 1);
         assert_eq!(approx_tokens("abcde"), 2);
         assert_eq!(approx_tokens("é"), 1);

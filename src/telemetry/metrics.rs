@@ -237,7 +237,7 @@ impl Metrics {
         let labels = ToolLabels { tool: tool.to_string() };
         self.tool_call_duration.get_or_create(&labels).observe(took.as_secs_f64());
         self.result_bytes.get_or_create(&labels).inc_by(text_bytes as u64);
-        // Tokens ≈ bytes / 4, as everywhere in api2mcp (`compile::text::approx_tokens`).
+        // Tokens ≈ bytes / 4, as everywhere in api2mcp (`shape::approx_tokens`).
         self.result_tokens.get_or_create(&labels).observe(text_bytes.div_ceil(4) as f64);
     }
 

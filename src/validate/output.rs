@@ -201,22 +201,7 @@ fn request_parameter_names(spec: &Spec, operation: &Operation<'_>) -> Vec<String
 /// Top-level property names of the lowest 2xx JSON response, when the schema is a closed-enough object
 /// to judge (has `properties`, is not a composition).
 fn response_top_level_fields(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String>> {
-    let responses = operation.operation.get("responses")?.as_object()?;
-    let mut codes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
-    codes.sort();
-    let (doc, response) = spec.deref(operation.operation_doc, responses.get(*codes.first()?)?).ok()?;
-    let content = response.get("content")?.as_object()?;
-    let schema = content.iter().find(|(media, _)| media.contains("json"))?.1.get("schema")?;
-    let mut compiler = crate::compile::schema::SchemaCompiler::new(
-        spec,
-        crate::compile::schema::SchemaOptions {
-            mode: crate::compile::schema::Mode::Output,
-            description_words: 0,
-            max_depth: 1,
-            max_bytes: None,
-        },
-    );
-    let compiled = compiler.compile(doc, schema)?;
+    let compiled = crate::compile::paging::response_schema(spec, operation, 1)?;
     if compiled.get("anyOf").is_some() || compiled.get("oneOf").is_some() || compiled.get("allOf").is_some() {
         return None;
     }
