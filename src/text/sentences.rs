@@ -5,8 +5,38 @@ use super::injection::{excerpt, instruction_pattern};
 use super::markdown::to_blocks;
 use super::*;
 
-/// The kept sentences of a text (block ends already punctuated) and findings.
-pub(super) fn analyze(input: &str) -> (Vec<String>, Vec<Finding>) {
+/// What [`analyze`] finds in a text: its kept sentences, and what was removed.
+type Analysis = (Vec<String>, Vec<Finding>);
+
+/// Distinct texts remembered per thread by [`analyze`]; the cache is emptied when full.
+const ANALYZED_TEXTS_KEPT: usize = 8_192;
+
+thread_local! {
+    /// Specs repeat their prose: Kubernetes inlines the same `ObjectMeta` field descriptions into
+    /// each of its 1,123 operations, and analysing them again was a third of its compile time. A
+    /// per-thread map (compiling runs on one blocking thread) keyed by the text; bounded, so a
+    /// long-lived thread holds at most a few MiB.
+    static ANALYZED: std::cell::RefCell<std::collections::HashMap<Box<str>, Analysis>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The kept sentences of a text (block ends already punctuated) and findings; remembered, since
+/// the answer depends on the text alone.
+pub(super) fn analyze(input: &str) -> Analysis {
+    if let Some(known) = ANALYZED.with_borrow(|analyzed| analyzed.get(input).cloned()) {
+        return known;
+    }
+    let fresh = analyze_text(input);
+    ANALYZED.with_borrow_mut(|analyzed| {
+        if analyzed.len() >= ANALYZED_TEXTS_KEPT {
+            analyzed.clear();
+        }
+        analyzed.insert(input.into(), fresh.clone());
+    });
+    fresh
+}
+
+fn analyze_text(input: &str) -> Analysis {
     let input = strip_admonitions(input);
     let (stripped, pre_hidden) = strip_hidden(&input);
     let (blocks, hidden) = to_blocks(&stripped, pre_hidden);
