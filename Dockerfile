@@ -7,8 +7,12 @@
 #
 # Base images are pinned by digest (the tag says which release it is; the digest is what is pulled).
 # Refresh both together: docker buildx imagetools inspect rust:1.91-slim-bookworm (and debian:bookworm-slim).
+# Both can be replaced at build time (--build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=...), e.g. by the
+# local stand-ins bench/image-bases makes where no registry is reachable; the defaults stay the pinned ones.
+ARG RUST_IMAGE=rust:1.91-slim-bookworm@sha256:8514999d4786ef12efe89239e86b3d0a021b94b9d35108c8efe6c79ca7dc1a65
+ARG RUNTIME_IMAGE=debian:bookworm-slim@sha256:7b140f374b289a7c2befc338f42ebe6441b7ea838a042bbd5acbfca6ec875818
 
-FROM rust:1.91-slim-bookworm@sha256:8514999d4786ef12efe89239e86b3d0a021b94b9d35108c8efe6c79ca7dc1a65 AS chef
+FROM ${RUST_IMAGE} AS chef
 # cargo-chef turns the manifests into a recipe, so the dependencies build in a layer of their own.
 RUN cargo install cargo-chef --locked --version 0.1.78
 WORKDIR /src
@@ -25,7 +29,7 @@ COPY . .
 RUN cargo build --profile dist --locked --bin api2mcp \
     && install -D -m 0755 target/dist/api2mcp /out/api2mcp
 
-FROM debian:bookworm-slim@sha256:7b140f374b289a7c2befc338f42ebe6441b7ea838a042bbd5acbfca6ec875818
+FROM ${RUNTIME_IMAGE}
 # The version label is Cargo.toml's package version: a label cannot be read from a file at build time,
 # so a test (tests/integration/docs.rs) fails when this default and Cargo.toml disagree.
 ARG VERSION=0.1.0
