@@ -4,6 +4,10 @@
 //! included) per line. Run with stderr sent to /dev/null:
 //! `cargo run --release --example audit_line_cost 2>/dev/null`
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+use proc_stat::cpu_seconds;
+
 use std::time::Duration;
 
 const LINES: u32 = 500_000;
@@ -28,24 +32,4 @@ fn main() {
         "audit line: {:.2} µs CPU each ({LINES} lines, JSON, batched writer)",
         (after - before) * 1e6 / f64::from(LINES)
     );
-}
-
-/// User + system CPU seconds of this process, all threads (`/proc/self/stat` fields 14 and 15).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
-    // After the command name: field 3 is index 0, so utime (14) and stime (15) are 11 and 12.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-    ticks / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100.0)
 }

@@ -7,6 +7,10 @@
 //!
 //! `cargo run --release --example limiter_cost [redis://127.0.0.1:PORT/0]`
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+use proc_stat::cpu_seconds;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,23 +134,4 @@ async fn script_calls(connection: &mut deadpool_redis::redis::aio::MultiplexedCo
         }
     }
     (calls, usec)
-}
-
-/// User + system CPU seconds of this process (`/proc/self/stat` fields 14 and 15).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-    ticks / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100.0)
 }

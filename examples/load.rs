@@ -13,6 +13,10 @@
 //! carrying another call's id or echo is `misrouted`. A call without an answer within 10 s is
 //! `lost`.
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+use proc_stat::cpu_seconds_of;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -153,25 +157,6 @@ fn resident_kib(pid: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// User + system CPU ticks of `pid` (`/proc/PID/stat` fields 14 and 15).
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
-    let field = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 fn percentile_ms(values: &mut [Duration], fraction: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
@@ -197,7 +182,7 @@ async fn drive(url: &str, rate: f64, seconds: f64, pid: &str) -> Value {
             peak
         })
     };
-    let ticks_before = cpu_ticks(pid);
+    let cpu_before = cpu_seconds_of(pid);
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(calls as usize);
     for call in 0..calls {
@@ -231,7 +216,7 @@ async fn drive(url: &str, rate: f64, seconds: f64, pid: &str) -> Value {
             _ => {}
         }
     }
-    let ticks = cpu_ticks(pid).saturating_sub(ticks_before);
+    let cpu = (cpu_seconds_of(pid) - cpu_before).max(0.0);
     running.store(false, Ordering::Relaxed);
     let peak_kib = sampler.await.unwrap_or(0);
     let count = |name: &str| counts.get(name).copied().unwrap_or(0);
@@ -252,6 +237,6 @@ async fn drive(url: &str, rate: f64, seconds: f64, pid: &str) -> Value {
         "refused_p50_ms": percentile_ms(&mut refused_latency, 0.5),
         "refused_p99_ms": percentile_ms(&mut refused_latency, 0.99),
         "server_peak_rss_mib": peak_kib / 1024,
-        "server_cpu_ms_per_call": ticks as f64 / clock_ticks_per_second() * 1000.0 / calls.max(1) as f64,
+        "server_cpu_ms_per_call": cpu * 1000.0 / calls.max(1) as f64,
     })
 }
