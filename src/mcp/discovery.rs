@@ -109,7 +109,7 @@ pub fn search(
 }
 
 /// One search hit: enough to call the tool when its arguments are obvious, little enough to read ten.
-fn compact_hit(catalogue: &Catalogue, tool_index: usize) -> Value {
+pub(super) fn compact_hit(catalogue: &Catalogue, tool_index: usize) -> Value {
     let tool = &catalogue.tools[tool_index];
     let required: Vec<&Value> =
         tool.input_schema.get("required").and_then(Value::as_array).into_iter().flatten().collect();

@@ -3,10 +3,12 @@
 //! (Streamable HTTP, stdio). A config-driven server implements only info, list and call; everything
 //! else keeps rmcp's safe defaults.
 
+mod client_log;
 mod discovery;
 mod flags;
 mod guard;
 pub mod http;
+mod resources;
 mod result;
 pub mod stdio;
 
@@ -16,8 +18,10 @@ use arc_swap::ArcSwap;
 
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, ErrorData, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, ErrorData, GetPromptRequestParams, GetPromptResponse,
+    Implementation, InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext, RoleServer};
@@ -71,6 +75,9 @@ pub struct McpServer {
     list_changed: bool,
     /// The toolset this handler serves (`/mcp/<toolset>`); `None`: the main endpoint.
     toolset: Option<Arc<str>>,
+    /// The level the one client of a long-lived transport (stdio) asked for with `logging/setLevel`
+    /// (`client_log::OFF` until it asks); `None` where no level can outlive its request (stateless HTTP).
+    client_log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl McpServer {
@@ -88,6 +95,7 @@ impl McpServer {
             listeners: Arc::default(),
             list_changed: false,
             toolset: None,
+            client_log_level: None,
         })
     }
 
@@ -112,10 +120,12 @@ impl McpServer {
     }
 
     /// For a transport with one long-lived client (stdio): `tools.listChanged` is announced, and
-    /// clients registered with [`Self::push_list_changes_to`] are told after every reload.
+    /// clients registered with [`Self::push_list_changes_to`] are told after every reload; the level
+    /// the client sets with `logging/setLevel` holds for the rest of the connection.
     #[must_use]
     pub fn announcing_list_changes(mut self) -> Self {
         self.list_changed = true;
+        self.client_log_level = Some(Arc::new(std::sync::atomic::AtomicU8::new(client_log::OFF)));
         self
     }
 
@@ -218,12 +228,14 @@ fn record_catalogue(metrics: &Metrics, snapshot: &Snapshot) {
 }
 
 impl ServerHandler for McpServer {
+    #[allow(deprecated)] // `enable_logging`: logging is deprecated from 2026-07-28 on (SEP-2577)
     fn get_info(&self) -> ServerConfig {
         let current = self.current.load();
         let server = &current.caller.catalogue().server;
-        // Tools only: api2mcp has no prompts or resources, and an empty capability invites clients to
-        // ask for lists that are always empty (rmcp answers those methods as unsupported).
-        let capabilities = ServerCapabilities::builder().enable_tools();
+        // Tools, plus the catalogue as resources and the `use_api` prompt (`resources.rs`): never an
+        // empty capability, which would invite clients to ask for lists that are always empty.
+        let capabilities =
+            ServerCapabilities::builder().enable_logging().enable_tools().enable_prompts().enable_resources();
         let capabilities =
             if self.list_changed { capabilities.enable_tool_list_changed().build() } else { capabilities.build() };
         let mut info = InitializeResult::new(capabilities);
@@ -276,6 +288,79 @@ impl ServerHandler for McpServer {
             result.next_cursor = Some(end.to_string());
         }
         Ok(result)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let current = self.snapshot_for(&context);
+        let mut result = ListResourcesResult::with_all_items(resources::list(current.caller.catalogue()));
+        if speaks_2026_era(&context) {
+            result = result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public);
+        }
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let current = self.snapshot_for(&context);
+        let mut result = ListResourceTemplatesResult::with_all_items(resources::templates(current.caller.catalogue()));
+        if speaks_2026_era(&context) {
+            result = result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public);
+        }
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let current = self.snapshot_for(&context);
+        let (_, view) = current.view(self.toolset.as_deref())?;
+        let catalogue = current.caller.catalogue();
+        let authenticated = authenticated(&context);
+        let visible = |index: usize| match &authenticated {
+            Some(authenticated) => {
+                crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[index].scopes)
+            }
+            None => true,
+        };
+        let mut result = resources::read(catalogue, view, &request.uri, &visible)?;
+        if speaks_2026_era(&context) {
+            let scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
+            result = result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(scope);
+        }
+        Ok(result.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let current = self.snapshot_for(&context);
+        let mut result = ListPromptsResult::with_all_items(resources::prompts(current.caller.catalogue()));
+        if speaks_2026_era(&context) {
+            result = result.with_ttl_ms(TOOLS_TTL_MS).with_cache_scope(CacheScope::Public);
+        }
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let current = self.snapshot_for(&context);
+        let (_, view) = current.view(self.toolset.as_deref())?;
+        let arguments = request.arguments.as_ref();
+        Ok(resources::get_prompt(current.caller.catalogue(), view, &request.name, arguments)?.into())
     }
 
     async fn call_tool(
@@ -358,7 +443,23 @@ impl ServerHandler for McpServer {
         let client = client_address(&context);
         let cancelled = context.ct.cancelled();
         let result = self.run_tool(&caller, tool_index, arguments, cancelled, progress, authenticated, client);
-        Ok(tracing::Instrument::instrument(result, span).await.into())
+        let result = tracing::Instrument::instrument(result, span).await;
+        if let Some(level) = &self.client_log_level {
+            client_log::failed_call(level, &context.peer, &tool_name, &result).await;
+        }
+        Ok(result.into())
+    }
+
+    #[allow(deprecated)] // logging is deprecated from 2026-07-28 on (SEP-2577); 2025-era clients use it
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Some(level) = &self.client_log_level {
+            level.store(client_log::rank(request.level), std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 

@@ -60,7 +60,7 @@ impl LogFormat {
 }
 
 /// The levels without `RUST_LOG`. rmcp's service loop logs every JSON-RPC error answer at WARN,
-/// including harmless probes of methods api2mcp does not offer (`prompts/list`, `resources/list`)
+/// including harmless probes of methods api2mcp does not offer (`tasks/get`, `completion/complete`)
 /// and clients' own mistakes: those go to its `rmcp::service` target, kept at ERROR here
 /// (`RUST_LOG=debug` shows them). Failures that matter are logged by api2mcp itself.
 pub const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn,rmcp::service=error";

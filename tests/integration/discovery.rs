@@ -404,3 +404,72 @@ fn to_json_schema(schema: &serde_json::Map<String, Value>) -> serde_json::Map<St
     }
     out
 }
+
+#[tokio::test]
+async fn resources_and_the_prompt_follow_the_callers_scopes() {
+    use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams, ResourceContents};
+    let shutdown = CancellationToken::new();
+    let (url, seen) = serve_fixture(shutdown.clone()).await;
+    let reader = client(&url, Some(READER_KEY)).await;
+    let admin = client(&url, Some(ADMIN_KEY)).await;
+    let capabilities = reader.peer_info().expect("initialised").capabilities.clone();
+    assert!(capabilities.resources.is_some() && capabilities.prompts.is_some(), "{capabilities:?}");
+
+    let resources = reader.list_all_resources().await.unwrap();
+    assert_eq!(resources.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(), ["api2mcp://catalogue"]);
+    let templates = reader.list_all_resource_templates().await.unwrap();
+    assert_eq!(templates[0].uri_template, "api2mcp://tools/{name}");
+
+    let read_text = |result: rmcp::model::ReadResourceResult| match &result.contents[..] {
+        [ResourceContents::TextResourceContents { text, mime_type, .. }] => {
+            assert_eq!(mime_type.as_deref(), Some("application/json"));
+            serde_json::from_str::<Value>(text).unwrap()
+        }
+        other => panic!("one JSON text content expected: {other:?}"),
+    };
+    let catalogue = |peer: &rmcp::service::Peer<RoleClient>| {
+        let peer = peer.clone();
+        async move { read_text(peer.read_resource(ReadResourceRequestParams::new("api2mcp://catalogue")).await.unwrap()) }
+    };
+    let names = |document: &Value| -> Vec<String> {
+        document["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    // The reader's catalogue lacks `create_pet` (pets:write); the admin's has it, with its HTTP call.
+    let reader_catalogue = catalogue(reader.peer()).await;
+    let admin_catalogue = catalogue(admin.peer()).await;
+    assert_eq!(reader_catalogue["mode"], "discovery");
+    assert!(!names(&reader_catalogue).contains(&"create_pet".to_string()), "{reader_catalogue}");
+    assert!(names(&reader_catalogue).contains(&"get_pet".to_string()), "{reader_catalogue}");
+    let create = admin_catalogue["tools"].as_array().unwrap().iter().find(|t| t["name"] == "create_pet").unwrap();
+    assert_eq!(create["call"], "POST /pets");
+    assert_eq!(admin_catalogue["toolCount"], names(&admin_catalogue).len());
+
+    // One tool's definition is what `describe_tools` gives; hidden and unknown tools are "not found".
+    let definition =
+        read_text(admin.read_resource(ReadResourceRequestParams::new("api2mcp://tools/create_pet")).await.unwrap());
+    let described = text_json(&call(&admin, "describe_tools", json!({"names": ["create_pet"]})).await);
+    assert_eq!(definition, described["tools"][0]);
+    for uri in ["api2mcp://tools/create_pet", "api2mcp://tools/no_such_tool", "file:///etc/passwd"] {
+        let refused = reader.read_resource(ReadResourceRequestParams::new(uri)).await;
+        let Err(rmcp::ServiceError::McpError(error)) = refused else { panic!("{uri}: {refused:?}") };
+        assert_eq!(error.code, rmcp::model::ErrorCode::RESOURCE_NOT_FOUND, "{uri}");
+        assert_eq!(error.data, Some(json!({"uri": uri})));
+    }
+
+    // The prompt names the discovery tools of this view and carries the task; bad arguments are refused.
+    let prompts = reader.list_all_prompts().await.unwrap();
+    assert_eq!(prompts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["use_api"]);
+    let task = json!({"task": "find the pet called Kit"}).as_object().cloned().unwrap();
+    let prompt = reader.get_prompt(GetPromptRequestParams::new("use_api").with_arguments(task)).await.unwrap();
+    let text = serde_json::to_value(&prompt.messages[0].content).unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("search_tools") && text.ends_with("Task: find the pet called Kit"), "{text}");
+    assert!(reader.get_prompt(GetPromptRequestParams::new("no_such_prompt")).await.is_err());
+    let bad = json!({"task": 5}).as_object().cloned().unwrap();
+    assert!(reader.get_prompt(GetPromptRequestParams::new("use_api").with_arguments(bad)).await.is_err());
+
+    // None of this reached the upstream.
+    assert!(seen.lock().unwrap().is_empty());
+    reader.cancel().await.unwrap();
+    admin.cancel().await.unwrap();
+    shutdown.cancel();
+}

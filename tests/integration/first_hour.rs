@@ -145,7 +145,11 @@ async fn capabilities_and_list_fields_match_the_negotiated_protocol() {
     let answer: Value = post(initialize, "2025-11-25").await.unwrap().json().await.unwrap();
     let capabilities = &answer["result"]["capabilities"];
     assert!(capabilities["tools"].is_object(), "{answer}");
-    assert!(capabilities.get("prompts").is_none() && capabilities.get("resources").is_none(), "{answer}");
+    // Offered capabilities only: the catalogue resources and the `use_api` prompt exist (never empty).
+    assert!(capabilities["prompts"].is_object() && capabilities["resources"].is_object(), "{answer}");
+    let prompts = json!({"jsonrpc": "2.0", "id": 3, "method": "prompts/list"});
+    let answer: Value = post(prompts, "2025-11-25").await.unwrap().json().await.unwrap();
+    assert!(answer["result"]["prompts"].as_array().is_some_and(|p| !p.is_empty()), "{answer}");
 
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let answer: Value = post(list, "2025-11-25").await.unwrap().json().await.unwrap();
@@ -210,9 +214,12 @@ async fn the_log_tells_an_operator_what_they_need() {
     assert_eq!(call(&client, "get_pet", json!({"petId": 7})).await.is_error, Some(false));
     assert_eq!(call(&client, "fail_with", json!({"code": 503})).await.is_error, Some(true));
     assert_eq!(call(&client, "get_pet", json!({"petId": "404"})).await.is_error, Some(true));
-    // Probes of what api2mcp does not offer are answered (rmcp's defaults), and not logged at WARN.
-    let _ = client.list_prompts(None).await;
-    let _ = client.list_resources(None).await;
+    // Lists of prompts and resources, and a read of a resource that does not exist, are answered and
+    // not logged at WARN (a client's mistake is not the operator's business).
+    assert!(!client.list_prompts(None).await.unwrap().prompts.is_empty());
+    assert!(!client.list_resources(None).await.unwrap().resources.is_empty());
+    let missing = rmcp::model::ReadResourceRequestParams::new("api2mcp://tools/missing");
+    assert!(client.read_resource(missing).await.is_err());
     client.cancel().await.unwrap();
 
     // The audit line of the last call is written after its result: wait for it, then for the rest.

@@ -253,3 +253,70 @@ async fn a_large_catalogue_is_listed_in_pages() {
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
+
+/// A stdio client that keeps the log messages the server sends it.
+#[derive(Clone, Default)]
+struct LogCollector(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+
+#[allow(deprecated)] // logging is deprecated from 2026-07-28 on (SEP-2577); stdio clients of 2025 use it
+impl rmcp::ClientHandler for LogCollector {
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.0.lock().unwrap().push(serde_json::to_value(params).unwrap());
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        // Logging exists up to the 2025 era.
+        let mut config = ClientConfig::default();
+        config.protocol_version = ProtocolVersion::V_2025_11_25;
+        config
+    }
+}
+
+#[tokio::test]
+#[allow(deprecated)] // logging/setLevel: see LogCollector
+async fn stdio_reports_failed_calls_at_the_level_the_client_set() {
+    use rmcp::model::{LoggingLevel, SetLevelRequestParams};
+    let (base_url, _) = upstream().await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
+    command.args(["stdio", "--spec", "tests/fixtures/serve/openapi.yaml", "--base-url", &base_url]);
+    let transport = rmcp::transport::TokioChildProcess::new(command).expect("api2mcp stdio starts");
+    let logs = LogCollector::default();
+    let client = logs.clone().serve(transport).await.expect("the stdio handshake completes");
+    assert!(client.peer_info().unwrap().capabilities.logging.is_some());
+
+    // No level set: a failure is not logged. The result arrives after any log message of its call,
+    // so the collector is complete when `call` returns.
+    assert_eq!(log_call(&client, "fail_with", json!({"code": 503})).await.is_error, Some(true));
+    assert!(logs.0.lock().unwrap().is_empty());
+
+    // At `error`: an upstream failure is logged, a client mistake (warning) and a success are not.
+    client.set_level(SetLevelRequestParams::new(LoggingLevel::Error)).await.unwrap();
+    assert_eq!(log_call(&client, "fail_with", json!({"code": 503})).await.is_error, Some(true));
+    assert_eq!(log_call(&client, "get_pet", json!({})).await.is_error, Some(true));
+    assert_eq!(log_call(&client, "get_pet", json!({"petId": "7"})).await.is_error, Some(false));
+    {
+        let logged = logs.0.lock().unwrap();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert_eq!((logged[0]["level"].as_str(), logged[0]["logger"].as_str()), (Some("error"), Some("api2mcp")));
+        assert_eq!(logged[0]["data"]["tool"], "fail_with");
+        assert!(logged[0]["data"]["error"].as_str().unwrap().starts_with("EXTERNAL error"), "{logged:?}");
+    }
+
+    // At `warning`: the client mistake is logged too.
+    client.set_level(SetLevelRequestParams::new(LoggingLevel::Warning)).await.unwrap();
+    assert_eq!(log_call(&client, "get_pet", json!({})).await.is_error, Some(true));
+    let logged = logs.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    assert_eq!(logged[1]["level"], "warning");
+    assert!(logged[1]["data"]["error"].as_str().unwrap().starts_with("CLIENT error"), "{logged:?}");
+    client.cancel().await.unwrap();
+}
+
+async fn log_call(client: &RunningService<RoleClient, LogCollector>, tool: &str, arguments: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments.as_object().cloned().unwrap());
+    client.call_tool(params).await.unwrap()
+}
