@@ -272,7 +272,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
             .server
             .name
             .clone()
-            .or_else(|| spec_title.as_deref().map(server_name_from_title).filter(|name| !name.is_empty()))
+            .or_else(|| spec_title.as_deref().map(names::server_name_from_title).filter(|name| !name.is_empty()))
             .unwrap_or_else(|| "api2mcp".to_string()),
         title: mapping
             .server
@@ -341,22 +341,6 @@ fn required_schemes(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String
         return None;
     }
     Some(alternatives.iter().filter_map(Value::as_object).flat_map(|o| o.keys().cloned()).collect())
-}
-
-/// `Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`: lowercase ASCII words joined
-/// by hyphens, at most 64 characters.
-fn server_name_from_title(title: &str) -> String {
-    let mut name = String::new();
-    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
-        if name.len() + word.len() + 1 > 64 {
-            break;
-        }
-        if !name.is_empty() {
-            name.push('-');
-        }
-        name.push_str(&word.to_ascii_lowercase());
-    }
-    name
 }
 
 fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics: &mut Diagnostics) -> Upstream {

@@ -90,8 +90,90 @@ pub fn argument_name(wire_name: &str) -> String {
     fit(name, 64)
 }
 
+/// The longest server name derived from a title: a client's tool prefix (`mcp__<server>__`) plus
+/// the longest discovery tool name then stays within the 64 characters clients allow.
+pub const MAX_DERIVED_SERVER_NAME: usize = 32;
+
+/// Words of a title that say nothing about which API it is.
+const FILLER_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "api",
+    "definition",
+    "description",
+    "document",
+    "extension",
+    "extensions",
+    "for",
+    "of",
+    "official",
+    "openapi",
+    "rest",
+    "spec",
+    "specification",
+    "swagger",
+    "the",
+    "v",
+    "version",
+];
+
+/// The server name of zero-config: `Swagger Petstore - OpenAPI 3.0` → `petstore`, `GitHub's official
+/// OpenAPI spec + Octokit extension` → `github-octokit`: lowercase ASCII words joined by hyphens,
+/// without filler words, single letters and version numbers, at most [`MAX_DERIVED_SERVER_NAME`]
+/// characters (whole words). A title of nothing but such words keeps them.
+pub fn server_name_from_title(title: &str) -> String {
+    let words: Vec<String> = title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let telling = |word: &&String| {
+        let version = word.trim_start_matches('v').chars().all(|c| c.is_ascii_digit());
+        word.len() > 1 && !version && !FILLER_WORDS.contains(&word.as_str())
+    };
+    let kept: Vec<&String> = words.iter().filter(telling).collect();
+    let kept = if kept.is_empty() { words.iter().collect() } else { kept };
+    let mut name = String::new();
+    for word in kept {
+        if name.len() + word.len() + usize::from(!name.is_empty()) > MAX_DERIVED_SERVER_NAME {
+            break;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(word);
+    }
+    if name.is_empty() {
+        // One word longer than the limit: its start.
+        name = words.first().map(|w| w.chars().take(MAX_DERIVED_SERVER_NAME).collect()).unwrap_or_default();
+    }
+    name
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_names_from_titles_are_short_and_telling() {
+        let cases = [
+            ("Swagger Petstore - OpenAPI 3.0", "petstore"),
+            ("GitHub's official OpenAPI spec + Octokit extension", "github-octokit"),
+            ("Stripe API", "stripe"),
+            ("Kubernetes", "kubernetes"),
+            ("DigitalOcean API v2", "digitalocean"),
+            ("OpenAPI", "openapi"),
+            ("The Official API", "the-official-api"),
+            ("Very Long Words Everywhere Across This Title Here", "very-long-words-everywhere"),
+            ("Supercalifragilisticexpialidocious-and-more-words", "supercalifragilisticexpialidocio"),
+            ("", ""),
+        ];
+        for (title, expected) in cases {
+            let name = super::server_name_from_title(title);
+            assert_eq!(name, expected, "{title}");
+            assert!(name.len() <= super::MAX_DERIVED_SERVER_NAME);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -317,7 +317,7 @@ async fn undocumented_operations_get_descriptions_and_the_server_its_api_name() 
             ("get_guild", "Only guilds the caller belongs to.", true),
         ]
     );
-    assert_eq!(catalogue.server.name, "guild-directory-api-v2");
+    assert_eq!(catalogue.server.name, "guild-directory");
     assert_eq!(catalogue.server.title.as_deref(), Some("Guild Directory: API v2"));
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"))
