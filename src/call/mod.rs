@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::mapping::CleanMode;
-
-use crate::catalogue::{Catalogue, Tool};
+use crate::catalogue::{Catalogue, CleanMode, Tool};
 use crate::classify::{Outcome, TimeoutPhase};
 use crate::resilience::breaker::Admission;
 use crate::shape::{Shaped, Shaper};

@@ -242,12 +242,25 @@ pub struct Tool {
     pub pagination: Option<Pagination>,
     pub output: Option<OutputConfig>,
     /// Invisible characters removed from successful results.
-    pub clean: crate::mapping::CleanMode,
+    pub clean: CleanMode,
     /// Whether instruction-like result strings are marked in `_meta` and the audit log.
     pub flag_instructions: bool,
     pub source: ToolSource,
     /// Rate limits, cost, retries and deadline of this tool's calls.
     pub resilience: resilience::ToolResilience,
+}
+
+/// Which invisible characters are removed from a tool's successful results (`shape::clean` has
+/// the definitions; the mapping's `clean`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CleanMode {
+    /// Control characters, bidirectional controls, zero-width and tag characters.
+    #[default]
+    Basic,
+    /// `Basic`, plus carriage returns, zero-width (non-)joiners, direction marks and soft hyphens.
+    Strict,
+    /// Nothing is removed.
+    Off,
 }
 
 /// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.

@@ -785,7 +785,7 @@ fn build_tool(
         },
         pagination,
         output,
-        clean: tool_config.and_then(|t| t.clean).unwrap_or(effective.clean),
+        clean: clean_mode(tool_config.and_then(|t| t.clean).unwrap_or(effective.clean)),
         flag_instructions: tool_config.and_then(|t| t.flag_instructions).unwrap_or(effective.flag_instructions),
         source: ToolSource {
             upstream: upstream_name.to_string(),
@@ -798,6 +798,15 @@ fn build_tool(
         },
         resilience: Default::default(),
     })
+}
+
+/// The mapping's `clean` as the catalogue carries it.
+fn clean_mode(mode: crate::mapping::CleanMode) -> crate::catalogue::CleanMode {
+    match mode {
+        crate::mapping::CleanMode::Basic => crate::catalogue::CleanMode::Basic,
+        crate::mapping::CleanMode::Strict => crate::catalogue::CleanMode::Strict,
+        crate::mapping::CleanMode::Off => crate::catalogue::CleanMode::Off,
+    }
 }
 
 /// Both JSON types, or the same type: a declared `Content-Type` may then stand for the body's.
