@@ -148,7 +148,7 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub enum Credential {
     ApiKey {
-        location: crate::mapping::KeyLocation,
+        location: KeyLocation,
         name: String,
         value: String,
     },
@@ -175,6 +175,14 @@ pub enum Credential {
         scopes: Vec<String>,
         extra_params: Vec<(String, String)>,
     },
+}
+
+/// Where an API key goes in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    Header,
+    Query,
+    Cookie,
 }
 
 impl Credential {
