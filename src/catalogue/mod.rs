@@ -113,11 +113,25 @@ pub struct ServerInfo {
     /// Redis, when configured (may hold a password: never printed).
     pub redis_url: Option<String>,
     /// Discovery metadata (the mapping's `server.discovery`).
-    pub discovery: crate::mapping::DiscoverySettings,
+    pub discovery: DiscoveryInfo,
     /// Inbound authentication (the mapping's `auth`, compiled); `None`: anonymous callers only.
     pub auth: Option<auth::InboundAuth>,
     /// Server-wide rate limits and how they are shared (`server.limits`).
     pub limits: resilience::ServerLimits,
+}
+
+/// What the capability summary, the Server Card and `server.json` say about where and what this
+/// server is (the mapping's `server.discovery`).
+#[derive(Debug, Default, Clone)]
+pub struct DiscoveryInfo {
+    /// The MCP endpoint URL as clients reach it; `None`: built from the request's `Host`.
+    pub public_url: Option<String>,
+    /// Reverse-DNS server name for the Server Card and `server.json`.
+    pub registry_name: Option<String>,
+    /// Web page about this server.
+    pub website_url: Option<String>,
+    /// Whether the draft Server Card and MCP Catalog are served.
+    pub server_card: bool,
 }
 
 #[derive(Debug)]

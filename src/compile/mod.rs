@@ -284,7 +284,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         cursor_secret: mapping.server.cursor_secret.clone(),
         // `${REDIS_URL:-}` leaves it empty: no Redis.
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
-        discovery: mapping.server.discovery.clone(),
+        discovery: discovery_info(&mapping.server.discovery),
         auth: mapping
             .auth
             .as_ref()
@@ -798,6 +798,15 @@ fn build_tool(
         },
         resilience: Default::default(),
     })
+}
+
+fn discovery_info(settings: &crate::mapping::DiscoverySettings) -> crate::catalogue::DiscoveryInfo {
+    crate::catalogue::DiscoveryInfo {
+        public_url: settings.public_url.clone(),
+        registry_name: settings.registry_name.clone(),
+        website_url: settings.website_url.clone(),
+        server_card: settings.server_card,
+    }
 }
 
 /// The mapping's `clean` as the catalogue carries it.
