@@ -196,8 +196,7 @@ const CLIENT_NAME_LIMIT: usize = 64;
 /// `tools/list` as served, the count against client caps, names a client prefix pushes over 64
 /// characters, and what each schema profile rewrites.
 pub fn views_report(catalogue: &Catalogue) -> String {
-    use crate::discovery::profile;
-    use crate::mapping::SchemaProfile;
+    use crate::discovery::profile::{self, SchemaProfile};
     let mut out = String::new();
     for view in &catalogue.views {
         let entries = crate::mcp::served_entries(catalogue, view);
