@@ -95,12 +95,12 @@ impl Caller {
             .iter()
             .map(|tool| {
                 let shaper = match &tool.output {
-                    Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name))?,
+                    Some(output) => Shaper::new(output),
                     None => crate::shape::default_shaper(),
                 };
-                Ok::<_, String>(if tool.structured_content { shaper } else { shaper.without_structured() })
+                if tool.structured_content { shaper } else { shaper.without_structured() }
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         let paginators = catalogue
             .tools
             .iter()

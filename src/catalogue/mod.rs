@@ -2,6 +2,7 @@
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
 pub mod auth;
+pub mod output;
 pub mod resilience;
 pub mod views;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::mapping::{OutputConfig, PaginationConfig};
+use crate::mapping::PaginationConfig;
 use crate::spec::HttpMethod;
 
 /// Headers a tool argument never sets, whatever the spec declares (`specs/tool-generation.md`,
@@ -262,7 +263,8 @@ pub struct Tool {
     pub upstream: usize,
     pub call: UpstreamCall,
     pub pagination: Option<Pagination>,
-    pub output: Option<OutputConfig>,
+    /// How results are shaped (`None`: the default shaping).
+    pub output: Option<output::Output>,
     /// Invisible characters removed from successful results.
     pub clean: CleanMode,
     /// Whether instruction-like result strings are marked in `_meta` and the audit log.

@@ -1,12 +1,14 @@
-//! Checks of output shaping and pagination settings: JSONPath syntax (RFC 9535), template syntax,
-//! required settings per pagination style, and that named request parameters and response fields exist.
+//! Checks of output shaping and pagination settings against the spec: required settings per
+//! pagination style, pagination JSONPath syntax, and that named request parameters and response
+//! fields exist. The `output` settings themselves are checked where they are compiled
+//! (`compile/output.rs`).
 
 use serde_json::Value;
 
 use super::locate;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::load::MappingSource;
-use crate::mapping::{OutputConfig, OutputFormat, PaginationConfig, PaginationStyle};
+use crate::mapping::{OutputConfig, PaginationConfig, PaginationStyle};
 use crate::spec::{Operation, Spec};
 
 pub fn check_jsonpath(
@@ -28,64 +30,6 @@ pub fn check_jsonpath(
                 .with_help("JSONPath starts with `$`, e.g. `$.data[*]` or `$.next_cursor`"),
             );
             false
-        }
-    }
-}
-
-pub fn check_output(
-    output: &OutputConfig,
-    pointer: &str,
-    source: Option<&MappingSource>,
-    diagnostics: &mut Diagnostics,
-) {
-    if let Some(select) = &output.select {
-        check_jsonpath(select, "output.select", &format!("{pointer}/select"), source, diagnostics);
-    }
-    match (&output.format, &output.template) {
-        (Some(OutputFormat::Template), None) => diagnostics.push(
-            Diagnostic::error("mapping/missing-template", "output.format is `template` but no `template` is given")
-                .at(locate(source, &format!("{pointer}/format"))),
-        ),
-        (Some(format), Some(_)) if *format != OutputFormat::Template => diagnostics.push(
-            Diagnostic::error(
-                "mapping/conflicting-format",
-                "output.template is given but output.format is not `template`",
-            )
-            .at(locate(source, &format!("{pointer}/template")))
-            .with_help("remove `format`, or set `format: template`"),
-        ),
-        _ => {}
-    }
-    if let Some(template) = &output.template {
-        let environment = minijinja::Environment::new();
-        if let Err(error) = environment.template_from_str(template) {
-            let line = error.line().map(|l| format!(" (template line {l})")).unwrap_or_default();
-            diagnostics.push(
-                Diagnostic::error(
-                    "mapping/invalid-template",
-                    format!("output.template does not compile{line}: {}", error.detail().unwrap_or("syntax error")),
-                )
-                .at(locate(source, &format!("{pointer}/template"))),
-            );
-        }
-    }
-    for (index, field) in output.fields.iter().flatten().chain(&output.exclude).enumerate() {
-        if field.is_empty() || field.starts_with('.') || field.ends_with('.') || field.contains("..") {
-            diagnostics.push(
-                Diagnostic::error(
-                    "mapping/invalid-field-path",
-                    format!("'{field}' is not a dotted field path like `owner.login`"),
-                )
-                .at(locate(source, &format!("{pointer}/fields/{index}"))),
-            );
-        }
-    }
-    for (key, limit) in [("max_items", output.max_items), ("max_tokens", output.max_tokens)] {
-        if limit == Some(0) {
-            diagnostics.push(
-                Diagnostic::error("mapping/invalid", format!("output.{key} must be at least 1"))
-                    .at(locate(source, &format!("{pointer}/{key}"))),
-            );
         }
     }
 }
@@ -227,7 +171,7 @@ pub fn check_fields(
         Some(pagination) => ResultShape::Paginated { items: pagination.items.as_deref() },
         None => ResultShape::Single,
     };
-    let Some(subject) = shaped_subject(&response, Some(output), shape) else { return };
+    let Some(subject) = shaped_subject(&response, output.select.as_deref(), shape) else { return };
     let lists: [(&str, Vec<&String>); 3] = [
         ("fields", output.fields.iter().flatten().collect()),
         ("exclude", output.exclude.iter().collect()),
