@@ -73,7 +73,6 @@ pub struct Caller {
     clients: Vec<reqwest::Client>,
     checkers: Vec<arguments::ArgumentChecker>,
     shapers: Vec<Shaper>,
-    paginators: Vec<Option<pages::Paginator>>,
     cursor_key: cursor::CursorKey,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
@@ -101,11 +100,6 @@ impl Caller {
                 if tool.structured_content { shaper } else { shaper.without_structured() }
             })
             .collect();
-        let paginators = catalogue
-            .tools
-            .iter()
-            .map(|tool| tool.pagination.as_ref().map(|p| pages::Paginator::new(tool, p)).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
         let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
         let tokens = catalogue
             .upstreams
@@ -114,18 +108,7 @@ impl Caller {
             .collect::<Result<Vec<_>, _>>()?;
         let budget = crate::body::Budget::default();
         let resilience = crate::resilience::Resilience::new(&catalogue)?;
-        Ok(Caller {
-            catalogue,
-            clients,
-            checkers,
-            shapers,
-            paginators,
-            cursor_key,
-            metrics: None,
-            tokens,
-            budget,
-            resilience,
-        })
+        Ok(Caller { catalogue, clients, checkers, shapers, cursor_key, metrics: None, tokens, budget, resilience })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
@@ -206,7 +189,7 @@ impl Caller {
         // One deadline for the whole call: every attempt, backoff and page.
         let deadline = tokio::time::Instant::now() + tool.resilience.deadline;
         let call = async {
-            if let Some(paginator) = &self.paginators[tool_index] {
+            if let Some(paginator) = &tool.pagination {
                 return pages::run(self, tool_index, paginator, arguments, context, deadline).await;
             }
             let response = self.send(tool_index, &arguments, None, context, deadline).await?;

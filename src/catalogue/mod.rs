@@ -6,13 +6,14 @@ pub mod output;
 pub mod resilience;
 pub mod views;
 
+pub use output::Pagination;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::mapping::PaginationConfig;
 use crate::spec::HttpMethod;
 
 /// Headers a tool argument never sets, whatever the spec declares (`specs/tool-generation.md`,
@@ -285,20 +286,6 @@ pub enum CleanMode {
     Strict,
     /// Nothing is removed.
     Off,
-}
-
-/// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.
-#[derive(Debug, Clone)]
-pub struct Pagination {
-    pub config: PaginationConfig,
-    /// The tool argument that takes api2mcp's opaque cursor: `cursor`, or `page_cursor` when the
-    /// operation has a `cursor` parameter of its own that is not the paging one.
-    pub cursor_argument: String,
-    /// Inferred from the spec rather than declared (reported by `check`).
-    pub inferred: bool,
-    /// Values the first request gives the hidden paging parameters the spec requires (by argument
-    /// name), so the first page is a request the API accepts.
-    pub first_values: Map<String, Value>,
 }
 
 impl Tool {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{Annotations, Catalogue, Pagination, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
+use crate::catalogue::{Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
 use crate::mapping::{MappingFile, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig};
@@ -114,8 +114,8 @@ struct Pending<'a> {
     upstream_index: usize,
     operation: Operation<'a>,
     entry: Option<(&'a String, &'a ToolConfig)>,
-    /// The entry's `output`, compiled.
-    output: Option<crate::catalogue::output::Output>,
+    /// The entry's `output` and `pagination`, compiled.
+    settings: EntrySettings,
     /// An explicit `name:` from the mapping.
     explicit_name: Option<String>,
     base_name: String,
@@ -161,7 +161,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         }
         let includes: Vec<CompiledSelector<'_>> = upstream_config.include.iter().map(CompiledSelector::new).collect();
         let excludes: Vec<CompiledSelector<'_>> = upstream_config.exclude.iter().map(CompiledSelector::new).collect();
-        let entry_outputs = entry_outputs(name, upstream_config, &operations, source, diagnostics);
+        let entry_settings = entry_settings(name, upstream_config, &operations, source, diagnostics);
         for operation in operations {
             report.operations += 1;
             match select::select(upstream_config, &includes, &excludes, effective.include_deprecated, &operation) {
@@ -179,12 +179,12 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
                     };
                     let generated = if generated.is_empty() { "operation".to_string() } else { generated };
                     let prefix = upstream_config.tool_prefix.as_deref().unwrap_or("");
-                    let output = entry.and_then(|(key, _)| entry_outputs.get(key).cloned());
+                    let settings = entry.and_then(|(key, _)| entry_settings.get(key).cloned()).unwrap_or_default();
                     pending.push(Pending {
                         upstream_index,
                         operation,
                         entry,
-                        output,
+                        settings,
                         explicit_name,
                         base_name: format!("{prefix}{generated}"),
                     });
@@ -316,34 +316,47 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     Compiled { catalogue, selection: report }
 }
 
-/// The `output` of each tool entry that names an operation of the spec, compiled, in mapping order
-/// (entries that name none are `mapping/unknown-operation`, reported by `validate/`).
-fn entry_outputs<'a>(
+/// A tool entry's `output` and `pagination`, compiled.
+#[derive(Default, Clone)]
+struct EntrySettings {
+    output: Option<crate::catalogue::output::Output>,
+    paging: Option<output::PagingQueries>,
+}
+
+/// The `output` and `pagination` of each tool entry that names an operation of the spec, compiled,
+/// in mapping order (entries that name none are `mapping/unknown-operation`, reported by `validate/`).
+/// Disabled entries are compiled too: `check` reports every mistake in the file.
+fn entry_settings<'a>(
     upstream_name: &str,
     upstream: &'a UpstreamConfig,
     operations: &[Operation<'_>],
     source: Option<&crate::load::MappingSource>,
     diagnostics: &mut Diagnostics,
-) -> HashMap<&'a String, crate::catalogue::output::Output> {
-    if upstream.tools.values().all(|tool| tool.output.is_none()) {
+) -> HashMap<&'a String, EntrySettings> {
+    if upstream.tools.values().all(|tool| tool.output.is_none() && tool.pagination.is_none()) {
         return HashMap::new();
     }
     let named: HashSet<&String> =
         operations.iter().filter_map(|operation| select::tool_entry(upstream, operation)).map(|(key, _)| key).collect();
-    let mut outputs = HashMap::new();
-    for (key, tool) in &upstream.tools {
-        if let Some(config) = &tool.output
-            && named.contains(key)
-        {
-            let pointer = format!(
-                "/upstreams/{}/tools/{}/output",
-                crate::spec::pointer_segment(upstream_name),
-                crate::spec::pointer_segment(key)
-            );
-            outputs.insert(key, output::output(config, &pointer, source, diagnostics));
-        }
+    let mut compiled = HashMap::new();
+    for (key, tool) in upstream.tools.iter().filter(|(key, _)| named.contains(key)) {
+        let pointer = format!(
+            "/upstreams/{}/tools/{}",
+            crate::spec::pointer_segment(upstream_name),
+            crate::spec::pointer_segment(key)
+        );
+        let settings = EntrySettings {
+            output: tool
+                .output
+                .as_ref()
+                .map(|config| output::output(config, &format!("{pointer}/output"), source, diagnostics)),
+            paging: tool.pagination.as_ref().map(|config| {
+                output::paging_queries(config, key, &format!("{pointer}/pagination"), source, diagnostics)
+            }),
+        };
+        compiled.insert(key, settings);
     }
-    outputs
+    compiled
 }
 
 /// More tools than common clients accept: VS Code and OpenAI's function calling take at most 128,
@@ -747,19 +760,24 @@ fn build_tool(
     }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
-    let output = item.output.clone().or_else(|| effective.output.clone());
-    let pagination = match tool_config.and_then(|t| t.pagination.clone()) {
-        Some(config) => Some((config, false)),
-        None if effective.infer_pagination => paging::infer(spec, operation, &input.bindings).map(|c| (c, true)),
+    let output = item.settings.output.clone().or_else(|| effective.output.clone());
+    let declared = tool_config.and_then(|t| t.pagination.clone()).zip(item.settings.paging.clone());
+    let pagination = match declared {
+        Some((config, queries)) => Some((config, queries, false)),
+        None if effective.infer_pagination => paging::infer(spec, operation, &input.bindings).map(|config| {
+            // Inferred paths are built from the spec's field names; any problem is the compiler's.
+            let queries = output::paging_queries(&config, &name, "", None, diagnostics);
+            (config, queries, true)
+        }),
         None => None,
     };
-    let pagination = pagination.map(|(config, inferred)| {
+    let pagination = pagination.map(|(config, queries, inferred)| {
         let (cursor_argument, first_values) = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
-        Pagination { config, cursor_argument, inferred, first_values }
+        output::pagination(&config, queries, &input.bindings, cursor_argument, first_values, inferred)
     });
     lean::lean_input_schema(&mut input.schema, &name, described.as_deref().unwrap_or_default());
     let shape = match &pagination {
-        Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
+        Some(pagination) => ResultShape::Paginated { items: pagination.items.as_ref().map(|q| q.text.as_str()) },
         None => ResultShape::Single,
     };
     let (output_schema, mut accept, output_unresolved) =
