@@ -115,7 +115,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         .iter()
         .filter_map(|tool| {
             let pagination = tool.pagination.as_ref().filter(|p| p.inferred)?;
-            Some(format!("  {}: {}\n", tool.name, crate::compile::paging::describe(&pagination.config)))
+            Some(format!("  {}: {}\n", tool.name, pagination.describe()))
         })
         .collect();
     if !inferred.is_empty() {
@@ -129,7 +129,7 @@ pub fn summary(compiled: &Compiled, loaded: &LoadedConfig) -> String {
         .map(|tool| {
             let mut parts = Vec::new();
             if let Some(pagination) = tool.pagination.as_ref().filter(|p| !p.inferred) {
-                parts.push(format!("pages: {}", crate::compile::paging::describe(&pagination.config)));
+                parts.push(format!("pages: {}", pagination.describe()));
             }
             if let Some(output) = &tool.output {
                 parts.push(format!("output: {}", crate::shape::describe(output)));
@@ -196,8 +196,7 @@ const CLIENT_NAME_LIMIT: usize = 64;
 /// `tools/list` as served, the count against client caps, names a client prefix pushes over 64
 /// characters, and what each schema profile rewrites.
 pub fn views_report(catalogue: &Catalogue) -> String {
-    use crate::discovery::profile;
-    use crate::mapping::SchemaProfile;
+    use crate::discovery::profile::{self, SchemaProfile};
     let mut out = String::new();
     for view in &catalogue.views {
         let entries = crate::mcp::served_entries(catalogue, view);
@@ -312,7 +311,7 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
         }
         if let Some(pagination) = &tool.pagination {
             let inferred = if pagination.inferred { ", inferred" } else { "" };
-            extras.push(format!("pages: {}{inferred}", crate::compile::paging::describe(&pagination.config)));
+            extras.push(format!("pages: {}{inferred}", pagination.describe()));
         }
         if let Some(output) = &tool.output {
             extras.push(format!("output: {}", crate::shape::describe(output)));

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 
 use crate::auth::SubjectToken;
-use crate::catalogue::{Credential, CredentialChoice};
+use crate::catalogue::{Credential, CredentialChoice, KeyLocation};
 use crate::classify::Outcome;
-use crate::mapping::KeyLocation;
 
 /// What a request needs added: headers, query parameters and cookies.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

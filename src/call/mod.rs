@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::mapping::CleanMode;
-
-use crate::catalogue::{Catalogue, Tool};
+use crate::catalogue::{Catalogue, CleanMode, Tool};
 use crate::classify::{Outcome, TimeoutPhase};
 use crate::resilience::breaker::Admission;
 use crate::shape::{Shaped, Shaper};
@@ -75,7 +73,6 @@ pub struct Caller {
     clients: Vec<reqwest::Client>,
     checkers: Vec<arguments::ArgumentChecker>,
     shapers: Vec<Shaper>,
-    paginators: Vec<Option<pages::Paginator>>,
     cursor_key: cursor::CursorKey,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
@@ -97,17 +94,12 @@ impl Caller {
             .iter()
             .map(|tool| {
                 let shaper = match &tool.output {
-                    Some(output) => Shaper::new(output).map_err(|error| format!("tool '{}': {error}", tool.name))?,
+                    Some(output) => Shaper::new(output),
                     None => crate::shape::default_shaper(),
                 };
-                Ok::<_, String>(if tool.structured_content { shaper } else { shaper.without_structured() })
+                if tool.structured_content { shaper } else { shaper.without_structured() }
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let paginators = catalogue
-            .tools
-            .iter()
-            .map(|tool| tool.pagination.as_ref().map(|p| pages::Paginator::new(tool, p)).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
         let tokens = catalogue
             .upstreams
@@ -116,18 +108,7 @@ impl Caller {
             .collect::<Result<Vec<_>, _>>()?;
         let budget = crate::body::Budget::default();
         let resilience = crate::resilience::Resilience::new(&catalogue)?;
-        Ok(Caller {
-            catalogue,
-            clients,
-            checkers,
-            shapers,
-            paginators,
-            cursor_key,
-            metrics: None,
-            tokens,
-            budget,
-            resilience,
-        })
+        Ok(Caller { catalogue, clients, checkers, shapers, cursor_key, metrics: None, tokens, budget, resilience })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
@@ -208,7 +189,7 @@ impl Caller {
         // One deadline for the whole call: every attempt, backoff and page.
         let deadline = tokio::time::Instant::now() + tool.resilience.deadline;
         let call = async {
-            if let Some(paginator) = &self.paginators[tool_index] {
+            if let Some(paginator) = &tool.pagination {
                 return pages::run(self, tool_index, paginator, arguments, context, deadline).await;
             }
             let response = self.send(tool_index, &arguments, None, context, deadline).await?;

@@ -11,88 +11,15 @@
 //! remembered in the cursor (`skip`), so a walk returns every item exactly once.
 
 use serde_json::{Map, Value, json};
-use serde_json_path::JsonPath;
 
 use super::cursor::{self, Binding, CursorState, Position};
 use super::{CallContext, CallOutput, Caller, Progress, UpstreamResponse};
-use crate::catalogue::{ArgumentLocation, Pagination, Tool};
+use crate::catalogue::output::{Pagination, PaginationMode, PaginationStyle};
 use crate::classify::{FieldError, Outcome};
-use crate::mapping::{PaginationMode, PaginationStyle};
 use crate::shape::compact_len;
-
-/// `collect`: pages fetched in one call when `max_pages` is not set.
-pub const DEFAULT_MAX_PAGES: u64 = 10;
 
 /// Bytes of the token budget kept for the note (the cursor is measured).
 const NOTE_RESERVE: usize = 120;
-
-/// One tool's pagination, compiled: JSONPaths parsed, request parameters resolved to tool arguments.
-#[derive(Debug)]
-pub struct Paginator {
-    style: PaginationStyle,
-    mode: PaginationMode,
-    items: Option<JsonPath>,
-    next_cursor: Option<JsonPath>,
-    has_more: Option<JsonPath>,
-    next_url: Option<JsonPath>,
-    /// Tool arguments (by `inputSchema` name) that carry the upstream's paging parameters.
-    cursor_arg: Option<String>,
-    offset_arg: Option<String>,
-    page_arg: Option<String>,
-    limit_arg: Option<String>,
-    first_page: u64,
-    page_size: Option<u64>,
-    max_pages: u64,
-    max_items: Option<usize>,
-    /// The argument carrying api2mcp's own cursor.
-    cursor_argument: String,
-    /// Arguments the first request sets (required paging parameters the agent cannot see).
-    first_values: Map<String, Value>,
-}
-
-impl Paginator {
-    pub fn new(tool: &Tool, pagination: &Pagination) -> Result<Paginator, String> {
-        let config = &pagination.config;
-        let path = |setting: &str, value: &Option<String>| -> Result<Option<JsonPath>, String> {
-            value
-                .as_deref()
-                .map(|path| {
-                    JsonPath::parse(path)
-                        .map_err(|error| format!("tool '{}': pagination.{setting} '{path}': {error}", tool.name))
-                })
-                .transpose()
-        };
-        let argument = |param: &Option<String>| -> Option<String> {
-            let param = param.as_deref()?;
-            tool.call
-                .arguments
-                .iter()
-                .find(|b| b.wire_name == param && b.location != ArgumentLocation::Body)
-                .map(|b| b.argument.clone())
-        };
-        Ok(Paginator {
-            style: config.style,
-            mode: config.mode,
-            items: path("items", &config.items)?,
-            next_cursor: path("next_cursor", &config.next_cursor)?,
-            has_more: path("has_more", &config.has_more)?,
-            next_url: path("next_url", &config.next_url)?,
-            cursor_arg: argument(&config.cursor_param),
-            offset_arg: argument(&config.offset_param),
-            page_arg: argument(&config.page_param),
-            limit_arg: argument(&config.limit_param),
-            first_page: config.first_page.unwrap_or(1),
-            page_size: config.page_size,
-            max_pages: match config.mode {
-                PaginationMode::Agent => 1,
-                PaginationMode::Collect => config.max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
-            },
-            max_items: config.max_items.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
-            cursor_argument: pagination.cursor_argument.clone(),
-            first_values: pagination.first_values.clone(),
-        })
-    }
-}
 
 /// One page as read: its items, where the next page is (if anywhere), and a warning for the agent.
 struct Page {
@@ -113,7 +40,7 @@ enum Stop {
 pub async fn run(
     caller: &Caller,
     tool_index: usize,
-    paginator: &Paginator,
+    paginator: &Pagination,
     mut arguments: Map<String, Value>,
     context: &CallContext,
     deadline: tokio::time::Instant,
@@ -271,7 +198,7 @@ pub async fn run(
 async fn fetch(
     caller: &Caller,
     tool_index: usize,
-    paginator: &Paginator,
+    paginator: &Pagination,
     query: &Map<String, Value>,
     position: &Position,
     limit: Option<u64>,
@@ -307,14 +234,15 @@ async fn fetch(
     let removed = crate::shape::clean::clean_value(&mut body, caller.catalogue.tools[tool_index].clean);
     caller.record_cleaned(tool_index, removed);
     let items = items(paginator, &body)?;
-    let has_more = paginator.has_more.as_ref().and_then(|path| path.query(&body).exactly_one().ok().cloned());
+    let has_more =
+        paginator.has_more.as_ref().and_then(|has_more| has_more.path.query(&body).exactly_one().ok().cloned());
     let no_more = matches!(has_more, Some(Value::Bool(false)));
     let mut warning = None;
     let next = match paginator.style {
         PaginationStyle::Cursor => paginator
             .next_cursor
             .as_ref()
-            .and_then(|path| path.query(&body).first().cloned())
+            .and_then(|next_cursor| next_cursor.path.query(&body).first().cloned())
             .and_then(|value| match value {
                 Value::String(c) if !c.is_empty() => Some(c),
                 Value::Number(n) => Some(n.to_string()),
@@ -343,7 +271,7 @@ async fn fetch(
             None => None,
         },
         PaginationStyle::NextUrl => {
-            let link = paginator.next_url.as_ref().and_then(|path| path.query(&body).first().cloned());
+            let link = paginator.next_url.as_ref().and_then(|next_url| next_url.path.query(&body).first().cloned());
             match link {
                 Some(Value::String(link)) if !link.is_empty() && !no_more => {
                     same_origin_url(caller, tool_index, &response, &link, &mut warning)
@@ -359,9 +287,9 @@ async fn fetch(
 
 /// The items of a page: at `pagination.items` (one array node is the list; other nodes are the items),
 /// else the body when it is an array, else the body's only array-valued property.
-fn items(paginator: &Paginator, body: &Value) -> Result<Vec<Value>, Outcome> {
-    if let Some(path) = &paginator.items {
-        let nodes = path.query(body).all();
+fn items(paginator: &Pagination, body: &Value) -> Result<Vec<Value>, Outcome> {
+    if let Some(items) = &paginator.items {
+        let nodes = items.path.query(body).all();
         return Ok(match nodes.as_slice() {
             [Value::Array(items)] => items.clone(),
             nodes => nodes.iter().map(|node| (*node).clone()).collect(),

@@ -2,8 +2,11 @@
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
 pub mod auth;
+pub mod output;
 pub mod resilience;
 pub mod views;
+
+pub use output::Pagination;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +14,6 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::mapping::{OutputConfig, PaginationConfig};
 use crate::spec::HttpMethod;
 
 /// Headers a tool argument never sets, whatever the spec declares (`specs/tool-generation.md`,
@@ -113,11 +115,25 @@ pub struct ServerInfo {
     /// Redis, when configured (may hold a password: never printed).
     pub redis_url: Option<String>,
     /// Discovery metadata (the mapping's `server.discovery`).
-    pub discovery: crate::mapping::DiscoverySettings,
+    pub discovery: DiscoveryInfo,
     /// Inbound authentication (the mapping's `auth`, compiled); `None`: anonymous callers only.
     pub auth: Option<auth::InboundAuth>,
     /// Server-wide rate limits and how they are shared (`server.limits`).
     pub limits: resilience::ServerLimits,
+}
+
+/// What the capability summary, the Server Card and `server.json` say about where and what this
+/// server is (the mapping's `server.discovery`).
+#[derive(Debug, Default, Clone)]
+pub struct DiscoveryInfo {
+    /// The MCP endpoint URL as clients reach it; `None`: built from the request's `Host`.
+    pub public_url: Option<String>,
+    /// Reverse-DNS server name for the Server Card and `server.json`.
+    pub registry_name: Option<String>,
+    /// Web page about this server.
+    pub website_url: Option<String>,
+    /// Whether the draft Server Card and MCP Catalog are served.
+    pub server_card: bool,
 }
 
 #[derive(Debug)]
@@ -148,7 +164,7 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub enum Credential {
     ApiKey {
-        location: crate::mapping::KeyLocation,
+        location: KeyLocation,
         name: String,
         value: String,
     },
@@ -175,6 +191,14 @@ pub enum Credential {
         scopes: Vec<String>,
         extra_params: Vec<(String, String)>,
     },
+}
+
+/// Where an API key goes in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    Header,
+    Query,
+    Cookie,
 }
 
 impl Credential {
@@ -240,9 +264,10 @@ pub struct Tool {
     pub upstream: usize,
     pub call: UpstreamCall,
     pub pagination: Option<Pagination>,
-    pub output: Option<OutputConfig>,
+    /// How results are shaped (`None`: the default shaping).
+    pub output: Option<output::Output>,
     /// Invisible characters removed from successful results.
-    pub clean: crate::mapping::CleanMode,
+    pub clean: CleanMode,
     /// Whether instruction-like result strings are marked in `_meta` and the audit log.
     pub flag_instructions: bool,
     pub source: ToolSource,
@@ -250,18 +275,17 @@ pub struct Tool {
     pub resilience: resilience::ToolResilience,
 }
 
-/// A paginated tool's settings: declared in the mapping, or inferred from the spec in zero-config mode.
-#[derive(Debug, Clone)]
-pub struct Pagination {
-    pub config: PaginationConfig,
-    /// The tool argument that takes api2mcp's opaque cursor: `cursor`, or `page_cursor` when the
-    /// operation has a `cursor` parameter of its own that is not the paging one.
-    pub cursor_argument: String,
-    /// Inferred from the spec rather than declared (reported by `check`).
-    pub inferred: bool,
-    /// Values the first request gives the hidden paging parameters the spec requires (by argument
-    /// name), so the first page is a request the API accepts.
-    pub first_values: Map<String, Value>,
+/// Which invisible characters are removed from a tool's successful results (`shape::clean` has
+/// the definitions; the mapping's `clean`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CleanMode {
+    /// Control characters, bidirectional controls, zero-width and tag characters.
+    #[default]
+    Basic,
+    /// `Basic`, plus carriage returns, zero-width (non-)joiners, direction marks and soft hyphens.
+    Strict,
+    /// Nothing is removed.
+    Off,
 }
 
 impl Tool {

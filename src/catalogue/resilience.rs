@@ -31,12 +31,6 @@ impl Rate {
     }
 }
 
-impl From<crate::mapping::RateSpec> for Rate {
-    fn from(spec: crate::mapping::RateSpec) -> Self {
-        Rate { count: spec.count, period: spec.period }
-    }
-}
-
 /// The limits of one level (server, upstream or tool).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LimitSet {

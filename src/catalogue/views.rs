@@ -3,8 +3,8 @@
 //! `call_tool`), with one schema profile. Built by `compile/` with the search index over its
 //! discovered tools, so serving needs no further work.
 
+use crate::discovery::profile::SchemaProfile;
 use crate::discovery::search::Index;
-use crate::mapping::SchemaProfile;
 
 #[derive(Debug, Default)]
 pub struct View {

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::catalogue::Credential;
-use crate::mapping::{CredentialKind, CredentialSettings, KeyLocation};
+use crate::catalogue::{Credential, KeyLocation};
+use crate::mapping::{CredentialKind, CredentialSettings};
 use crate::spec::Spec;
 
 pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) -> Result<Credential, String> {
@@ -48,7 +48,9 @@ pub fn resolve(scheme_name: &str, settings: &CredentialSettings, spec: &Spec) ->
     match kind {
         CredentialKind::ApiKey => {
             let location = match settings.location {
-                Some(location) => location,
+                Some(crate::mapping::KeyLocation::Header) => KeyLocation::Header,
+                Some(crate::mapping::KeyLocation::Query) => KeyLocation::Query,
+                Some(crate::mapping::KeyLocation::Cookie) => KeyLocation::Cookie,
                 None => match from_scheme("in").as_deref() {
                     Some("header") => KeyLocation::Header,
                     Some("query") => KeyLocation::Query,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod credentials;
 mod lean;
 pub mod names;
+pub mod output;
 pub mod paging;
 pub mod params;
 pub mod resilience;
@@ -20,12 +21,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{Annotations, Catalogue, Pagination, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
+use crate::catalogue::{Annotations, Catalogue, ServerInfo, Tool, ToolSource, Upstream, UpstreamCall};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
-use crate::mapping::{
-    MappingFile, OutputConfig, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig,
-};
+use crate::mapping::{MappingFile, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig};
 use crate::shape::schema::{ResultShape, shaped_output_schema};
 use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
 use crate::text;
@@ -62,14 +61,15 @@ struct Effective {
     structured_content: StructuredContentMode,
     include_deprecated: bool,
     scopes: Vec<String>,
-    output: Option<crate::mapping::OutputConfig>,
+    /// The `output` of the upstream's `defaults`, else of the file's, compiled.
+    output: Option<crate::catalogue::output::Output>,
     infer_pagination: bool,
     clean: crate::mapping::CleanMode,
     flag_instructions: bool,
 }
 
 impl Effective {
-    fn of(mapping: &MappingFile, upstream: &UpstreamConfig) -> Self {
+    fn of(mapping: &MappingFile, upstream: &UpstreamConfig, output: Option<crate::catalogue::output::Output>) -> Self {
         let layers: [&ToolDefaults; 2] = [&upstream.defaults, &mapping.defaults];
         macro_rules! pick {
             ($field:ident, $default:expr) => {
@@ -86,7 +86,7 @@ impl Effective {
             structured_content: pick!(structured_content, StructuredContentMode::WithOutputSchema),
             include_deprecated: pick!(include_deprecated, false),
             scopes: pick!(scopes, Vec::new()),
-            output: layers.iter().find_map(|layer| layer.output.clone()),
+            output,
             infer_pagination: pick!(infer_pagination, false),
             clean: pick!(clean, crate::mapping::CleanMode::Basic),
             flag_instructions: pick!(flag_instructions, false),
@@ -114,6 +114,8 @@ struct Pending<'a> {
     upstream_index: usize,
     operation: Operation<'a>,
     entry: Option<(&'a String, &'a ToolConfig)>,
+    /// The entry's `output` and `pagination`, compiled.
+    settings: EntrySettings,
     /// An explicit `name:` from the mapping.
     explicit_name: Option<String>,
     base_name: String,
@@ -126,12 +128,25 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let mut report = SelectionReport::default();
     let mut effective_by_upstream = Vec::new();
     let mut spec_by_upstream = Vec::new();
+    let source = loaded.mapping_source.as_ref();
+    // Every `output` of the file is compiled once, and reported where it is written, whether or not
+    // a tool ends up using it.
+    let file_output =
+        mapping.defaults.output.as_ref().map(|config| output::output(config, "/defaults/output", source, diagnostics));
+    let mut upstream_outputs: HashMap<&String, crate::catalogue::output::Output> = HashMap::new();
+    for (name, upstream_config) in &mapping.upstreams {
+        if let Some(config) = &upstream_config.defaults.output {
+            let pointer = format!("/upstreams/{}/defaults/output", crate::spec::pointer_segment(name));
+            upstream_outputs.insert(name, output::output(config, &pointer, source, diagnostics));
+        }
+    }
 
     for (name, upstream_config) in &mapping.upstreams {
         let Some(spec) = loaded.specs.get(name) else {
             continue;
         };
-        let effective = Effective::of(mapping, upstream_config);
+        let defaults_output = upstream_outputs.remove(name).or_else(|| file_output.clone());
+        let effective = Effective::of(mapping, upstream_config, defaults_output);
         let upstream_index = upstreams.len();
         upstreams.push(Arc::new(build_upstream(name, upstream_config, spec, diagnostics)));
         let (operations, problems) = spec.operations();
@@ -146,6 +161,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         }
         let includes: Vec<CompiledSelector<'_>> = upstream_config.include.iter().map(CompiledSelector::new).collect();
         let excludes: Vec<CompiledSelector<'_>> = upstream_config.exclude.iter().map(CompiledSelector::new).collect();
+        let entry_settings = entry_settings(name, upstream_config, &operations, source, diagnostics);
         for operation in operations {
             report.operations += 1;
             match select::select(upstream_config, &includes, &excludes, effective.include_deprecated, &operation) {
@@ -163,10 +179,12 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
                     };
                     let generated = if generated.is_empty() { "operation".to_string() } else { generated };
                     let prefix = upstream_config.tool_prefix.as_deref().unwrap_or("");
+                    let settings = entry.and_then(|(key, _)| entry_settings.get(key).cloned()).unwrap_or_default();
                     pending.push(Pending {
                         upstream_index,
                         operation,
                         entry,
+                        settings,
                         explicit_name,
                         base_name: format!("{prefix}{generated}"),
                     });
@@ -284,7 +302,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         cursor_secret: mapping.server.cursor_secret.clone(),
         // `${REDIS_URL:-}` leaves it empty: no Redis.
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
-        discovery: mapping.server.discovery.clone(),
+        discovery: discovery_info(&mapping.server.discovery),
         auth: mapping
             .auth
             .as_ref()
@@ -296,6 +314,49 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let catalogue = Catalogue::new(server, upstreams, tools).with_views(views);
     catalogue_size_warning(&catalogue, diagnostics);
     Compiled { catalogue, selection: report }
+}
+
+/// A tool entry's `output` and `pagination`, compiled.
+#[derive(Default, Clone)]
+struct EntrySettings {
+    output: Option<crate::catalogue::output::Output>,
+    paging: Option<output::PagingQueries>,
+}
+
+/// The `output` and `pagination` of each tool entry that names an operation of the spec, compiled,
+/// in mapping order (entries that name none are `mapping/unknown-operation`, reported by `validate/`).
+/// Disabled entries are compiled too: `check` reports every mistake in the file.
+fn entry_settings<'a>(
+    upstream_name: &str,
+    upstream: &'a UpstreamConfig,
+    operations: &[Operation<'_>],
+    source: Option<&crate::load::MappingSource>,
+    diagnostics: &mut Diagnostics,
+) -> HashMap<&'a String, EntrySettings> {
+    if upstream.tools.values().all(|tool| tool.output.is_none() && tool.pagination.is_none()) {
+        return HashMap::new();
+    }
+    let named: HashSet<&String> =
+        operations.iter().filter_map(|operation| select::tool_entry(upstream, operation)).map(|(key, _)| key).collect();
+    let mut compiled = HashMap::new();
+    for (key, tool) in upstream.tools.iter().filter(|(key, _)| named.contains(key)) {
+        let pointer = format!(
+            "/upstreams/{}/tools/{}",
+            crate::spec::pointer_segment(upstream_name),
+            crate::spec::pointer_segment(key)
+        );
+        let settings = EntrySettings {
+            output: tool
+                .output
+                .as_ref()
+                .map(|config| output::output(config, &format!("{pointer}/output"), source, diagnostics)),
+            paging: tool.pagination.as_ref().map(|config| {
+                output::paging_queries(config, key, &format!("{pointer}/pagination"), source, diagnostics)
+            }),
+        };
+        compiled.insert(key, settings);
+    }
+    compiled
 }
 
 /// More tools than common clients accept: VS Code and OpenAI's function calling take at most 128,
@@ -683,19 +744,24 @@ fn build_tool(
     }
 
     let output_mode = tool_config.and_then(|t| t.output_schema).unwrap_or(effective.output_schema);
-    let output = tool_config.and_then(|t| t.output.clone()).or_else(|| effective.output.clone());
-    let pagination = match tool_config.and_then(|t| t.pagination.clone()) {
-        Some(config) => Some((config, false)),
-        None if effective.infer_pagination => paging::infer(spec, operation, &input.bindings).map(|c| (c, true)),
+    let output = item.settings.output.clone().or_else(|| effective.output.clone());
+    let declared = tool_config.and_then(|t| t.pagination.clone()).zip(item.settings.paging.clone());
+    let pagination = match declared {
+        Some((config, queries)) => Some((config, queries, false)),
+        None if effective.infer_pagination => paging::infer(spec, operation, &input.bindings).map(|config| {
+            // Inferred paths are built from the spec's field names; any problem is the compiler's.
+            let queries = output::paging_queries(&config, &name, "", None, diagnostics);
+            (config, queries, true)
+        }),
         None => None,
     };
-    let pagination = pagination.map(|(config, inferred)| {
+    let pagination = pagination.map(|(config, queries, inferred)| {
         let (cursor_argument, first_values) = paging::paged_input(&mut input.schema, &mut input.bindings, &config);
-        Pagination { config, cursor_argument, inferred, first_values }
+        output::pagination(&config, queries, &input.bindings, cursor_argument, first_values, inferred)
     });
     lean::lean_input_schema(&mut input.schema, &name, described.as_deref().unwrap_or_default());
     let shape = match &pagination {
-        Some(pagination) => ResultShape::Paginated { items: pagination.config.items.as_deref() },
+        Some(pagination) => ResultShape::Paginated { items: pagination.items.as_ref().map(|q| q.text.as_str()) },
         None => ResultShape::Single,
     };
     let (output_schema, mut accept, output_unresolved) =
@@ -769,7 +835,7 @@ fn build_tool(
         },
         pagination,
         output,
-        clean: tool_config.and_then(|t| t.clean).unwrap_or(effective.clean),
+        clean: clean_mode(tool_config.and_then(|t| t.clean).unwrap_or(effective.clean)),
         flag_instructions: tool_config.and_then(|t| t.flag_instructions).unwrap_or(effective.flag_instructions),
         source: ToolSource {
             upstream: upstream_name.to_string(),
@@ -782,6 +848,24 @@ fn build_tool(
         },
         resilience: Default::default(),
     })
+}
+
+fn discovery_info(settings: &crate::mapping::DiscoverySettings) -> crate::catalogue::DiscoveryInfo {
+    crate::catalogue::DiscoveryInfo {
+        public_url: settings.public_url.clone(),
+        registry_name: settings.registry_name.clone(),
+        website_url: settings.website_url.clone(),
+        server_card: settings.server_card,
+    }
+}
+
+/// The mapping's `clean` as the catalogue carries it.
+fn clean_mode(mode: crate::mapping::CleanMode) -> crate::catalogue::CleanMode {
+    match mode {
+        crate::mapping::CleanMode::Basic => crate::catalogue::CleanMode::Basic,
+        crate::mapping::CleanMode::Strict => crate::catalogue::CleanMode::Strict,
+        crate::mapping::CleanMode::Off => crate::catalogue::CleanMode::Off,
+    }
 }
 
 /// Both JSON types, or the same type: a declared `Content-Type` may then stand for the body's.
@@ -865,7 +949,7 @@ fn output_schema(
     operation: &Operation<'_>,
     mode: OutputSchemaMode,
     max_bytes: usize,
-    output: Option<&OutputConfig>,
+    output: Option<&crate::catalogue::output::Output>,
     shape: ResultShape<'_>,
 ) -> ResponseFacts {
     // Shaped and paginated results are rewritten from the whole response schema; the size limit then

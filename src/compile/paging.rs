@@ -118,7 +118,7 @@ pub fn infer(spec: &Spec, operation: &Operation<'_>, bindings: &[ArgumentBinding
             .map(|(name, _)| name)
             .collect();
         match arrays.as_slice() {
-            [only] => Some(Some(format!("$.{only}"))),
+            [only] => Some(Some(member_path(only))),
             _ => None,
         }
     };
@@ -184,6 +184,15 @@ pub fn infer(spec: &Spec, operation: &Operation<'_>, bindings: &[ArgumentBinding
     }
 }
 
+/// The JSONPath of a top-level member: `$.data`, or `$['data-items']` when the name is not an RFC 9535
+/// member-name shorthand (`$.data-items` would not parse).
+fn member_path(name: &str) -> String {
+    let first = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(first) && chars.all(|c| first(c) || c.is_ascii_digit());
+    if plain { format!("$.{name}") } else { format!("$['{}']", name.replace('\\', "\\\\").replace('\'', "\\'")) }
+}
+
 /// The lowest 2xx JSON response schema, compiled `depth` levels deep.
 pub fn response_schema(spec: &Spec, operation: &Operation<'_>, depth: usize) -> Option<Value> {
     let responses = operation.operation.get("responses")?.as_object()?;
@@ -199,31 +208,27 @@ pub fn response_schema(spec: &Spec, operation: &Operation<'_>, depth: usize) -> 
     compiler.compile(doc, schema)
 }
 
-/// One line for `check` and `tools`: the style and what drives it.
-pub fn describe(config: &PaginationConfig) -> String {
-    let mode = match config.mode {
-        PaginationMode::Agent => "agent",
-        PaginationMode::Collect => "collect",
-    };
-    let style = match config.style {
-        PaginationStyle::Cursor => format!(
-            "cursor {} ← {}",
-            config.cursor_param.as_deref().unwrap_or("?"),
-            config.next_cursor.as_deref().unwrap_or("?")
-        ),
-        PaginationStyle::Offset => format!(
-            "offset {}/{}",
-            config.offset_param.as_deref().unwrap_or("?"),
-            config.limit_param.as_deref().unwrap_or("-")
-        ),
-        PaginationStyle::Page => format!(
-            "page {}/{}",
-            config.page_param.as_deref().unwrap_or("?"),
-            config.limit_param.as_deref().unwrap_or("-")
-        ),
-        PaginationStyle::LinkHeader => "Link header".to_string(),
-        PaginationStyle::NextUrl => format!("next URL {}", config.next_url.as_deref().unwrap_or("?")),
-    };
-    let items = config.items.as_deref().map(|i| format!(", items {i}")).unwrap_or_default();
-    format!("{style} ({mode}{items})")
+#[cfg(test)]
+mod tests {
+    use super::member_path;
+
+    #[test]
+    fn member_paths_parse_whatever_the_name() {
+        for (name, path) in [
+            ("data", "$.data"),
+            ("_items2", "$._items2"),
+            ("données", "$.données"),
+            ("data-items", "$['data-items']"),
+            ("2nd", "$['2nd']"),
+            ("it's", r"$['it\'s']"),
+            (r"back\slash", r"$['back\\slash']"),
+        ] {
+            assert_eq!(member_path(name), path);
+            let parsed = serde_json_path::JsonPath::parse(path).expect("the path parses");
+            let mut body = serde_json::Map::new();
+            body.insert(name.to_string(), serde_json::json!(1));
+            let found = parsed.query(&serde_json::Value::Object(body)).exactly_one().ok().cloned();
+            assert_eq!(found, Some(serde_json::json!(1)), "{path} selects '{name}'");
+        }
+    }
 }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::catalogue::resilience::{
-    BreakerSettings, LimitSet, RetryPolicy, ServerLimits, ToolResilience, UpstreamResilience,
+    BreakerSettings, LimitSet, Rate, RetryPolicy, ServerLimits, ToolResilience, UpstreamResilience,
 };
-use crate::mapping::{LimitsConfig, ServerLimitsConfig, UpstreamSettings};
+use crate::mapping::{LimitsConfig, RateSpec, ServerLimitsConfig, UpstreamSettings};
 use crate::spec::HttpMethod;
 
 /// Cost of a call to a tool whose method only reads.
@@ -22,18 +22,23 @@ pub fn server_limits(config: &ServerLimitsConfig) -> ServerLimits {
             per_caller: config.per_caller,
             per_client: config.per_client,
         }),
-        anonymous: config.anonymous.map(Into::into),
-        http_per_address: config.http_per_address.map(Into::into),
+        anonymous: config.anonymous.map(rate),
+        http_per_address: config.http_per_address.map(rate),
         instances: config.instances.unwrap_or(1).max(1),
         redis_timeout: config.redis_timeout.map_or(defaults.redis_timeout, |d| d.0),
     }
 }
 
+/// A mapping rate (`100/minute`) as the limiter reads it.
+pub fn rate(spec: RateSpec) -> Rate {
+    Rate { count: spec.count, period: spec.period }
+}
+
 pub fn limit_set(config: &LimitsConfig) -> LimitSet {
     LimitSet {
-        total: config.total.map(Into::into),
-        per_caller: config.per_caller.map(Into::into),
-        per_client: config.per_client.map(Into::into),
+        total: config.total.map(rate),
+        per_caller: config.per_caller.map(rate),
+        per_client: config.per_client.map(rate),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::catalogue::Tool;
 use crate::catalogue::views::{Part, View};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::discovery::profile::SchemaProfile;
 use crate::discovery::search::{Document, Index};
 use crate::mapping::{DiscoveryMode, MappingFile};
 
@@ -27,7 +28,7 @@ pub fn build(
 ) -> Vec<View> {
     let file_mode = mapping.defaults.discovery;
     let file_threshold = mapping.defaults.discovery_threshold;
-    let server_profile = mapping.server.profile.unwrap_or_default();
+    let server_profile = mapping.server.profile.map(profile).unwrap_or_default();
 
     let mut main = View { profile: server_profile, ..View::default() };
     for (upstream_index, upstream_name) in upstream_names.iter().enumerate() {
@@ -65,7 +66,7 @@ pub fn build(
             toolset: Some(name.clone()),
             description: config.description.clone(),
             parts: vec![Part { label: format!("toolset {name}"), tools: members.len(), discovery, reason }],
-            profile: config.profile.unwrap_or(server_profile),
+            profile: config.profile.map(profile).unwrap_or(server_profile),
             ..View::default()
         };
         if discovery {
@@ -159,4 +160,14 @@ fn parameter_words(tool: &Tool) -> Vec<String> {
         words.extend(values.filter_map(|v| v.as_str()).take(12).map(str::to_string));
     }
     words
+}
+
+/// The mapping's `profile` as a view carries it.
+fn profile(profile: crate::mapping::SchemaProfile) -> SchemaProfile {
+    match profile {
+        crate::mapping::SchemaProfile::Full => SchemaProfile::Full,
+        crate::mapping::SchemaProfile::OpenaiStrict => SchemaProfile::OpenaiStrict,
+        crate::mapping::SchemaProfile::Gemini => SchemaProfile::Gemini,
+        crate::mapping::SchemaProfile::Anthropic => SchemaProfile::Anthropic,
+    }
 }

@@ -7,7 +7,33 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::mapping::SchemaProfile;
+/// Which provider's rules a view's schemas are rewritten for (the mapping's `profile`, compiled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SchemaProfile {
+    /// JSON Schema 2020-12 as compiled, unchanged.
+    #[default]
+    Full,
+    /// OpenAI strict function calling / Structured Outputs.
+    OpenaiStrict,
+    /// Gemini function declarations (the OpenAPI 3.0 schema subset).
+    Gemini,
+    /// Anthropic tool use.
+    Anthropic,
+}
+
+impl SchemaProfile {
+    pub const ALL: [SchemaProfile; 4] =
+        [SchemaProfile::Full, SchemaProfile::OpenaiStrict, SchemaProfile::Gemini, SchemaProfile::Anthropic];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SchemaProfile::Full => "full",
+            SchemaProfile::OpenaiStrict => "openai-strict",
+            SchemaProfile::Gemini => "gemini",
+            SchemaProfile::Anthropic => "anthropic",
+        }
+    }
+}
 
 /// OpenAI strict mode: the keywords its Structured Outputs guide lists as supported.
 const OPENAI_KEYWORDS: &[&str] = &[

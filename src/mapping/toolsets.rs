@@ -34,20 +34,6 @@ pub enum SchemaProfile {
     Anthropic,
 }
 
-impl SchemaProfile {
-    pub const ALL: [SchemaProfile; 4] =
-        [SchemaProfile::Full, SchemaProfile::OpenaiStrict, SchemaProfile::Gemini, SchemaProfile::Anthropic];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            SchemaProfile::Full => "full",
-            SchemaProfile::OpenaiStrict => "openai-strict",
-            SchemaProfile::Gemini => "gemini",
-            SchemaProfile::Anthropic => "anthropic",
-        }
-    }
-}
-
 /// A named group of tools served on its own endpoint, `/mcp/<name>`, with its own mode and profile.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::mapping::CleanMode;
+use crate::catalogue::CleanMode;
 
 /// Removed by `basic` (the default for results): C0 controls other than tab, newline and carriage
 /// return, DEL, C1 controls, bidi embeddings/overrides/isolates, zero-width space, word joiner and

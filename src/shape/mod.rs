@@ -1,8 +1,8 @@
 //! Output shaping: turns one upstream JSON response into the compact text (and structured value) an agent reads.
 //!
 //! The agent's context window is the scarcest resource, so every tool result passes through a [`Shaper`],
-//! compiled once at startup from the tool's [`OutputConfig`] (JSONPath parsed, template compiled) and applied
-//! per call without IO. The steps always run in this order:
+//! built once at startup from the tool's compiled [`Output`] (JSONPath parsed and template compiled by
+//! `compile/`) and applied per call without IO. The steps always run in this order:
 //!
 //! 1. **select**: the RFC 9535 JSONPath picks part of the response. A *singular* query (only name and index
 //!    selectors, e.g. `$.data` or `$.items[0].id`) yields its node, or `[]` when nothing matches. Any other
@@ -33,7 +33,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
-use crate::mapping::{OutputConfig, OutputFormat};
+use crate::catalogue::output::{Output, OutputFormat, Template};
 
 pub mod clean;
 pub mod schema;
@@ -49,16 +49,14 @@ pub struct Shaped {
     pub note: Option<String>,
 }
 
-/// Why a shaper could not be built or applied.
+/// Why a shaper could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ShapeError {
-    #[error("output.select '{path}' is not a valid JSONPath: {reason}")]
-    Select { path: String, reason: String },
     #[error("output.template failed: {reason}")]
     Template { reason: String },
 }
 
-/// A shaper compiled once at startup from a tool's OutputConfig (JSONPath parsed, template compiled), then applied per call.
+/// A shaper built once at startup from a tool's compiled `Output`, then applied per call.
 #[derive(Debug, Clone)]
 pub struct Shaper {
     select: Option<Select>,
@@ -86,12 +84,8 @@ struct Select {
 enum Format {
     Json,
     Table,
-    /// The environment holds the one compiled template, named [`TEMPLATE_NAME`].
-    Template(Box<minijinja::Environment<'static>>),
+    Template(Template),
 }
-
-/// A name without an extension, so that minijinja applies no HTML auto-escaping to the agent's text.
-const TEMPLATE_NAME: &str = "output";
 
 /// The hint ending every note: the three levers an agent has to get a smaller result.
 const HINT: &str = "ask for fewer fields, a smaller page or a narrower filter";
@@ -103,13 +97,13 @@ const NOTE_PREFIX: &str = "\n… ";
 const MAX_ERROR_CHARS: usize = 200;
 
 /// One line saying what a tool's output settings do, in the order they apply (for `check` and `tools`).
-pub fn describe(config: &OutputConfig) -> String {
+pub fn describe(config: &Output) -> String {
     let mut parts = Vec::new();
     if let Some(select) = &config.select {
-        parts.push(format!("select {select}"));
+        parts.push(format!("select {}", select.query.text));
     }
-    if let Some(fields) = config.fields.as_ref().filter(|f| !f.is_empty()) {
-        parts.push(format!("fields {}", fields.join(",")));
+    if !config.fields.is_empty() {
+        parts.push(format!("fields {}", config.fields.join(",")));
     }
     if !config.exclude.is_empty() {
         parts.push(format!("exclude {}", config.exclude.join(",")));
@@ -118,7 +112,7 @@ pub fn describe(config: &OutputConfig) -> String {
         let renames: Vec<String> = config.rename.iter().map(|(from, to)| format!("{from}→{to}")).collect();
         parts.push(format!("rename {}", renames.join(",")));
     }
-    if config.drop_empty == Some(false) {
+    if !config.drop_empty {
         parts.push("keep empty values".to_string());
     }
     if let Some(max_items) = config.max_items {
@@ -128,10 +122,10 @@ pub fn describe(config: &OutputConfig) -> String {
         parts.push(format!("max_tokens {max_tokens}"));
     }
     parts.push(
-        match (config.format, &config.template) {
-            (Some(OutputFormat::Table), _) => "table",
-            (Some(OutputFormat::Template), _) | (None, Some(_)) => "template",
-            _ => "json",
+        match config.format {
+            OutputFormat::Table => "table",
+            OutputFormat::Template(_) => "template",
+            OutputFormat::Json => "json",
         }
         .to_string(),
     );
@@ -152,7 +146,7 @@ pub fn approx_tokens(text: &str) -> usize {
 /// tool results, so a result is cut by api2mcp (with a note saying how to get the rest), not by the client.
 pub const DEFAULT_MAX_TOKENS: usize = 20_000;
 
-/// Default shaping when a tool has no OutputConfig: drop_empty, compact JSON, the default token budget.
+/// Default shaping when a tool has no `output`: drop_empty, compact JSON, the default token budget.
 pub fn default_shaper() -> Shaper {
     Shaper {
         select: None,
@@ -168,55 +162,32 @@ pub fn default_shaper() -> Shaper {
 }
 
 impl Shaper {
-    pub fn new(config: &OutputConfig) -> Result<Shaper, ShapeError> {
-        let select = match &config.select {
-            Some(path) => Some(Select {
-                path: JsonPath::parse(path)
-                    .map_err(|error| ShapeError::Select { path: path.clone(), reason: error.to_string() })?,
-                singular: is_singular(path),
-            }),
-            None => None,
-        };
-        let fields = match &config.fields {
-            Some(fields) if !fields.is_empty() => {
-                let mut tree = FieldTree::default();
-                for field in fields {
-                    tree.insert(&split_path(field));
-                }
-                Some(tree)
+    pub fn new(config: &Output) -> Shaper {
+        let select =
+            config.select.as_ref().map(|select| Select { path: select.query.path.clone(), singular: select.singular });
+        let fields = (!config.fields.is_empty()).then(|| {
+            let mut tree = FieldTree::default();
+            for field in &config.fields {
+                tree.insert(&split_path(field));
             }
-            _ => None,
+            tree
+        });
+        let format = match &config.format {
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Template(template) => Format::Template(template.clone()),
         };
-        // A template without `format` means `format: template`; an explicit json/table wins over a stray
-        // template (validation reports that conflict, so it only matters for unvalidated configs).
-        let format = match (config.format, &config.template) {
-            (Some(OutputFormat::Json), _) => Format::Json,
-            (Some(OutputFormat::Table), _) => Format::Table,
-            (Some(OutputFormat::Template) | None, Some(source)) => {
-                let mut environment = minijinja::Environment::new();
-                environment
-                    .add_template_owned(TEMPLATE_NAME, source.clone())
-                    .map_err(|error| ShapeError::Template { reason: template_reason(&error) })?;
-                Format::Template(Box::new(environment))
-            }
-            (Some(OutputFormat::Template), None) => {
-                return Err(ShapeError::Template {
-                    reason: "output.format is `template` but no `template` is given".to_string(),
-                });
-            }
-            (None, None) => Format::Json,
-        };
-        Ok(Shaper {
+        Shaper {
             select,
             fields,
             exclude: config.exclude.iter().map(|path| split_path(path)).collect(),
             rename: config.rename.iter().map(|(path, name)| (split_path(path), name.clone())).collect(),
-            drop_empty: config.drop_empty.unwrap_or(true),
+            drop_empty: config.drop_empty,
             max_items: config.max_items.map(to_usize),
             max_tokens: Some(config.max_tokens.map_or(DEFAULT_MAX_TOKENS, to_usize)),
             format,
             structured: true,
-        })
+        }
     }
 
     /// `arguments`: the tool call's arguments; `status`: the upstream HTTP status. Pure, no IO.
@@ -301,7 +272,7 @@ impl Shaper {
                 Some(text) => (text, None),
                 None => json_output(&value, self.structured),
             },
-            Format::Template(environment) => (render(environment, &value, arguments, status)?, None),
+            Format::Template(template) => (render(template, &value, arguments, status)?, None),
         };
         // The final cap, for every format: the items cut above keeps JSON within budget, but one item can be
         // too large on its own, a value may have no items, and a table or template text is not that JSON.
@@ -395,8 +366,9 @@ impl Shaper {
 }
 
 /// RFC 9535 allows only singular queries as comparison operands, so the parser itself tells whether a
-/// path is singular; serde_json_path keeps the parsed segments private.
-fn is_singular(path: &str) -> bool {
+/// path is singular; serde_json_path keeps the parsed segments private. Used when `output.select` is
+/// compiled.
+pub fn is_singular(path: &str) -> bool {
     JsonPath::parse(&format!("$[?{path} == null]")).is_ok()
 }
 
@@ -608,13 +580,14 @@ fn clean_cell(text: &str) -> String {
 }
 
 fn render(
-    environment: &minijinja::Environment<'static>,
+    template: &Template,
     value: &Value,
     arguments: &Map<String, Value>,
     status: u16,
 ) -> Result<String, ShapeError> {
-    let template = environment
-        .get_template(TEMPLATE_NAME)
+    let template = template
+        .environment()
+        .get_template(Template::NAME)
         .map_err(|error| ShapeError::Template { reason: template_reason(&error) })?;
     let context = minijinja::context! {
         response => minijinja::Value::from(minijinja::value::Serde(value)),
@@ -662,12 +635,17 @@ mod tests {
 
     use super::*;
 
-    fn config(value: Value) -> OutputConfig {
-        serde_json::from_value(value).expect("test config deserialises")
+    /// An `output` setting compiled as `compile/` does it, without diagnostics.
+    fn config(value: Value) -> Output {
+        let config: crate::mapping::OutputConfig = serde_json::from_value(value).expect("test config deserialises");
+        let mut diagnostics = crate::diag::Diagnostics::new();
+        let output = crate::compile::output::output(&config, "", None, &mut diagnostics);
+        assert!(diagnostics.is_empty(), "test config compiles: {diagnostics:?}");
+        output
     }
 
     fn shaper(value: Value) -> Shaper {
-        Shaper::new(&config(value)).expect("test config compiles")
+        Shaper::new(&config(value))
     }
 
     fn no_args() -> Map<String, Value> {
@@ -735,15 +713,6 @@ mod tests {
             assert!(!is_singular(path), "{path} is not singular");
         }
     }
-
-    #[test]
-    fn invalid_select_is_reported_with_its_path() {
-        let error = Shaper::new(&config(json!({"select": "data[*"}))).expect_err("invalid path is refused");
-        assert!(matches!(&error, ShapeError::Select { path, .. } if path == "data[*"));
-        assert!(error.to_string().starts_with("output.select 'data[*' is not a valid JSONPath: "));
-    }
-
-    // Step 2: fields, exclude, rename.
 
     #[test]
     fn fields_keep_nested_paths_in_the_listed_order() {
@@ -1060,14 +1029,6 @@ mod tests {
         assert!(message.starts_with("output.template failed: "), "{message}");
         assert!(!message.contains("SECRET-PAYLOAD"), "{message}");
         assert!(message.len() < 400);
-    }
-
-    #[test]
-    fn template_syntax_error_and_missing_template_are_refused() {
-        let error = Shaper::new(&config(json!({"template": "{% for x in %}"}))).expect_err("syntax error");
-        assert!(matches!(error, ShapeError::Template { .. }), "{error}");
-        let error = Shaper::new(&config(json!({"format": "template"}))).expect_err("no template");
-        assert!(error.to_string().contains("no `template` is given"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{FieldTree, split_path};
-use crate::mapping::{OutputConfig, OutputFormat};
+use crate::catalogue::output::{Output, OutputFormat};
 
 /// How the tool's result is built from the response.
 pub enum ResultShape<'a> {
@@ -23,17 +23,17 @@ pub enum ResultShape<'a> {
 /// `response` is the compiled, self-contained JSON Schema of the success response.
 pub fn shaped_output_schema(
     response: &Value,
-    output: Option<&OutputConfig>,
+    output: Option<&Output>,
     shape: ResultShape<'_>,
 ) -> Option<Map<String, Value>> {
     if let Some(output) = output
-        && (output.template.is_some() || matches!(output.format, Some(OutputFormat::Table | OutputFormat::Template)))
+        && !matches!(output.format, OutputFormat::Json)
     {
         return None;
     }
     let schema = match shape {
         ResultShape::Single => {
-            let selected = match output.and_then(|o| o.select.as_deref()) {
+            let selected = match output.and_then(|o| o.select.as_ref()).map(|select| select.query.text.as_str()) {
                 Some(path) => select(response, path)?,
                 None => response.clone(),
             };
@@ -58,10 +58,11 @@ pub fn shaped_output_schema(
 }
 
 /// The schema `fields`, `exclude` and `rename` apply to (an array's item schema when the selected value is
-/// an array), for `check`'s field diagnostics. `None` when it cannot be known.
-pub fn shaped_subject(response: &Value, output: Option<&OutputConfig>, shape: ResultShape<'_>) -> Option<Value> {
+/// an array), for `check`'s field diagnostics; `selected` is the `output.select` JSONPath as written.
+/// `None` when it cannot be known.
+pub fn shaped_subject(response: &Value, selected: Option<&str>, shape: ResultShape<'_>) -> Option<Value> {
     let subject = match shape {
-        ResultShape::Single => match output.and_then(|o| o.select.as_deref()) {
+        ResultShape::Single => match selected {
             Some(path) => select(response, path)?,
             None => response.clone(),
         },
@@ -202,9 +203,9 @@ fn select(schema: &Value, path: &str) -> Option<Value> {
 }
 
 /// `fields`, `exclude` and `rename` applied to a schema (to its items when it is an array schema).
-fn shape_fields(schema: Value, output: Option<&OutputConfig>) -> Value {
+fn shape_fields(schema: Value, output: Option<&Output>) -> Value {
     let Some(output) = output else { return schema };
-    let mut schema = match output.fields.as_ref().filter(|f| !f.is_empty()) {
+    let mut schema = match Some(&output.fields).filter(|f| !f.is_empty()) {
         Some(fields) => {
             let mut tree = FieldTree::default();
             for field in fields {
@@ -294,8 +295,12 @@ fn strip_required(schema: &mut Value) {
 mod tests {
     use super::*;
 
-    fn output(value: Value) -> OutputConfig {
-        serde_json::from_value(value).expect("test config deserialises")
+    fn output(value: Value) -> Output {
+        let config: crate::mapping::OutputConfig = serde_json::from_value(value).expect("test config deserialises");
+        let mut diagnostics = crate::diag::Diagnostics::new();
+        let output = crate::compile::output::output(&config, "", None, &mut diagnostics);
+        assert!(diagnostics.is_empty(), "test config compiles: {diagnostics:?}");
+        output
     }
 
     fn issue_list() -> Value {

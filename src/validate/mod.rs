@@ -1,6 +1,7 @@
 //! Cross-reference checks of the mapping file against the loaded specs, all in one pass: every tool
-//! entry names an operation, selectors are well formed and match something, names, URLs, headers,
-//! JSONPaths, templates and pagination settings make sense. Each diagnostic names the user's entity
+//! entry names an operation, selectors are well formed and match something, names, URLs, headers
+//! and pagination settings make sense. Settings compiled into runtime types (`auth`, `output`) are
+//! checked where they are compiled, in `compile/`. Each diagnostic names the user's entity
 //! and points at the line of the mapping file; close misses get a did-you-mean.
 //!
 //! A configuration mistake that would only surface at request time is a bug here: add the check and
@@ -33,9 +34,6 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
             Diagnostic::error("mapping/invalid", format!("defaults.max_name_length {max} is out of range (8 to 128)"))
                 .at(at("/defaults/max_name_length")),
         );
-    }
-    if let Some(output) = &defaults.output {
-        output::check_output(output, "/defaults/output", source, diagnostics);
     }
     ops::check(loaded, diagnostics);
     auth::check(loaded, diagnostics);
@@ -111,7 +109,6 @@ pub fn validate(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) {
                 }
             }
             if let Some(output) = &tool.output {
-                output::check_output(output, &format!("{tool_pointer}/output"), source, diagnostics);
                 output::check_fields(
                     output,
                     tool.pagination.as_ref(),
@@ -195,9 +192,6 @@ fn check_upstream_settings(
             )
             .at(source.map(|s| s.locate(&format!("{pointer}/tool_prefix")))),
         );
-    }
-    if let Some(output) = &upstream.defaults.output {
-        output::check_output(output, &format!("{pointer}/defaults/output"), source, diagnostics);
     }
     check_headers(&upstream.settings.headers, &format!("{pointer}/settings/headers"), source, diagnostics);
 }

@@ -3,7 +3,6 @@
 //! work, upstream-only settings under a tool, and costs that no limit could ever admit.
 
 use super::locate;
-use crate::catalogue::resilience::Rate;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::load::MappingSource;
 use crate::mapping::{LimitsConfig, MappingFile, UpstreamSettings};
@@ -94,7 +93,7 @@ pub fn check_settings(
             for (scope, rate) in
                 [("total", limits.total), ("per_caller", limits.per_caller), ("per_client", limits.per_client)]
             {
-                if let Some(rate) = rate.map(Rate::from)
+                if let Some(rate) = rate.map(crate::compile::resilience::rate)
                     && rate.count < cost
                 {
                     diagnostics.push(

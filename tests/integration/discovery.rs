@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use api2mcp::discovery::profile;
+use api2mcp::discovery::profile::SchemaProfile;
 use api2mcp::load::ConfigSource;
-use api2mcp::mapping::SchemaProfile;
 
 const GITHUB: &str = "../shared/specs/github-api.github.com.v3.json";
 const READER_KEY: &str = "reader-key";

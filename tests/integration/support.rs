@@ -69,7 +69,7 @@ pub fn describe_calls(catalogue: &Catalogue) -> String {
         }
         if let Some(pagination) = &tool.pagination {
             let how = if pagination.inferred { "inferred" } else { "declared" };
-            let described = api2mcp::compile::paging::describe(&pagination.config);
+            let described = pagination.describe();
             let _ = writeln!(out, "  pagination ({how}): {described}; cursor argument: {}", pagination.cursor_argument);
         }
         if let Some(output) = &tool.output {
