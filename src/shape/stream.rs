@@ -1,7 +1,7 @@
 //! Stream-and-shape: a JSON response decoded while it arrives, keeping only what shaping keeps.
 //!
 //! A tool whose shaping reads only part of a response (its items) need not hold the response:
-//! when the `select` query is a plain path of names (`$.data`, `$['result'].items`), optionally
+//! when the `select` query is a plain path of names (`$`, `$.data`, `$['result'].items`), optionally
 //! ending in a wildcard (`$.data[*]`), and the format is `json` or `table` (a template may read
 //! anything), the document is walked with serde_json's streaming deserializer: keys off the path
 //! are skipped without being stored (`IgnoredAny`), each item of the selected array is decoded,
@@ -9,7 +9,8 @@
 //! show are kept; the others are counted, for the "showing N of M items" note. The result is the
 //! same as shaping the whole document ([`Shaper::apply`]): the per-item steps (fields, exclude,
 //! rename, drop_empty) act on each item alone, and the budgets are given the real item count.
-//! When the selected node is not an array it is kept whole and shaped as usual.
+//! When the selected node is not an array it is kept whole (holding budget for its size) and
+//! shaped as usual.
 //!
 //! Why serde_json's own deserializer, fed from a blocking reader, rather than a push parser such as
 //! `actson`: it is the parser of the buffered path, so numbers, strings, nesting limits and errors
@@ -40,12 +41,11 @@ impl Shaper {
         if !matches!(self.format, super::Format::Json | super::Format::Table) {
             return None;
         }
-        // A final `[*]` selects an array's elements, which are its items anyway; over an object it
-        // selects member values, and the object is then kept whole.
-        let path = match &self.select {
-            None => Vec::new(),
-            Some(select) => plain_path(&select.path.to_string())?.0,
-        };
+        // Only an explicit `select` says the result is items: without one (the default shaping) a
+        // response is more often one object, which would be kept whole anyway. A final `[*]`
+        // selects an array's elements, which are its items anyway; over an object it selects
+        // member values, and the object is then kept whole.
+        let path = plain_path(&self.select.as_ref()?.path.to_string())?.0;
         Some(Streaming { shaper: self.clone(), path })
     }
 }
@@ -298,9 +298,14 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
 }
 
 impl Node<'_, '_> {
-    /// A node that is not an array, shaped as usual from a document holding only it.
-    fn whole<E>(self, mut value: Value) -> Result<(), E> {
+    /// A node that is not an array, shaped as usual from a document holding only it; it holds
+    /// budget for its compact size, as kept items do.
+    fn whole<E: serde::de::Error>(self, mut value: Value) -> Result<(), E> {
         self.state.removed += super::clean::clean_value(&mut value, self.state.clean);
+        if !(self.state.keep)(compact_len(&value)) {
+            self.state.over_budget = true;
+            return Err(E::custom("over budget"));
+        }
         self.state.found = Found::Whole(value);
         Ok(())
     }
@@ -340,25 +345,25 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         self.whole(value)
     }
 
-    fn visit_bool<E>(self, value: bool) -> Result<(), E> {
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<(), E> {
         self.whole(Value::Bool(value))
     }
-    fn visit_i64<E>(self, value: i64) -> Result<(), E> {
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<(), E> {
         self.whole(Value::from(value))
     }
-    fn visit_u64<E>(self, value: u64) -> Result<(), E> {
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<(), E> {
         self.whole(Value::from(value))
     }
-    fn visit_f64<E>(self, value: f64) -> Result<(), E> {
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<(), E> {
         self.whole(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, value: &str) -> Result<(), E> {
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
         self.whole(Value::String(value.to_string()))
     }
-    fn visit_string<E>(self, value: String) -> Result<(), E> {
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<(), E> {
         self.whole(Value::String(value))
     }
-    fn visit_unit<E>(self) -> Result<(), E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
         self.whole(Value::Null)
     }
 }
@@ -390,7 +395,7 @@ mod tests {
     /// The shaping settings compared, one per line of the table.
     fn configs() -> Vec<Value> {
         vec![
-            json!({}),
+            json!({"select": "$"}),
             json!({"select": "$.data"}),
             json!({"select": "$.data[*]", "fields": ["id", "labels.name"]}),
             json!({"select": "$.data", "max_items": 2}),
@@ -399,7 +404,7 @@ mod tests {
             json!({"select": "$.wrap.data", "max_tokens": 60, "max_items": 5}),
             json!({"select": "$.data.*", "max_tokens": 25}),
             json!({"select": "$[*]", "fields": ["name"]}),
-            json!({"max_tokens": 20}),
+            json!({"select": "$", "max_tokens": 20}),
         ]
     }
 
@@ -416,6 +421,7 @@ mod tests {
             assert!(shaper(config.clone()).streaming().is_some(), "{config}");
         }
         assert!(shaper(json!({"select": "$.data[0]"})).streaming().is_none());
+        assert!(shaper(json!({})).streaming().is_none(), "no select: the default shaping");
         assert!(shaper(json!({"template": "{{ response | length }}"})).streaming().is_none());
     }
 
