@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a read waits for budget before it gives up.
@@ -50,6 +51,15 @@ impl Budget {
         self.bytes.available_permits()
     }
 
+    /// Takes `bytes` if they are free now, without waiting (for a reader on a blocking thread).
+    pub fn try_take(&self, bytes: usize) -> Option<Held> {
+        let count = u32::try_from(bytes).ok()?;
+        if count == 0 {
+            return Some(Held::default());
+        }
+        self.bytes.clone().try_acquire_many_owned(count).ok().map(|permit| Held(Some(permit)))
+    }
+
     async fn take(&self, bytes: usize) -> Result<Option<OwnedSemaphorePermit>, ReadError> {
         if bytes == 0 {
             return Ok(None);
@@ -74,6 +84,11 @@ impl Default for Budget {
 pub struct Held(Option<OwnedSemaphorePermit>);
 
 impl Held {
+    /// Adds what `other` holds to this.
+    pub fn merge(&mut self, other: Held) {
+        self.add(other.0);
+    }
+
     fn add(&mut self, permit: Option<OwnedSemaphorePermit>) {
         match (&mut self.0, permit) {
             (Some(held), Some(more)) => held.merge(more),
@@ -95,6 +110,9 @@ pub enum Overflow {
     Fail,
     /// Keep the first `limit` bytes and stop reading (error bodies: their start says enough).
     Truncate,
+    /// Stop reading once more than `limit` bytes came, keeping the whole last chunk, and set
+    /// `truncated`: the rest of the body is still to be read (see [`read_streamed`]).
+    Pause,
 }
 
 /// A body read whole (or truncated), with the budget it holds.
@@ -113,6 +131,8 @@ pub enum ReadError {
     OverBudget,
     #[error("reading the body failed: {0}")]
     Transport(#[from] reqwest::Error),
+    #[error("the body's reader failed: {0}")]
+    Parser(String),
 }
 
 /// Reads `response`'s body under `limit` bytes and, when given, `budget`.
@@ -130,7 +150,11 @@ pub async fn read_capped(
     }
     while let Some(chunk) = response.chunk().await? {
         let room = limit - body.bytes.len();
-        let (take, over) = if chunk.len() > room { (room, true) } else { (chunk.len(), false) };
+        let (take, over) = match overflow {
+            _ if chunk.len() <= room => (chunk.len(), false),
+            Overflow::Pause => (chunk.len(), true),
+            Overflow::Fail | Overflow::Truncate => (room, true),
+        };
         if over && overflow == Overflow::Fail {
             return Err(ReadError::TooLarge);
         }
@@ -154,6 +178,83 @@ pub async fn read_capped(
         }
     }
     Ok(body)
+}
+
+/// How many chunks of a streamed body may wait for the reader at once (the window).
+const WINDOW_CHUNKS: usize = 4;
+
+/// Reads the rest of `response` (after `started`, the part already read by [`read_capped`] with
+/// [`Overflow::Pause`]) on to `parse`, which runs on a blocking thread and reads the body as a
+/// [`std::io::Read`] while it arrives. The whole body is still capped at `limit` bytes (an endless
+/// upstream is cut off by size, and by the client's timeout); each chunk holds its share of
+/// `budget` from its arrival until `parse` has read it, at most [`WINDOW_CHUNKS`] chunks at a time,
+/// so the memory of the body itself stays a small window whatever its size. A failure of the
+/// transfer wins over whatever `parse` made of the body cut short.
+pub async fn read_streamed<T: Send + 'static>(
+    response: &mut reqwest::Response,
+    started: Body,
+    limit: usize,
+    budget: &Budget,
+    parse: impl FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+) -> Result<T, ReadError> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<(Bytes, Held)>(WINDOW_CHUNKS);
+    let parsing = tokio::task::spawn_blocking(move || {
+        let mut reader = ChannelReader { receiver, current: Bytes::new(), held: Held::default() };
+        parse(&mut reader)
+    });
+    let mut received = started.bytes.len();
+    let pumped = async {
+        if sender.send((Bytes::from(started.bytes), started.held)).await.is_err() {
+            return Ok(());
+        }
+        while let Some(chunk) = response.chunk().await? {
+            received += chunk.len();
+            if received > limit {
+                return Err(ReadError::TooLarge);
+            }
+            let mut held = Held::default();
+            held.add(budget.take(chunk.len()).await?);
+            // The reader is gone when it stopped early (invalid JSON): nothing more to read.
+            if sender.send((chunk, held)).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(sender);
+    // After a failed transfer the closed channel ends the reader (an early end of the body).
+    let parsed = parsing.await;
+    pumped?;
+    parsed.map_err(|error| ReadError::Parser(error.to_string()))
+}
+
+/// The body as a blocking reader: chunks from the channel, each releasing its budget once read.
+struct ChannelReader {
+    receiver: tokio::sync::mpsc::Receiver<(Bytes, Held)>,
+    current: Bytes,
+    /// The budget of `current`, released when the next chunk replaces it.
+    held: Held,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some((chunk, held)) => {
+                    self.current = chunk;
+                    self.held = held;
+                }
+                None => {
+                    self.held = Held::default();
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buffer.len().min(self.current.len());
+        buffer[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

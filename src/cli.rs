@@ -118,8 +118,9 @@ pub struct RunArgs {
     /// previous response; idle connections are closed after it (e.g. 10s).
     #[arg(long, default_value = "10s", env = "API2MCP_HEADER_TIMEOUT", value_parser = parse_duration)]
     pub header_timeout: std::time::Duration,
-    /// Queueing delay that, standing for 100 ms, sheds /mcp requests with 503 (e.g. 50ms; 0 turns it off).
-    #[arg(long, default_value = "50ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
+    /// Queueing delay of the runtime above which /mcp admits fewer requests at once and, standing for
+    /// 100 ms, refuses new connections, with 503 (e.g. 20ms; 0 turns it off).
+    #[arg(long, default_value = "20ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
     pub queue_target: std::time::Duration,
     /// Bytes all buffered upstream responses may hold together, e.g. 24MiB (see specs/limits.md).
     #[arg(long, default_value = "24MiB", env = "API2MCP_RESPONSE_BUDGET", value_parser = parse_size)]

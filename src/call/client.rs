@@ -12,6 +12,9 @@ use super::request::{BuiltRequest, MultipartValue, RequestBodyBytes};
 use crate::body::{Budget, Overflow, ReadError, read_capped};
 use crate::catalogue::Upstream;
 use crate::classify::{Outcome, TimeoutPhase, UpstreamBody};
+use crate::catalogue::CleanMode;
+use crate::shape::stream::{StreamError, Streaming};
+use std::sync::Arc;
 
 /// The part of an error body kept for classification (field errors, messages).
 const ERROR_BODY_BYTES: usize = 16 * 1024;
@@ -93,11 +96,21 @@ impl std::fmt::Display for CrossOrigin {
 
 impl std::error::Error for CrossOrigin {}
 
+/// Bodies up to this size are always read whole: they are shaped exactly as before streaming existed
+/// (a body that is not JSON after all is shown as text), and need no reader thread.
+pub const STREAM_AFTER_BYTES: usize = 1024 * 1024;
+
+/// A tool's shaping that can consume its response while it streams, and its cleaning mode.
+pub type StreamShaping = (Arc<Streaming>, CleanMode);
+
+/// Sends `built`; a 2xx JSON body larger than [`STREAM_AFTER_BYTES`] is shaped while it streams when
+/// `stream` is given (`UpstreamResponse::streamed`), else read whole.
 pub async fn send(
     client: &reqwest::Client,
     upstream: &Upstream,
     built: BuiltRequest,
     budget: &Budget,
+    stream: Option<StreamShaping>,
 ) -> Result<UpstreamResponse, Outcome> {
     let method = reqwest::Method::from_bytes(built.method.upper().as_bytes())
         .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
@@ -152,14 +165,22 @@ pub async fn send(
     let retry_after =
         response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let success = response.status().is_success();
-    let (limit, overflow) = if success {
+    let max_response_bytes = usize::try_from(upstream.max_response_bytes).unwrap_or(usize::MAX);
+    let stream = stream.filter(|_| {
+        success && super::is_json_media_type(content_type.as_deref()) && max_response_bytes > STREAM_AFTER_BYTES
+    });
+    let (limit, overflow) = if stream.is_some() {
+        (STREAM_AFTER_BYTES, Overflow::Pause)
+    } else if success {
         // A per-upstream cap above the whole budget could never be met: the budget is the cap.
-        let cap = usize::try_from(upstream.max_response_bytes).unwrap_or(usize::MAX).min(budget.total());
-        (cap, Overflow::Fail)
+        (max_response_bytes.min(budget.total()), Overflow::Fail)
     } else {
         (ERROR_BODY_BYTES, Overflow::Truncate)
     };
-    let body = read_capped(&mut response, limit, overflow, Some(budget)).await.map_err(|error| match error {
+    if stream.is_some() && response.content_length().is_some_and(|n| n > max_response_bytes as u64) {
+        return Err(Outcome::ResponseTooLarge { limit: max_response_bytes as u64 });
+    }
+    let classify_read = |error: ReadError, limit: usize| match error {
         ReadError::TooLarge => Outcome::ResponseTooLarge { limit: limit as u64 },
         ReadError::OverBudget => Outcome::ResponseBudgetExhausted { budget: budget.total() as u64 },
         ReadError::Transport(error) if error.is_timeout() => Outcome::Timeout { phase: TimeoutPhase::Total },
@@ -167,7 +188,38 @@ pub async fn send(
             Outcome::InvalidResponse { reason: "the response body could not be decoded".to_string() }
         }
         ReadError::Transport(error) => transport_outcome(&error),
-    })?;
+        ReadError::Parser(detail) => Outcome::Internal { detail },
+    };
+    let body = read_capped(&mut response, limit, overflow, Some(budget)).await.map_err(|e| classify_read(e, limit))?;
+    if let Some((streaming, clean)) = stream.filter(|_| body.truncated) {
+        // Larger than the first read: the rest is shaped as it arrives. The budget holds the window
+        // and the items kept, so the upstream's own cap applies to the bytes, not the budget.
+        let kept_budget = budget.clone();
+        let parse = move |reader: &mut dyn std::io::Read| {
+            let mut kept = crate::body::Held::default();
+            let mut keep = |bytes: usize| kept_budget.try_take(bytes).map(|held| kept.merge(held)).is_some();
+            let result = streaming.read(reader, clean, &mut keep);
+            (result, kept)
+        };
+        let (result, kept) = crate::body::read_streamed(&mut response, body, max_response_bytes, budget, parse)
+            .await
+            .map_err(|e| classify_read(e, max_response_bytes))?;
+        let streamed = result.map_err(|error| match error {
+            StreamError::OverBudget => Outcome::ResponseBudgetExhausted { budget: budget.total() as u64 },
+            StreamError::Json(error) => {
+                Outcome::InvalidResponse { reason: format!("the response body is not valid JSON ({error})") }
+            }
+        })?;
+        return Ok(UpstreamResponse {
+            status,
+            content_type,
+            link,
+            url: built.url,
+            body: Vec::new(),
+            budget: kept,
+            streamed: Some(streamed),
+        });
+    }
     if success {
         return Ok(UpstreamResponse {
             status,
@@ -176,6 +228,7 @@ pub async fn send(
             url: built.url,
             body: body.bytes,
             budget: body.held,
+            streamed: None,
         });
     }
     let text = String::from_utf8_lossy(&body.bytes).into_owned();

@@ -30,8 +30,10 @@ pub struct UpstreamResponse {
     /// The URL requested (next-page links are resolved against it).
     pub url: String,
     pub body: Vec<u8>,
-    /// The share of the response budget `body` holds, released with it.
+    /// The share of the response budget `body` (or `streamed`) holds, released with it.
     pub budget: crate::body::Held,
+    /// A large JSON body shaped while it streamed (`body` is then empty): what shaping keeps of it.
+    pub streamed: Option<crate::shape::stream::Streamed>,
 }
 
 /// What a successful call produced.
@@ -73,6 +75,9 @@ pub struct Caller {
     clients: Vec<reqwest::Client>,
     checkers: Vec<arguments::ArgumentChecker>,
     shapers: Vec<Shaper>,
+    /// Per tool, its shaping when it can consume a large response while it streams (not for
+    /// paginated tools, whose pages are shaped item by item already).
+    streams: Vec<Option<Arc<crate::shape::stream::Streaming>>>,
     cursor_key: cursor::CursorKey,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
     /// Per upstream, the OAuth2 client-credentials token sources of its credentials.
@@ -99,6 +104,11 @@ impl Caller {
                 };
                 if tool.structured_content { shaper } else { shaper.without_structured() }
             })
+            .collect::<Vec<_>>();
+        let streams = shapers
+            .iter()
+            .zip(&catalogue.tools)
+            .map(|(shaper, tool)| tool.pagination.is_none().then(|| shaper.streaming().map(Arc::new)).flatten())
             .collect();
         let cursor_key = cursor::CursorKey::new(catalogue.server.cursor_secret.as_deref());
         let tokens = catalogue
@@ -108,7 +118,18 @@ impl Caller {
             .collect::<Result<Vec<_>, _>>()?;
         let budget = crate::body::Budget::default();
         let resilience = crate::resilience::Resilience::new(&catalogue)?;
-        Ok(Caller { catalogue, clients, checkers, shapers, cursor_key, metrics: None, tokens, budget, resilience })
+        Ok(Caller {
+            catalogue,
+            clients,
+            checkers,
+            shapers,
+            streams,
+            cursor_key,
+            metrics: None,
+            tokens,
+            budget,
+            resilience,
+        })
     }
 
     /// Upstream requests are counted and timed in `metrics`.
@@ -194,7 +215,8 @@ impl Caller {
             }
             let response = self.send(tool_index, &arguments, None, context, deadline).await?;
             let mut removed = 0;
-            let output = shape_single(&self.shapers[tool_index], response, &arguments, tool.clean, &mut removed);
+            let shapers = (&self.shapers[tool_index], self.streams[tool_index].as_deref());
+            let output = shape_single(shapers, response, &arguments, tool.clean, &mut removed);
             self.record_cleaned(tool_index, removed);
             output
         };
@@ -288,7 +310,9 @@ impl Caller {
             }
             let last = retry + 1 >= policy.attempts || !policy.repeatable;
             let attempt = if last { std::mem::replace(&mut built, empty_request()) } else { built.clone() };
-            let result = self.send_once(tool, upstream, attempt, span.clone()).await;
+            // Pages are read whole (`url` is a next page's); single responses may stream.
+            let stream = self.streams[tool_index].clone().filter(|_| url.is_none()).map(|s| (s, tool.clean));
+            let result = self.send_once(tool, upstream, attempt, span.clone(), stream).await;
             drop(permit);
             if let Some(breaker) = &guard.breaker {
                 let failure = result.as_ref().err().is_some_and(crate::resilience::retry::is_upstream_failure);
@@ -321,11 +345,12 @@ impl Caller {
         upstream: &crate::catalogue::Upstream,
         built: request::BuiltRequest,
         span: tracing::Span,
+        stream: Option<client::StreamShaping>,
     ) -> Result<UpstreamResponse, Outcome> {
         let logged_url = redacted_url(&built.url);
         let started = std::time::Instant::now();
         let response = tracing::Instrument::instrument(
-            client::send(&self.clients[tool.upstream], upstream, built, &self.budget),
+            client::send(&self.clients[tool.upstream], upstream, built, &self.budget, stream),
             span.clone(),
         )
         .await;
@@ -444,12 +469,18 @@ fn empty_request() -> request::BuiltRequest {
 /// removed first (per the tool's `clean` mode, counted in `removed`), so everything shaped from the
 /// value is clean too.
 fn shape_single(
-    shaper: &Shaper,
+    (shaper, streaming): (&Shaper, Option<&crate::shape::stream::Streaming>),
     mut response: UpstreamResponse,
     arguments: &Map<String, Value>,
     clean: CleanMode,
     removed: &mut usize,
 ) -> Result<CallOutput, Outcome> {
+    if let (Some(streamed), Some(streaming)) = (response.streamed.take(), streaming) {
+        // Already cleaned while it streamed; the budget it holds is released after shaping.
+        *removed += streamed.removed;
+        let shaped = streamed.finish(streaming, arguments, response.status);
+        return shaped.map(CallOutput::Shaped).map_err(|error| Outcome::Misconfigured { detail: error.to_string() });
+    }
     if response.body.is_empty() || !is_json_media_type(response.content_type.as_deref()) {
         *removed += clean_raw(&mut response, clean);
         return Ok(CallOutput::Raw(response));

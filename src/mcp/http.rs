@@ -47,9 +47,10 @@ pub struct HttpSettings {
     pub header_read_timeout: Duration,
     /// Connections open at once; more are answered 503 and closed at once.
     pub max_connections: usize,
-    /// Queueing delay above which (standing for 100 ms) `/mcp` requests are shed with 503; `None`
-    /// (the default here; `serve` sets [`DEFAULT_QUEUE_TARGET`]) turns queue-delay shedding off, so
-    /// that servers embedded in tests on a busy machine never shed.
+    /// Queueing delay of the runtime above which fewer `/mcp` requests are admitted at once (the
+    /// rest answered 503) and, standing for 100 ms, new connections are refused; `None` (the default
+    /// here; `serve` sets [`DEFAULT_QUEUE_TARGET`]) turns queue-delay shedding off, so that servers
+    /// embedded in tests on a busy machine never shed.
     pub queue_target: Option<Duration>,
     /// Whether `/metrics` is served here (false when it has its own listener).
     pub metrics: bool,
@@ -61,9 +62,10 @@ pub struct HttpSettings {
 /// head is read), an HTTP/2 one its stream windows; 2,048 of them stay well within 1 GiB and within
 /// a common 4,096 file-descriptor limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
-/// Queueing delay that, standing for 100 ms, sheds load in `api2mcp serve` by default: well above
-/// what a busy but healthy runtime shows (a few ms), well below what clients notice.
-pub const DEFAULT_QUEUE_TARGET: Duration = Duration::from_millis(50);
+/// Queueing delay above which `api2mcp serve` sheds load by default: above what a busy but healthy
+/// runtime shows (a few ms), and low because a call waits this long at each of its several turns
+/// (`bench/overload`: 10-20 ms kept admitted calls at 3x overload twice as fast as 50 ms).
+pub const DEFAULT_QUEUE_TARGET: Duration = Duration::from_millis(20);
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -90,6 +92,19 @@ pub fn router(
     draining: CancellationToken,
     stop: CancellationToken,
 ) -> axum::Router {
+    let shedding =
+        shed::Shedding::new(settings.max_concurrent_requests, settings.queue_target, server.metrics().clone());
+    router_with(server, settings, draining, stop, shedding)
+}
+
+/// [`router`] with the load shedding the accept loop shares.
+fn router_with(
+    server: McpServer,
+    settings: &HttpSettings,
+    draining: CancellationToken,
+    stop: CancellationToken,
+    shedding: shed::Shedding,
+) -> axum::Router {
     let ops_shutdown = draining;
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -101,7 +116,6 @@ pub fn router(
     if settings.metrics {
         ops = ops.merge(crate::telemetry::metrics_router(server.metrics().clone()));
     }
-    let metrics = server.metrics().clone();
     // Inbound auth comes from the catalogue's own settings, so a server cannot be started without
     // the auth its configuration asks for. The settings were checked when they were compiled; an
     // HTTP client for the JWKS or introspection endpoint that cannot be built fails closed.
@@ -117,7 +131,6 @@ pub fn router(
     let handler = server.clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
-    let shedding = shed::Shedding::new(settings.max_concurrent_requests, settings.queue_target, metrics);
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
     // Each toolset is a small server of its own at `/mcp/<toolset>` (the ones of the catalogue served
     // at startup; a reload changes what they serve, not which paths exist).
@@ -184,7 +197,10 @@ pub async fn serve(
     // rmcp cancels the calls it runs when its token fires: that waits for the grace period.
     let stop = CancellationToken::new();
     let metrics = server.metrics().clone();
-    let app = router(server, settings, shutdown.child_token(), stop.clone());
+    let shedding = shed::Shedding::new(settings.max_concurrent_requests, settings.queue_target, metrics.clone());
+    shedding.start();
+    let overload = shedding.overload();
+    let app = router_with(server, settings, shutdown.child_token(), stop.clone(), shedding);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -198,6 +214,7 @@ pub async fn serve(
         builder,
         max_connections: settings.max_connections,
         idle_timeout: settings.header_read_timeout,
+        overload,
         metrics,
     };
     connections::accept_loop(&listener, accepting, &graceful, &shutdown).await;

@@ -37,6 +37,7 @@ use crate::catalogue::output::{Output, OutputFormat, Template};
 
 pub mod clean;
 pub mod schema;
+pub mod stream;
 
 /// The result of shaping one upstream JSON response.
 #[derive(Debug, Clone, PartialEq)]
@@ -321,11 +322,18 @@ impl Shaper {
 
     /// Step 4: cuts the items to `max_items`, then to what fits `max_tokens`; returns (shown, total) when cut.
     fn apply_budgets(&self, value: &mut Value) -> Option<(usize, usize)> {
+        self.budget_items(value, None)
+    }
+
+    /// Step 4, also for items kept while a response streamed (`stream.rs`): `streamed` is the number
+    /// of items in the whole response and whether some were left out because they cannot fit
+    /// `max_tokens`, since `value` then holds only the first ones.
+    fn budget_items(&self, value: &mut Value, streamed: Option<(usize, bool)>) -> Option<(usize, usize)> {
         let items = items_mut(value)?;
-        let total = items.len();
+        let (total, over) = streamed.unwrap_or((items.len(), false));
         let mut shown = total;
         if let Some(max_items) = self.max_items
-            && items.len() > max_items
+            && total > max_items
         {
             items.truncate(max_items);
             shown = max_items;
@@ -333,7 +341,7 @@ impl Shaper {
         if let Some(max_tokens) = self.max_tokens {
             let budget = max_tokens.saturating_mul(4);
             let note = if shown < total { note_len(&[items_note(shown, total)], HINT) } else { 0 };
-            if compact_len(value) + note > budget {
+            if over || compact_len(value) + note > budget {
                 // Lengths add up exactly in compact JSON: the value with no items, each item's text, and one comma
                 // between items. Measuring every item once avoids re-serialising the value per candidate count.
                 let items = items_mut(value)?;

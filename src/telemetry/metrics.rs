@@ -110,6 +110,7 @@ pub struct Metrics {
     tools_list_tools: Gauge,
     tools_list_tokens: Gauge,
     requests_shed: Family<ReasonLabels, Counter>,
+    admission_limit: Gauge,
     jwks_refreshes: Family<ResultLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     characters_removed: Family<ToolLabels, Counter>,
@@ -175,8 +176,14 @@ impl Metrics {
         let requests_shed = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "requests_shed",
-            "MCP requests refused with 503 before reaching a tool (reason: concurrency)",
+            "MCP requests refused with 503 before reaching a tool (reason: concurrency, queue_delay, connections)",
             requests_shed.clone(),
+        );
+        let admission_limit = Gauge::default();
+        registry.register(
+            "admission_limit",
+            "MCP requests admitted at once now: the adaptive limit that queueing delay lowers under CPU overload",
+            admission_limit.clone(),
         );
         let jwks_refreshes = Family::<ResultLabels, Counter>::default();
         registry.register(
@@ -215,6 +222,7 @@ impl Metrics {
             tools_list_tools,
             tools_list_tokens,
             requests_shed,
+            admission_limit,
             jwks_refreshes,
             reloads,
             characters_removed,
@@ -256,6 +264,11 @@ impl Metrics {
 
     pub fn request_shed(&self, reason: &'static str) {
         self.requests_shed.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// The adaptive admission limit of `/mcp` requests (`mcp::http::shed`), set when it changes.
+    pub fn admission_limit(&self, limit: usize) {
+        self.admission_limit.set(i64::try_from(limit).unwrap_or(i64::MAX));
     }
 
     /// A JWKS fetch by inbound auth: `ok` false when the issuer could not be reached or answered garbage.

@@ -24,4 +24,5 @@ mod resilience;
 mod schema_fidelity;
 mod serve;
 mod shaping;
+mod stream_shaping;
 mod telemetry;

@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::telemetry::metrics::{Metrics, SHED_CONNECTIONS};
+use crate::telemetry::metrics::{Metrics, SHED_CONNECTIONS, SHED_QUEUE_DELAY};
 
 /// The shortest and longest pause after a failed `accept`.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -33,7 +33,11 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// The answer written to a connection over the cap before it is closed. Written without reading the
 /// request: the socket is closed right after, so the client sees this status or a reset, never a hang.
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\nconnection: close\r\n\
-content-type: text/plain\r\ncontent-length: 25\r\n\r\ntoo many open connections\n";
+content-type: text/plain\r\ncontent-length: 26\r\n\r\ntoo many open connections\n";
+
+/// The answer written to a new connection while the runtime has a standing queue (`shed.rs`).
+const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\nconnection: close\r\n\
+content-type: text/plain\r\ncontent-length: 40\r\n\r\nthe server is overloaded; retry shortly\n";
 
 /// When the service saw a request (before any middleware): the start of its queueing delay.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +50,8 @@ pub struct Accepting {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
+    /// Asked before serving each new connection: a standing queue refuses it at once.
+    pub overload: Option<super::shed::Overload>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -81,9 +87,14 @@ pub async fn accept_loop(
             },
             () = shutdown.cancelled() => break,
         };
+        if accepting.overload.as_ref().is_some_and(super::shed::Overload::refusing_connections) {
+            accepting.metrics.request_shed(SHED_QUEUE_DELAY);
+            refuse(stream, OVERLOADED);
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             accepting.metrics.request_shed(SHED_CONNECTIONS);
-            refuse(stream);
+            refuse(stream, REFUSED);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -91,10 +102,13 @@ pub async fn accept_loop(
     }
 }
 
-/// Tells a connection over the cap to come back later, without waiting for it.
-fn refuse(stream: TcpStream) {
+/// Tells a connection to come back later, without waiting for it.
+fn refuse(stream: TcpStream, answer: &[u8]) {
+    // Closing a socket with unread bytes sends a reset, which can destroy the answer in flight:
+    // whatever of the request has already arrived is read (and dropped) first.
+    let _ = stream.try_read(&mut [0u8; 4096]);
     // A fresh socket's send buffer takes these few bytes at once; if not, closing is answer enough.
-    let _ = stream.try_write(REFUSED);
+    let _ = stream.try_write(answer);
     drop(stream);
 }
 
