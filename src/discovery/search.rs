@@ -40,14 +40,18 @@ const SEGMENT_PENALTY: f32 = 0.06;
 const SELF_WORDS: &[&str] = &["my", "me", "i", "mine", "myself", "own"];
 const SELF_TERMS: &[&str] = &["authenticated", "current", "me", "myself", "viewer", "mine"];
 
+/// Words that stand for an argument rather than name what it is ("assign someone", "who starred"),
+/// and the words APIs use for such a person (API-independent): an optional bonus, like the self
+/// words, never a word a tool must match.
+const PLACEHOLDER_WORDS: &[&str] =
+    &["someone", "somebody", "anyone", "anybody", "everyone", "everybody", "who", "whom"];
+const PLACEHOLDER_TERMS: &[&str] = &["user", "member", "people"];
+
 /// Everyday words and the words APIs use for the same thing (API-independent): each user word
 /// adds the API words as synonyms.
 const EVERYDAY_WORDS: &[(&str, &[&str])] = &[
-    ("someone", &["user", "member"]),
-    ("somebody", &["user", "member"]),
     ("person", &["user", "member"]),
     ("people", &["user", "member"]),
-    ("everyone", &["user", "member"]),
     ("logged", &["authenticated"]),
     ("login", &["authenticated"]),
     ("signed", &["authenticated"]),
@@ -57,7 +61,8 @@ const EVERYDAY_WORDS: &[(&str, &[&str])] = &[
 /// Words that say nothing about which operation is meant.
 const STOPWORDS: &str = "a an the on in of for to my me i and or with by from into at as is are be do does \
     can could would should will how what which where when who please this that these those it its via using \
-    some any one about our your their want need let lets we you just up out there";
+    some any one about our your their want need let lets we you just up out there am was were been has have \
+    had did so";
 
 /// Verbs people use, grouped by the HTTP method(s) that usually do it (API-independent). The first
 /// word of each group is added to the query as a synonym too, because specs mostly use it.
@@ -107,6 +112,10 @@ pub struct Index {
     shapes: Vec<(u8, bool)>,
     /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
     vocabulary: Vec<String>,
+    /// Per verb group (in `VERB_GROUPS` order): the stems of the group's words that this spec uses
+    /// to begin its titles ("Remove an organization member", "Retrieves a customer"), so a
+    /// request's verb finds the spec's own verb for the same action.
+    spec_verbs: Vec<Vec<String>>,
 }
 
 impl std::fmt::Debug for Index {
@@ -158,6 +167,8 @@ impl Index {
         let mut structural: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut titles = Vec::with_capacity(documents.len());
+        // How many titles each stem begins: the verbs this spec uses.
+        let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
@@ -185,6 +196,10 @@ impl Index {
             };
             add(summary, 2.5, &mut weights);
             let mut title: Vec<String> = words(summary).iter().filter(|w| !is_stopword(w)).map(|w| stem(w)).collect();
+            // The title's very first word ("You can see a list" begins with no verb).
+            if let Some(leading) = words(summary).first() {
+                *leading_words.entry(stem(leading)).or_default() += 1;
+            }
             title.sort();
             title.dedup();
             titles.push(title);
@@ -236,7 +251,8 @@ impl Index {
         let mut vocabulary: Vec<String> =
             postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         vocabulary.sort();
-        Index { stemmer, postings, lengths, average_length, synonyms, titles, shapes, vocabulary }
+        let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
+        Index { stemmer, postings, lengths, average_length, synonyms, titles, shapes, vocabulary, spec_verbs }
     }
 
     /// The synonym table derived from the spec (stemmed), for `check` and tests.
@@ -265,17 +281,26 @@ impl Index {
                 }
                 continue;
             }
+            if PLACEHOLDER_WORDS.contains(&word.as_str()) {
+                for term in PLACEHOLDER_TERMS {
+                    add(self.stemmer.stem(term).into_owned(), SYNONYM_WEIGHT, 0);
+                }
+                continue;
+            }
             if is_stopword(&word) {
                 continue;
             }
             let bit = if counted < 64 { 1u64 << counted } else { 0 };
             counted += 1;
             let stemmed = self.stemmer.stem(&word).into_owned();
-            for (canonical, methods, others) in VERB_GROUPS {
+            for ((canonical, methods, others), spec_verbs) in VERB_GROUPS.iter().zip(&self.spec_verbs) {
                 if word == *canonical || others.contains(&word.as_str()) {
                     has_verb = true;
                     intent.get_or_insert(canonical);
                     add(self.stemmer.stem(canonical).into_owned(), SYNONYM_WEIGHT, bit);
+                    for verb in spec_verbs {
+                        add(verb.clone(), SYNONYM_WEIGHT, bit);
+                    }
                     for (rank, method) in methods.iter().enumerate() {
                         add(method_term(method), METHOD_WEIGHT / (rank as f32 + 1.0), 0);
                     }
@@ -399,6 +424,25 @@ impl Index {
         hits.truncate(limit);
         hits
     }
+}
+
+/// The stems of each verb group's words that begin at least one title in a hundred (and two at
+/// least): GitHub says "Remove" as often as "Delete", Stripe "Retrieves" rather than "Gets".
+fn spec_verbs(stemmer: &Stemmer, documents: usize, leading_words: &BTreeMap<String, usize>) -> Vec<Vec<String>> {
+    let threshold = (documents / 100).max(2);
+    VERB_GROUPS
+        .iter()
+        .map(|(canonical, _, others)| {
+            let mut stems: Vec<String> = std::iter::once(canonical)
+                .chain(others.iter())
+                .map(|word| stemmer.stem(word).into_owned())
+                .filter(|stem| leading_words.get(stem).is_some_and(|count| *count >= threshold))
+                .collect();
+            stems.sort();
+            stems.dedup();
+            stems
+        })
+        .collect()
 }
 
 fn first_sentence(text: &str) -> &str {
