@@ -29,6 +29,8 @@ const SELF_WEIGHT: f32 = 0.7;
 const RERANK_DEPTH: usize = 40;
 /// Rerank: weight of the share of a tool's title that the request accounts for.
 const TITLE_PRECISION_WEIGHT: f32 = 1.0;
+/// Rerank: weight of the share of a tool's path (its literal segments) that the request accounts for.
+const PATH_PRECISION_WEIGHT: f32 = 0.5;
 /// Rerank: bonus for a path whose shape fits the verb (a collection to create in or list, an
 /// item to change or delete).
 const SHAPE_BONUS: f32 = 0.2;
@@ -107,6 +109,9 @@ pub struct Index {
     /// Per document: the stems of its title (summary, or the description's first sentence), sorted
     /// and deduplicated, for the rerank's precision (how much of the title the request accounts for).
     titles: Vec<Vec<String>>,
+    /// Per document: the stems of its path's literal segments, sorted and deduplicated, without
+    /// those most paths share (`v1`, GitHub's `repos`), for the rerank's path precision.
+    path_words: Vec<Vec<String>>,
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
@@ -167,6 +172,7 @@ impl Index {
         let mut structural: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut titles = Vec::with_capacity(documents.len());
+        let mut path_words = Vec::with_capacity(documents.len());
         // How many titles each stem begins: the verbs this spec uses.
         let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
@@ -217,6 +223,10 @@ impl Index {
             for segment in &segments {
                 add(segment, 1.0, &mut weights);
             }
+            let mut path_stems: Vec<String> = segments.iter().flat_map(|s| words(s)).map(|w| stem(&w)).collect();
+            path_stems.sort();
+            path_stems.dedup();
+            path_words.push(path_stems);
             for parameter in &document.parameters {
                 add(parameter, 0.3, &mut weights);
             }
@@ -252,7 +262,22 @@ impl Index {
             postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         vocabulary.sort();
         let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
-        Index { stemmer, postings, lengths, average_length, synonyms, titles, shapes, vocabulary, spec_verbs }
+        // A segment word in more than a third of the paths says nothing about the operation.
+        for words in &mut path_words {
+            words.retain(|word| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len()));
+        }
+        Index {
+            stemmer,
+            postings,
+            lengths,
+            average_length,
+            synonyms,
+            titles,
+            path_words,
+            shapes,
+            vocabulary,
+            spec_verbs,
+        }
     }
 
     /// The synonym table derived from the spec (stemmed), for `check` and tests.
@@ -406,6 +431,13 @@ impl Index {
             if !title.is_empty() {
                 let covered = title.iter().filter(|t| query_stems.contains(&t.as_str())).count();
                 hit.score *= 1.0 + TITLE_PRECISION_WEIGHT * covered as f32 / title.len() as f32;
+            }
+            // Likewise the path: `/v1/disputes/{d}/close` before `/v1/charges/{c}/dispute/close`
+            // for "close a dispute".
+            let path = &self.path_words[hit.document];
+            if !path.is_empty() {
+                let covered = path.iter().filter(|t| query_stems.contains(&t.as_str())).count();
+                hit.score *= 1.0 + PATH_PRECISION_WEIGHT * covered as f32 / path.len() as f32;
             }
             let (segments, item) = self.shapes[hit.document];
             hit.score /= 1.0 + SEGMENT_PENALTY * segments as f32;
