@@ -34,6 +34,9 @@ const PATH_PRECISION_WEIGHT: f32 = 0.5;
 /// Rerank: bonus for a path whose shape fits the verb (a collection to create in or list, an
 /// item to change or delete).
 const SHAPE_BONUS: f32 = 0.2;
+/// Rerank: share of the score a tool loses when its title begins with another action than the
+/// request's verb.
+const OTHER_ACTION_PENALTY: f32 = 0.3;
 /// Rerank: penalty per path segment (the more general operation first when the words tie).
 const SEGMENT_PENALTY: f32 = 0.06;
 
@@ -112,6 +115,9 @@ pub struct Index {
     /// Per document: the stems of its path's literal segments, sorted and deduplicated, without
     /// those most paths share (`v1`, GitHub's `repos`), for the rerank's path precision.
     path_words: Vec<Vec<String>>,
+    /// Per document: the action its title begins with (the canonical word of a `VERB_GROUPS`
+    /// group: "Updates the webhook endpoint" → `update`), when it begins with one.
+    title_verbs: Vec<Option<&'static str>>,
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
@@ -173,6 +179,7 @@ impl Index {
         let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut titles = Vec::with_capacity(documents.len());
         let mut path_words = Vec::with_capacity(documents.len());
+        let mut title_verbs = Vec::with_capacity(documents.len());
         // How many titles each stem begins: the verbs this spec uses.
         let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
@@ -203,9 +210,18 @@ impl Index {
             add(summary, 2.5, &mut weights);
             let mut title: Vec<String> = words(summary).iter().filter(|w| !is_stopword(w)).map(|w| stem(w)).collect();
             // The title's very first word ("You can see a list" begins with no verb).
-            if let Some(leading) = words(summary).first() {
-                *leading_words.entry(stem(leading)).or_default() += 1;
+            let leading = words(summary).first().map(|word| stem(word));
+            if let Some(leading) = &leading {
+                *leading_words.entry(leading.clone()).or_default() += 1;
             }
+            title_verbs.push(leading.and_then(|leading| {
+                VERB_GROUPS
+                    .iter()
+                    .find(|(canonical, _, others)| {
+                        std::iter::once(canonical).chain(others.iter()).any(|word| stem(word) == leading)
+                    })
+                    .map(|(canonical, _, _)| *canonical)
+            }));
             title.sort();
             title.dedup();
             titles.push(title);
@@ -274,6 +290,7 @@ impl Index {
             synonyms,
             titles,
             path_words,
+            title_verbs,
             shapes,
             vocabulary,
             spec_verbs,
@@ -450,6 +467,15 @@ impl Index {
             };
             if fits {
                 hit.score *= 1.0 + SHAPE_BONUS;
+            }
+            // A title that begins with another action than the request's ("Updates the webhook
+            // endpoint" for "register a webhook endpoint") is the wrong operation on the right
+            // thing; listing and getting are both reading.
+            if let (Some(wanted), Some(offered)) = (intent, self.title_verbs[hit.document]) {
+                let reading = |verb: &str| matches!(verb, "list" | "get");
+                if wanted != offered && !(reading(wanted) && reading(offered)) {
+                    hit.score *= 1.0 - OTHER_ACTION_PENALTY;
+                }
             }
         }
         hits.sort_by(by_score);
