@@ -315,7 +315,7 @@ impl Index {
         let mut counted = 0usize;
         let mut has_verb = false;
         let mut intent: Option<&'static str> = None;
-        for word in words(query) {
+        for word in self.join_compounds(words(query)) {
             if SELF_WORDS.contains(&word.as_str()) {
                 // An optional bonus, not one of the words a tool must match.
                 for term in SELF_TERMS {
@@ -375,6 +375,27 @@ impl Index {
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
         (terms, counted.min(64), intent)
+    }
+
+    /// Two consecutive words of the request that the spec writes as one word become that word
+    /// ("set up" → `setup`, "check out" → `checkout`, "web hook" → `webhook`), so the verb "set"
+    /// does not stand for `update` there.
+    fn join_compounds(&self, words: Vec<String>) -> Vec<String> {
+        let mut joined = Vec::with_capacity(words.len());
+        let mut index = 0;
+        while index < words.len() {
+            if let Some(next) = words.get(index + 1) {
+                let compound = format!("{}{next}", words[index]);
+                if self.postings.contains_key(&format!("={compound}")) {
+                    joined.push(compound);
+                    index += 2;
+                    continue;
+                }
+            }
+            joined.push(words[index].clone());
+            index += 1;
+        }
+        joined
     }
 
     /// Indexed stems other than `stem` itself that share at least five characters and three
