@@ -61,7 +61,13 @@ const EVERYDAY_WORDS: &[(&str, &[&str])] = &[
     ("login", &["authenticated"]),
     ("signed", &["authenticated"]),
     ("id", &["identifier"]),
+    ("bug", &["issue"]),
+    ("ticket", &["issue"]),
 ];
+
+/// Everyday words whose own stem means something else in APIs ("logged in" is not about logs):
+/// their own stem counts as a synonym only, and their API words count fully.
+const AMBIGUOUS_WORDS: &[&str] = &["logged", "signed"];
 
 /// Words that say nothing about which operation is meant.
 const STOPWORDS: &str = "a an the on in of for to my me i and or with by from into at as is are be do does \
@@ -72,7 +78,11 @@ const STOPWORDS: &str = "a an the on in of for to my me i and or with by from in
 /// Verbs people use, grouped by the HTTP method(s) that usually do it (API-independent). The first
 /// word of each group is added to the query as a synonym too, because specs mostly use it.
 const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
-    ("create", &["post"], &["add", "new", "make", "open", "submit", "leave", "write", "start", "register", "post"]),
+    (
+        "create",
+        &["post"],
+        &["add", "new", "make", "open", "submit", "leave", "write", "start", "register", "post", "give", "grant"],
+    ),
     ("delete", &["delete"], &["remove", "destroy", "erase", "drop", "unset", "purge", "del", "rm", "kick", "revoke"]),
     ("update", &["patch", "put"], &["edit", "change", "modify", "alter", "rename", "set", "patch", "tweak"]),
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
@@ -348,10 +358,12 @@ impl Index {
                     }
                 }
             }
+            let ambiguous = AMBIGUOUS_WORDS.contains(&word.as_str());
             for (everyday, api_words) in EVERYDAY_WORDS {
                 if word == *everyday {
                     for api_word in *api_words {
-                        add(self.stemmer.stem(api_word).into_owned(), SYNONYM_WEIGHT, bit);
+                        let weight = if ambiguous { 1.0 } else { SYNONYM_WEIGHT };
+                        add(self.stemmer.stem(api_word).into_owned(), weight, bit);
                     }
                 }
             }
@@ -366,7 +378,7 @@ impl Index {
                 add(related.clone(), PREFIX_WEIGHT, bit);
             }
             add(format!("={word}"), EXACT_FORM_WEIGHT, bit);
-            add(stemmed, 1.0, bit);
+            add(stemmed, if ambiguous { SYNONYM_WEIGHT } else { 1.0 }, bit);
         }
         // A request without any verb ("comment on an issue", "star a repo") asks for an action:
         // writes rank a little higher than reads.
