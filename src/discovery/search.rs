@@ -128,6 +128,8 @@ pub struct Index {
     /// Per document: the action its title begins with (the canonical word of a `VERB_GROUPS`
     /// group: "Updates the webhook endpoint" → `update`), when it begins with one.
     title_verbs: Vec<Option<&'static str>>,
+    /// Per document: its HTTP method, lower-case.
+    methods: Vec<String>,
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
@@ -301,6 +303,7 @@ impl Index {
             titles,
             path_words,
             title_verbs,
+            methods: documents.iter().map(|d| d.method.to_ascii_lowercase()).collect(),
             shapes,
             vocabulary,
             spec_verbs,
@@ -504,11 +507,19 @@ impl Index {
             // A title that begins with another action than the request's ("Updates the webhook
             // endpoint" for "register a webhook endpoint") is the wrong operation on the right
             // thing; listing and getting are both reading.
-            if let (Some(wanted), Some(offered)) = (intent, self.title_verbs[hit.document]) {
-                let reading = |verb: &str| matches!(verb, "list" | "get");
-                if wanted != offered && !(reading(wanted) && reading(offered)) {
-                    hit.score *= 1.0 - OTHER_ACTION_PENALTY;
-                }
+            // Likewise a method that cannot do what the request asks: a write by GET, creating
+            // or changing by DELETE.
+            let reading = |verb: &str| matches!(verb, "list" | "get");
+            let other_title = self.title_verbs[hit.document]
+                .zip(intent)
+                .is_some_and(|(offered, wanted)| wanted != offered && !(reading(wanted) && reading(offered)));
+            let other_method = match (intent, self.methods[hit.document].as_str()) {
+                (Some("create" | "update" | "delete"), "get" | "head") => true,
+                (Some("create" | "update"), "delete") => true,
+                _ => false,
+            };
+            if other_title || other_method {
+                hit.score *= 1.0 - OTHER_ACTION_PENALTY;
             }
         }
         hits.sort_by(by_score);
