@@ -30,7 +30,7 @@ const RERANK_DEPTH: usize = 40;
 /// Rerank: weight of the share of a tool's title that the request accounts for.
 const TITLE_PRECISION_WEIGHT: f32 = 1.0;
 /// Rerank: weight of the share of a tool's path (its literal segments) that the request accounts for.
-const PATH_PRECISION_WEIGHT: f32 = 0.5;
+const PATH_PRECISION_WEIGHT: f32 = 1.0;
 /// Rerank: bonus for a path whose shape fits the verb (a collection to create in or list, an
 /// item to change or delete).
 const SHAPE_BONUS: f32 = 0.2;
@@ -38,7 +38,7 @@ const SHAPE_BONUS: f32 = 0.2;
 /// request's verb.
 const OTHER_ACTION_PENALTY: f32 = 0.3;
 /// Rerank: penalty per path segment (the more general operation first when the words tie).
-const SEGMENT_PENALTY: f32 = 0.06;
+const SEGMENT_PENALTY: f32 = 0.1;
 
 /// Words by which users mean themselves, and the words APIs use in names and paths for the
 /// authenticated caller (API-independent).
