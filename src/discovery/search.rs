@@ -363,7 +363,8 @@ impl Index {
             }
             let ambiguous = AMBIGUOUS_WORDS.contains(&word.as_str());
             for (everyday, api_words) in EVERYDAY_WORDS {
-                if word == *everyday {
+                // "bugs" as well as "bug".
+                if word == *everyday || stemmed == self.stemmer.stem(everyday) {
                     for api_word in *api_words {
                         let weight = if ambiguous { 1.0 } else { SYNONYM_WEIGHT };
                         add(self.stemmer.stem(api_word).into_owned(), weight, bit);
@@ -786,5 +787,105 @@ mod tests {
         let index = Index::build(&documents);
         assert!(index.synonyms().get("pr").is_some_and(|s| s.contains(&vec!["pull".into(), "request".into()])));
         assert_eq!(top(&index, "merge a PR"), 7);
+    }
+
+    /// Unrelated tools, so that words of the fixtures are not in a third of all paths.
+    fn fillers() -> Vec<Document> {
+        ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+            .iter()
+            .map(|word| document(&format!("{word}_list"), "get", &format!("/{word}s"), &format!("List {word}s"), &[]))
+            .collect()
+    }
+
+    #[test]
+    fn a_verb_finds_the_verb_the_spec_begins_its_titles_with() {
+        // "Remove" begins two titles, so "delete" also means "remove" here; without that, the
+        // two member tools tie and the first wins.
+        let documents = vec![
+            document("members_archive", "delete", "/members/{member}", "Archive a member", &[]),
+            document("members_remove", "delete", "/members/{member}", "Remove a member", &[]),
+            document("teams_remove", "delete", "/teams/{team}", "Remove a team", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert!(index.spec_verbs[1].contains(&"remov".to_string()), "{:?}", index.spec_verbs);
+        assert_eq!(top(&index, "delete a member"), 1);
+    }
+
+    #[test]
+    fn someone_is_a_placeholder_not_a_word_to_match() {
+        // The list of a user's photos matches "someone" (user) too; as a word every tool had to
+        // match, it would cover the whole request and win over tagging.
+        let mut documents = vec![
+            document("photos_list_for_user", "get", "/users/{user}/photos", "List photos of a user", &[]),
+            document("photos_tag", "post", "/photos/{photo}/tags", "Tag a photo", &[]),
+        ];
+        documents[0].description = "Photos in which the user is tagged.".into();
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "tag someone in a photo"), 1);
+    }
+
+    #[test]
+    fn the_path_the_request_accounts_for_wins() {
+        // Equal BM25: the same title and method, as many segments, and the top-level tool's
+        // missing `charges` weighs what its two description words weigh. Without the path's
+        // precision the first would win.
+        let mut documents = fillers();
+        documents.push(document(
+            "charges_dispute_close",
+            "post",
+            "/charges/{c}/disputes/close",
+            "Close a dispute",
+            &[],
+        ));
+        documents.push(document("disputes_close", "post", "/disputes/{d}/{x}/close", "Close a dispute", &[]));
+        documents[7].description = "zulu yankee".into();
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "close a dispute"), 7);
+    }
+
+    #[test]
+    fn a_title_or_method_doing_another_action_ranks_lower() {
+        // The same words; one title begins with another action than the request's verb.
+        let documents = vec![
+            document("webhook_one", "post", "/webhooks", "Updates the webhook endpoint", &[]),
+            document("webhook_two", "post", "/webhooks", "Each webhook endpoint", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "add a webhook endpoint"), 1);
+        // The same words and title; GET cannot remove anything.
+        let documents = vec![
+            document("webhook_one", "get", "/webhooks/{w}", "Webhook endpoint", &[]),
+            document("webhook_two", "post", "/webhooks/{w}", "Webhook endpoint", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "remove the webhook endpoint"), 1);
+    }
+
+    #[test]
+    fn words_the_spec_writes_as_one_are_one_word() {
+        // "set up" is the spec's `setup`, not the verb "set" (update).
+        let documents = vec![
+            document("payments_update", "post", "/payments/{p}", "Update a payment", &[]),
+            document("payments_setup", "post", "/payments/setups", "Payment setup", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set up a payment"), 1);
+    }
+
+    #[test]
+    fn everyday_words_find_api_words() {
+        // "logged in" means the authenticated caller, not logs.
+        let documents = vec![
+            document("logs_download", "get", "/logs", "Download logs", &[]),
+            document("users_get_authenticated", "get", "/user", "Authenticated user", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "logged in"), 1);
+        // Issue trackers call a bug an issue.
+        let documents = vec![
+            document("labels_list", "get", "/labels", "List labels", &[]),
+            document("issues_list", "get", "/issues", "List issues", &[]),
+        ];
+        assert_eq!(top(&Index::build(&documents), "list bugs"), 1);
     }
 }
