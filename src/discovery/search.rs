@@ -815,11 +815,10 @@ mod tests {
     fn someone_is_a_placeholder_not_a_word_to_match() {
         // The list of a user's photos matches "someone" (user) too; as a word every tool had to
         // match, it would cover the whole request and win over tagging.
-        let mut documents = vec![
-            document("photos_list_for_user", "get", "/users/{user}/photos", "List photos of a user", &[]),
+        let documents = vec![
+            document("photos_list_for_user", "get", "/users/{user}/photos", "List photos a user is tagged in", &[]),
             document("photos_tag", "post", "/photos/{photo}/tags", "Tag a photo", &[]),
         ];
-        documents[0].description = "Photos in which the user is tagged.".into();
         let index = Index::build(&documents);
         assert_eq!(top(&index, "tag someone in a photo"), 1);
     }
@@ -830,14 +829,8 @@ mod tests {
         // missing `charges` weighs what its two description words weigh. Without the path's
         // precision the first would win.
         let mut documents = fillers();
-        documents.push(document(
-            "charges_dispute_close",
-            "post",
-            "/charges/{c}/disputes/close",
-            "Close a dispute",
-            &[],
-        ));
-        documents.push(document("disputes_close", "post", "/disputes/{d}/{x}/close", "Close a dispute", &[]));
+        documents.push(document("tool_one", "post", "/charges/{c}/disputes/close", "Close a dispute", &[]));
+        documents.push(document("tool_two", "post", "/disputes/{d}/{x}/close", "Close a dispute", &[]));
         documents[7].description = "zulu yankee".into();
         let index = Index::build(&documents);
         assert_eq!(top(&index, "close a dispute"), 7);
