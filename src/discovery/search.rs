@@ -2,9 +2,12 @@
 //! segments, parameter names, description), English stemming (Snowball, `rust-stemmers`), and a
 //! synonym table derived from the spec itself: abbreviations that path segments and tags use for
 //! words of the summaries (`repos` ↔ `repository`, `orgs` ↔ `organization`) and acronyms of frequent
-//! word pairs (`pr` ↔ `pull request`). A small, API-independent table maps the verbs people use to
-//! the HTTP methods that do it. Built once per catalogue, pure and deterministic: ties are broken by
-//! catalogue order.
+//! word pairs (`pr` ↔ `pull request`), the verbs its titles begin with, and the compounds it writes
+//! as one word (`setup`). Small, API-independent tables map the verbs people use to the HTTP
+//! methods that do it, and a few everyday words to API words. The best BM25 hits are reranked by
+//! how much of each tool's title and path the request accounts for and whether its title's verb,
+//! method and path shape fit the request's verb (see `specs/discovery-mode.md`). Built once per
+//! catalogue, pure and deterministic: ties are broken by catalogue order.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -514,11 +517,10 @@ impl Index {
             let other_title = self.title_verbs[hit.document]
                 .zip(intent)
                 .is_some_and(|(offered, wanted)| wanted != offered && !(reading(wanted) && reading(offered)));
-            let other_method = match (intent, self.methods[hit.document].as_str()) {
-                (Some("create" | "update" | "delete"), "get" | "head") => true,
-                (Some("create" | "update"), "delete") => true,
-                _ => false,
-            };
+            let other_method = matches!(
+                (intent, self.methods[hit.document].as_str()),
+                (Some("create" | "update" | "delete"), "get" | "head") | (Some("create" | "update"), "delete")
+            );
             if other_title || other_method {
                 hit.score *= 1.0 - OTHER_ACTION_PENALTY;
             }
