@@ -1,5 +1,7 @@
 //! Search quality and latency of discovery mode's `search_tools` on real specs, from the committed
-//! query sets in `bench/queries/*.tsv` (user-phrased queries and the operations they mean).
+//! query sets in `bench/queries/*.tsv` (user-phrased queries and the operations they mean): for each
+//! spec the main set (`<spec>.tsv`) and a held-out set (`<spec>-holdout.tsv`) written before the
+//! ranking was tuned on the main set, which shows whether a gain generalises.
 //! Run: `bench/search` (a release build); prints the table BENCHMARKS.md records.
 //! `--verbose` lists every miss with the hits returned.
 
@@ -16,8 +18,8 @@ async fn main() {
     // `--query TEXT`: the ten best hits for one query on each spec, with their scores.
     let probe = arguments.iter().position(|a| a == "--query").and_then(|i| arguments.get(i + 1)).cloned();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    println!("| spec | tools | queries | hit@1 | hit@3 | median latency | p99 latency |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| spec | query set | tools | queries | hit@1 | hit@3 | median latency | p99 latency |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (set, spec) in SETS {
         let spec_path = root.join("../shared/specs").join(spec);
         let source = ConfigSource::Spec { spec: spec_path.display().to_string(), base_url: None };
@@ -37,48 +39,53 @@ async fn main() {
             }
             continue;
         }
-        let queries = std::fs::read_to_string(root.join(format!("bench/queries/{set}.tsv"))).expect("query set");
-        let (mut hit1, mut hit3, mut total) = (0, 0, 0);
-        let mut latencies = Vec::new();
-        for line in queries.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-            let (query, expected) = line.split_once('\t').expect("query<TAB>operations");
-            let expected: Vec<&str> = expected.split(',').map(str::trim).collect();
-            let mut hits = Vec::new();
-            for _ in 0..50 {
-                let started = Instant::now();
-                hits = index.search(query, 3, |_| true);
-                latencies.push(started.elapsed());
+        for query_set in [set.to_string(), format!("{set}-holdout")] {
+            let queries =
+                std::fs::read_to_string(root.join(format!("bench/queries/{query_set}.tsv"))).expect("query set");
+            let (mut hit1, mut hit3, mut total) = (0, 0, 0);
+            let mut latencies = Vec::new();
+            for line in queries.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+                let (query, expected) = line.split_once('\t').expect("query<TAB>operations");
+                let expected: Vec<&str> = expected.split(',').map(str::trim).collect();
+                let mut hits = Vec::new();
+                for _ in 0..50 {
+                    let started = Instant::now();
+                    hits = index.search(query, 3, |_| true);
+                    latencies.push(started.elapsed());
+                }
+                let ids: Vec<&str> = hits
+                    .iter()
+                    .map(|hit| {
+                        catalogue.tools[view.discovered[hit.document]].source.operation_id.as_deref().unwrap_or("")
+                    })
+                    .collect();
+                total += 1;
+                if ids.first().is_some_and(|id| expected.contains(id)) {
+                    hit1 += 1;
+                }
+                if ids.iter().any(|id| expected.contains(id)) {
+                    hit3 += 1;
+                } else if verbose {
+                    println!("MISS {query_set}: {query:?} expected {expected:?} got {ids:?}");
+                }
+                if verbose
+                    && !ids.first().is_some_and(|id| expected.contains(id))
+                    && ids.iter().any(|id| expected.contains(id))
+                {
+                    println!("not first {query_set}: {query:?} expected {expected:?} got {ids:?}");
+                }
             }
-            let ids: Vec<&str> = hits
-                .iter()
-                .map(|hit| catalogue.tools[view.discovered[hit.document]].source.operation_id.as_deref().unwrap_or(""))
-                .collect();
-            total += 1;
-            if ids.first().is_some_and(|id| expected.contains(id)) {
-                hit1 += 1;
-            }
-            if ids.iter().any(|id| expected.contains(id)) {
-                hit3 += 1;
-            } else if verbose {
-                println!("MISS {set}: {query:?} expected {expected:?} got {ids:?}");
-            }
-            if verbose
-                && !ids.first().is_some_and(|id| expected.contains(id))
-                && ids.iter().any(|id| expected.contains(id))
-            {
-                println!("not first {set}: {query:?} expected {expected:?} got {ids:?}");
-            }
+            latencies.sort();
+            let median = latencies[latencies.len() / 2];
+            let p99 = latencies[latencies.len() * 99 / 100];
+            println!(
+                "| {spec} | {query_set} | {} | {total} | {:.2} | {:.2} | {:.0} µs | {:.0} µs |",
+                view.discovered.len(),
+                hit1 as f64 / total as f64,
+                hit3 as f64 / total as f64,
+                median.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
         }
-        latencies.sort();
-        let median = latencies[latencies.len() / 2];
-        let p99 = latencies[latencies.len() * 99 / 100];
-        println!(
-            "| {spec} | {} | {total} | {:.2} | {:.2} | {:.0} µs | {:.0} µs |",
-            view.discovered.len(),
-            hit1 as f64 / total as f64,
-            hit3 as f64 / total as f64,
-            median.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
-        );
     }
 }

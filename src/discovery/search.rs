@@ -2,9 +2,12 @@
 //! segments, parameter names, description), English stemming (Snowball, `rust-stemmers`), and a
 //! synonym table derived from the spec itself: abbreviations that path segments and tags use for
 //! words of the summaries (`repos` ↔ `repository`, `orgs` ↔ `organization`) and acronyms of frequent
-//! word pairs (`pr` ↔ `pull request`). A small, API-independent table maps the verbs people use to
-//! the HTTP methods that do it. Built once per catalogue, pure and deterministic: ties are broken by
-//! catalogue order.
+//! word pairs (`pr` ↔ `pull request`), the verbs its titles begin with, and the compounds it writes
+//! as one word (`setup`). Small, API-independent tables map the verbs people use to the HTTP
+//! methods that do it, and a few everyday words to API words. The best BM25 hits are reranked by
+//! how much of each tool's title and path the request accounts for and whether its title's verb,
+//! method and path shape fit the request's verb (see `specs/discovery-mode.md`). Built once per
+//! catalogue, pure and deterministic: ties are broken by catalogue order.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,40 +32,60 @@ const SELF_WEIGHT: f32 = 0.7;
 const RERANK_DEPTH: usize = 40;
 /// Rerank: weight of the share of a tool's title that the request accounts for.
 const TITLE_PRECISION_WEIGHT: f32 = 1.0;
+/// Rerank: weight of the share of a tool's path (its literal segments) that the request accounts for.
+const PATH_PRECISION_WEIGHT: f32 = 1.0;
 /// Rerank: bonus for a path whose shape fits the verb (a collection to create in or list, an
 /// item to change or delete).
 const SHAPE_BONUS: f32 = 0.2;
+/// Rerank: share of the score a tool loses when its title begins with another action than the
+/// request's verb.
+const OTHER_ACTION_PENALTY: f32 = 0.3;
 /// Rerank: penalty per path segment (the more general operation first when the words tie).
-const SEGMENT_PENALTY: f32 = 0.06;
+const SEGMENT_PENALTY: f32 = 0.1;
 
 /// Words by which users mean themselves, and the words APIs use in names and paths for the
 /// authenticated caller (API-independent).
 const SELF_WORDS: &[&str] = &["my", "me", "i", "mine", "myself", "own"];
 const SELF_TERMS: &[&str] = &["authenticated", "current", "me", "myself", "viewer", "mine"];
 
+/// Words that stand for an argument rather than name what it is ("assign someone", "who starred"),
+/// and the words APIs use for such a person (API-independent): an optional bonus, like the self
+/// words, never a word a tool must match.
+const PLACEHOLDER_WORDS: &[&str] =
+    &["someone", "somebody", "anyone", "anybody", "everyone", "everybody", "who", "whom"];
+const PLACEHOLDER_TERMS: &[&str] = &["user", "member", "people"];
+
 /// Everyday words and the words APIs use for the same thing (API-independent): each user word
 /// adds the API words as synonyms.
 const EVERYDAY_WORDS: &[(&str, &[&str])] = &[
-    ("someone", &["user", "member"]),
-    ("somebody", &["user", "member"]),
     ("person", &["user", "member"]),
     ("people", &["user", "member"]),
-    ("everyone", &["user", "member"]),
     ("logged", &["authenticated"]),
     ("login", &["authenticated"]),
     ("signed", &["authenticated"]),
     ("id", &["identifier"]),
+    ("bug", &["issue"]),
+    ("ticket", &["issue"]),
 ];
+
+/// Everyday words whose own stem means something else in APIs ("logged in" is not about logs):
+/// their own stem counts as a synonym only, and their API words count fully.
+const AMBIGUOUS_WORDS: &[&str] = &["logged", "signed"];
 
 /// Words that say nothing about which operation is meant.
 const STOPWORDS: &str = "a an the on in of for to my me i and or with by from into at as is are be do does \
     can could would should will how what which where when who please this that these those it its via using \
-    some any one about our your their want need let lets we you just up out there";
+    some any one about our your their want need let lets we you just up out there am was were been has have \
+    had did so";
 
 /// Verbs people use, grouped by the HTTP method(s) that usually do it (API-independent). The first
 /// word of each group is added to the query as a synonym too, because specs mostly use it.
 const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
-    ("create", &["post"], &["add", "new", "make", "open", "submit", "leave", "write", "start", "register", "post"]),
+    (
+        "create",
+        &["post"],
+        &["add", "new", "make", "open", "submit", "leave", "write", "start", "register", "post", "give", "grant"],
+    ),
     ("delete", &["delete"], &["remove", "destroy", "erase", "drop", "unset", "purge", "del", "rm", "kick", "revoke"]),
     ("update", &["patch", "put"], &["edit", "change", "modify", "alter", "rename", "set", "patch", "tweak"]),
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
@@ -102,11 +125,23 @@ pub struct Index {
     /// Per document: the stems of its title (summary, or the description's first sentence), sorted
     /// and deduplicated, for the rerank's precision (how much of the title the request accounts for).
     titles: Vec<Vec<String>>,
+    /// Per document: the stems of its path's literal segments, sorted and deduplicated, without
+    /// those most paths share (`v1`, GitHub's `repos`), for the rerank's path precision.
+    path_words: Vec<Vec<String>>,
+    /// Per document: the action its title begins with (the canonical word of a `VERB_GROUPS`
+    /// group: "Updates the webhook endpoint" → `update`), when it begins with one.
+    title_verbs: Vec<Option<&'static str>>,
+    /// Per document: its HTTP method, lower-case.
+    methods: Vec<String>,
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
     /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
     vocabulary: Vec<String>,
+    /// Per verb group (in `VERB_GROUPS` order): the stems of the group's words that this spec uses
+    /// to begin its titles ("Remove an organization member", "Retrieves a customer"), so a
+    /// request's verb finds the spec's own verb for the same action.
+    spec_verbs: Vec<Vec<String>>,
 }
 
 impl std::fmt::Debug for Index {
@@ -158,6 +193,10 @@ impl Index {
         let mut structural: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut titles = Vec::with_capacity(documents.len());
+        let mut path_words = Vec::with_capacity(documents.len());
+        let mut title_verbs = Vec::with_capacity(documents.len());
+        // How many titles each stem begins: the verbs this spec uses.
+        let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
@@ -185,6 +224,19 @@ impl Index {
             };
             add(summary, 2.5, &mut weights);
             let mut title: Vec<String> = words(summary).iter().filter(|w| !is_stopword(w)).map(|w| stem(w)).collect();
+            // The title's very first word ("You can see a list" begins with no verb).
+            let leading = words(summary).first().map(|word| stem(word));
+            if let Some(leading) = &leading {
+                *leading_words.entry(leading.clone()).or_default() += 1;
+            }
+            title_verbs.push(leading.and_then(|leading| {
+                VERB_GROUPS
+                    .iter()
+                    .find(|(canonical, _, others)| {
+                        std::iter::once(canonical).chain(others.iter()).any(|word| stem(word) == leading)
+                    })
+                    .map(|(canonical, _, _)| *canonical)
+            }));
             title.sort();
             title.dedup();
             titles.push(title);
@@ -202,6 +254,10 @@ impl Index {
             for segment in &segments {
                 add(segment, 1.0, &mut weights);
             }
+            let mut path_stems: Vec<String> = segments.iter().flat_map(|s| words(s)).map(|w| stem(&w)).collect();
+            path_stems.sort();
+            path_stems.dedup();
+            path_words.push(path_stems);
             for parameter in &document.parameters {
                 add(parameter, 0.3, &mut weights);
             }
@@ -236,7 +292,25 @@ impl Index {
         let mut vocabulary: Vec<String> =
             postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         vocabulary.sort();
-        Index { stemmer, postings, lengths, average_length, synonyms, titles, shapes, vocabulary }
+        let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
+        // A segment word in more than a third of the paths says nothing about the operation.
+        for words in &mut path_words {
+            words.retain(|word| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len()));
+        }
+        Index {
+            stemmer,
+            postings,
+            lengths,
+            average_length,
+            synonyms,
+            titles,
+            path_words,
+            title_verbs,
+            methods: documents.iter().map(|d| d.method.to_ascii_lowercase()).collect(),
+            shapes,
+            vocabulary,
+            spec_verbs,
+        }
     }
 
     /// The synonym table derived from the spec (stemmed), for `check` and tests.
@@ -257,11 +331,17 @@ impl Index {
         let mut counted = 0usize;
         let mut has_verb = false;
         let mut intent: Option<&'static str> = None;
-        for word in words(query) {
+        for word in self.join_compounds(words(query)) {
             if SELF_WORDS.contains(&word.as_str()) {
                 // An optional bonus, not one of the words a tool must match.
                 for term in SELF_TERMS {
                     add(self.stemmer.stem(term).into_owned(), SELF_WEIGHT, 0);
+                }
+                continue;
+            }
+            if PLACEHOLDER_WORDS.contains(&word.as_str()) {
+                for term in PLACEHOLDER_TERMS {
+                    add(self.stemmer.stem(term).into_owned(), SYNONYM_WEIGHT, 0);
                 }
                 continue;
             }
@@ -271,20 +351,26 @@ impl Index {
             let bit = if counted < 64 { 1u64 << counted } else { 0 };
             counted += 1;
             let stemmed = self.stemmer.stem(&word).into_owned();
-            for (canonical, methods, others) in VERB_GROUPS {
+            for ((canonical, methods, others), spec_verbs) in VERB_GROUPS.iter().zip(&self.spec_verbs) {
                 if word == *canonical || others.contains(&word.as_str()) {
                     has_verb = true;
                     intent.get_or_insert(canonical);
                     add(self.stemmer.stem(canonical).into_owned(), SYNONYM_WEIGHT, bit);
+                    for verb in spec_verbs {
+                        add(verb.clone(), SYNONYM_WEIGHT, bit);
+                    }
                     for (rank, method) in methods.iter().enumerate() {
                         add(method_term(method), METHOD_WEIGHT / (rank as f32 + 1.0), 0);
                     }
                 }
             }
+            let ambiguous = AMBIGUOUS_WORDS.contains(&word.as_str());
             for (everyday, api_words) in EVERYDAY_WORDS {
-                if word == *everyday {
+                // "bugs" as well as "bug".
+                if word == *everyday || stemmed == self.stemmer.stem(everyday) {
                     for api_word in *api_words {
-                        add(self.stemmer.stem(api_word).into_owned(), SYNONYM_WEIGHT, bit);
+                        let weight = if ambiguous { 1.0 } else { SYNONYM_WEIGHT };
+                        add(self.stemmer.stem(api_word).into_owned(), weight, bit);
                     }
                 }
             }
@@ -299,7 +385,7 @@ impl Index {
                 add(related.clone(), PREFIX_WEIGHT, bit);
             }
             add(format!("={word}"), EXACT_FORM_WEIGHT, bit);
-            add(stemmed, 1.0, bit);
+            add(stemmed, if ambiguous { SYNONYM_WEIGHT } else { 1.0 }, bit);
         }
         // A request without any verb ("comment on an issue", "star a repo") asks for an action:
         // writes rank a little higher than reads.
@@ -308,6 +394,27 @@ impl Index {
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
         (terms, counted.min(64), intent)
+    }
+
+    /// Two consecutive words of the request that the spec writes as one word become that word
+    /// ("set up" → `setup`, "check out" → `checkout`, "web hook" → `webhook`), so the verb "set"
+    /// does not stand for `update` there.
+    fn join_compounds(&self, words: Vec<String>) -> Vec<String> {
+        let mut joined = Vec::with_capacity(words.len());
+        let mut index = 0;
+        while index < words.len() {
+            if let Some(next) = words.get(index + 1) {
+                let compound = format!("{}{next}", words[index]);
+                if self.postings.contains_key(&format!("={compound}")) {
+                    joined.push(compound);
+                    index += 2;
+                    continue;
+                }
+            }
+            joined.push(words[index].clone());
+            index += 1;
+        }
+        joined
     }
 
     /// Indexed stems other than `stem` itself that share at least five characters and three
@@ -382,6 +489,13 @@ impl Index {
                 let covered = title.iter().filter(|t| query_stems.contains(&t.as_str())).count();
                 hit.score *= 1.0 + TITLE_PRECISION_WEIGHT * covered as f32 / title.len() as f32;
             }
+            // Likewise the path: `/v1/disputes/{d}/close` before `/v1/charges/{c}/dispute/close`
+            // for "close a dispute".
+            let path = &self.path_words[hit.document];
+            if !path.is_empty() {
+                let covered = path.iter().filter(|t| query_stems.contains(&t.as_str())).count();
+                hit.score *= 1.0 + PATH_PRECISION_WEIGHT * covered as f32 / path.len() as f32;
+            }
             let (segments, item) = self.shapes[hit.document];
             hit.score /= 1.0 + SEGMENT_PENALTY * segments as f32;
             // Creating and listing act on a collection (`POST /customers`), changing and deleting
@@ -394,11 +508,46 @@ impl Index {
             if fits {
                 hit.score *= 1.0 + SHAPE_BONUS;
             }
+            // A title that begins with another action than the request's ("Updates the webhook
+            // endpoint" for "register a webhook endpoint") is the wrong operation on the right
+            // thing; listing and getting are both reading.
+            // Likewise a method that cannot do what the request asks: a write by GET, creating
+            // or changing by DELETE.
+            let reading = |verb: &str| matches!(verb, "list" | "get");
+            let other_title = self.title_verbs[hit.document]
+                .zip(intent)
+                .is_some_and(|(offered, wanted)| wanted != offered && !(reading(wanted) && reading(offered)));
+            let other_method = matches!(
+                (intent, self.methods[hit.document].as_str()),
+                (Some("create" | "update" | "delete"), "get" | "head") | (Some("create" | "update"), "delete")
+            );
+            if other_title || other_method {
+                hit.score *= 1.0 - OTHER_ACTION_PENALTY;
+            }
         }
         hits.sort_by(by_score);
         hits.truncate(limit);
         hits
     }
+}
+
+/// The stems of each verb group's words that begin at least one title in a hundred (and two at
+/// least): GitHub says "Remove" as often as "Delete", Stripe "Retrieves" rather than "Gets".
+fn spec_verbs(stemmer: &Stemmer, documents: usize, leading_words: &BTreeMap<String, usize>) -> Vec<Vec<String>> {
+    let threshold = (documents / 100).max(2);
+    VERB_GROUPS
+        .iter()
+        .map(|(canonical, _, others)| {
+            let mut stems: Vec<String> = std::iter::once(canonical)
+                .chain(others.iter())
+                .map(|word| stemmer.stem(word).into_owned())
+                .filter(|stem| leading_words.get(stem).is_some_and(|count| *count >= threshold))
+                .collect();
+            stems.sort();
+            stems.dedup();
+            stems
+        })
+        .collect()
 }
 
 fn first_sentence(text: &str) -> &str {
@@ -640,5 +789,98 @@ mod tests {
         let index = Index::build(&documents);
         assert!(index.synonyms().get("pr").is_some_and(|s| s.contains(&vec!["pull".into(), "request".into()])));
         assert_eq!(top(&index, "merge a PR"), 7);
+    }
+
+    /// Unrelated tools, so that words of the fixtures are not in a third of all paths.
+    fn fillers() -> Vec<Document> {
+        ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+            .iter()
+            .map(|word| document(&format!("{word}_list"), "get", &format!("/{word}s"), &format!("List {word}s"), &[]))
+            .collect()
+    }
+
+    #[test]
+    fn a_verb_finds_the_verb_the_spec_begins_its_titles_with() {
+        // "Remove" begins two titles, so "delete" also means "remove" here; without that, the
+        // two member tools tie and the first wins.
+        let documents = vec![
+            document("members_archive", "delete", "/members/{member}", "Archive a member", &[]),
+            document("members_remove", "delete", "/members/{member}", "Remove a member", &[]),
+            document("teams_remove", "delete", "/teams/{team}", "Remove a team", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert!(index.spec_verbs[1].contains(&"remov".to_string()), "{:?}", index.spec_verbs);
+        assert_eq!(top(&index, "delete a member"), 1);
+    }
+
+    #[test]
+    fn someone_is_a_placeholder_not_a_word_to_match() {
+        // The list of a user's photos matches "someone" (user) too; as a word every tool had to
+        // match, it would cover the whole request and win over tagging.
+        let documents = vec![
+            document("photos_list_for_user", "get", "/users/{user}/photos", "List photos a user is tagged in", &[]),
+            document("photos_tag", "post", "/photos/{photo}/tags", "Tag a photo", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "tag someone in a photo"), 1);
+    }
+
+    #[test]
+    fn the_path_the_request_accounts_for_wins() {
+        // Equal BM25: the same title and method, as many segments, and the top-level tool's
+        // missing `charges` weighs what its two description words weigh. Without the path's
+        // precision the first would win.
+        let mut documents = fillers();
+        documents.push(document("tool_one", "post", "/charges/{c}/disputes/close", "Close a dispute", &[]));
+        documents.push(document("tool_two", "post", "/disputes/{d}/{x}/close", "Close a dispute", &[]));
+        documents[7].description = "zulu yankee".into();
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "close a dispute"), 7);
+    }
+
+    #[test]
+    fn a_title_or_method_doing_another_action_ranks_lower() {
+        // The same words; one title begins with another action than the request's verb.
+        let documents = vec![
+            document("webhook_one", "post", "/webhooks", "Updates the webhook endpoint", &[]),
+            document("webhook_two", "post", "/webhooks", "Each webhook endpoint", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "add a webhook endpoint"), 1);
+        // The same words and title; GET cannot remove anything.
+        let documents = vec![
+            document("webhook_one", "get", "/webhooks/{w}", "Webhook endpoint", &[]),
+            document("webhook_two", "post", "/webhooks/{w}", "Webhook endpoint", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "remove the webhook endpoint"), 1);
+    }
+
+    #[test]
+    fn words_the_spec_writes_as_one_are_one_word() {
+        // "set up" is the spec's `setup`, not the verb "set" (update).
+        let documents = vec![
+            document("payments_update", "post", "/payments/{p}", "Update a payment", &[]),
+            document("payments_setup", "post", "/payments/setups", "Payment setup", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set up a payment"), 1);
+    }
+
+    #[test]
+    fn everyday_words_find_api_words() {
+        // "logged in" means the authenticated caller, not logs.
+        let documents = vec![
+            document("logs_download", "get", "/logs", "Download logs", &[]),
+            document("users_get_authenticated", "get", "/user", "Authenticated user", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "logged in"), 1);
+        // Issue trackers call a bug an issue.
+        let documents = vec![
+            document("labels_list", "get", "/labels", "List labels", &[]),
+            document("issues_list", "get", "/issues", "List issues", &[]),
+        ];
+        assert_eq!(top(&Index::build(&documents), "list bugs"), 1);
     }
 }
