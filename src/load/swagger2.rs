@@ -273,9 +273,15 @@ fn convert_paths(val: Value, conversion: &mut Conversion) -> Value {
         return json!({});
     };
     // Extensions come first and are not path items, however object-shaped they are.
-    let (extensions, items): (Vec<(String, Value)>, Vec<(String, Value)>) =
-        map.into_iter().partition(|(key, _)| key.starts_with("x-"));
-    let mut out: Map<String, Value> = extensions.into_iter().collect();
+    let mut out = Map::new();
+    let mut items = Vec::new();
+    for (key, value) in map {
+        if key.starts_with("x-") {
+            out.insert(key, value);
+        } else {
+            items.push((key, value));
+        }
+    }
     for (path, item) in items {
         match item {
             Value::Object(item) => {
