@@ -26,7 +26,7 @@ async fn main() {
         let prepared = api2mcp::pipeline::prepare(&source, &ProcessEnvironment).await;
         let catalogue = prepared.catalogue().expect("the spec compiles");
         let view = catalogue.view(None).expect("a main view");
-        let index = view.index.as_ref().expect("zero-config uses discovery on a large spec");
+        let index = view.search_index(&catalogue.tools).expect("zero-config uses discovery on a large spec");
         if let Some(probe) = &probe {
             for hit in index.search(probe, 10, |_| true) {
                 let tool = &catalogue.tools[view.discovered[hit.document]];

@@ -10,9 +10,9 @@ use reqwest::redirect;
 use super::UpstreamResponse;
 use super::request::{BuiltRequest, MultipartValue, RequestBodyBytes};
 use crate::body::{Budget, Overflow, ReadError, read_capped};
+use crate::catalogue::CleanMode;
 use crate::catalogue::Upstream;
 use crate::classify::{Outcome, TimeoutPhase, UpstreamBody};
-use crate::catalogue::CleanMode;
 use crate::shape::stream::{StreamError, Streaming};
 use std::sync::Arc;
 

@@ -102,6 +102,51 @@ impl Catalogue {
     pub fn tools_list_json(&self) -> Value {
         json!({ "tools": self.tools.iter().map(|tool| tool.to_mcp_json()).collect::<Vec<_>>() })
     }
+
+    /// [`Self::tools_list_json`] to serialise: the same bytes, written straight from the tools
+    /// without copying every schema into a new value first (a large catalogue's schemas are MiBs).
+    pub fn tools_list(&self) -> impl serde::Serialize + '_ {
+        ToolsList(&self.tools)
+    }
+}
+
+struct ToolsList<'a>(&'a [Arc<Tool>]);
+
+impl serde::Serialize for ToolsList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let entries: Vec<McpTool<'_>> = self.0.iter().map(|tool| tool.mcp_entry()).collect();
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("tools", &entries)?;
+        map.end()
+    }
+}
+
+/// A tool's `tools/list` entry, borrowed from the tool: [`Tool::to_mcp_json`] without the copy.
+pub struct McpTool<'a>(&'a Tool);
+
+impl serde::Serialize for McpTool<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let tool = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &tool.name)?;
+        if let Some(title) = &tool.title {
+            map.serialize_entry("title", title)?;
+        }
+        if !tool.description.is_empty() {
+            map.serialize_entry("description", &tool.description)?;
+        }
+        map.serialize_entry("inputSchema", &tool.input_schema)?;
+        if let Some(output_schema) = &tool.output_schema {
+            map.serialize_entry("outputSchema", output_schema)?;
+        }
+        // Only hints that differ from MCP's defaults are set (`compile::annotations`); none: no member.
+        if tool.annotations != Annotations::default() {
+            map.serialize_entry("annotations", &tool.annotations)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -291,23 +336,13 @@ pub enum CleanMode {
 impl Tool {
     /// The tool object of `tools/list`.
     pub fn to_mcp_json(&self) -> Value {
-        let mut tool = Map::new();
-        tool.insert("name".into(), Value::String(self.name.clone()));
-        if let Some(title) = &self.title {
-            tool.insert("title".into(), Value::String(title.clone()));
-        }
-        if !self.description.is_empty() {
-            tool.insert("description".into(), Value::String(self.description.clone()));
-        }
-        tool.insert("inputSchema".into(), Value::Object(self.input_schema.clone()));
-        if let Some(output_schema) = &self.output_schema {
-            tool.insert("outputSchema".into(), Value::Object(output_schema.clone()));
-        }
-        let annotations = serde_json::to_value(self.annotations).unwrap_or_default();
-        if annotations.as_object().is_some_and(|a| !a.is_empty()) {
-            tool.insert("annotations".into(), annotations);
-        }
-        Value::Object(tool)
+        // Serialising borrowed strings and maps into a value cannot fail.
+        serde_json::to_value(self.mcp_entry()).unwrap_or_default()
+    }
+
+    /// The tool object of `tools/list`, to serialise without copying the tool's schemas.
+    pub fn mcp_entry(&self) -> McpTool<'_> {
+        McpTool(self)
     }
 }
 

@@ -1,14 +1,15 @@
 //! The views of a catalogue (`catalogue::views`): which tools each endpoint lists directly and which
-//! it offers through discovery, why, with which schema profile, and the search index over the
-//! discovered ones. Pure, like the rest of `compile/`.
+//! it offers through discovery, why, with which schema profile, and what the search index over the
+//! discovered ones reads of a tool (the index itself is built on the first search). Pure, like the
+//! rest of `compile/`.
 
 use std::sync::Arc;
 
 use crate::catalogue::Tool;
-use crate::catalogue::views::{Part, View};
+use crate::catalogue::views::{Part, SearchIndex, View};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discovery::profile::SchemaProfile;
-use crate::discovery::search::{Document, Index};
+use crate::discovery::search::Document;
 use crate::mapping::{DiscoveryMode, MappingFile};
 
 /// Tools above which `discovery: auto` turns discovery on: the smallest common client cap.
@@ -95,8 +96,7 @@ pub fn build(
                 );
             }
         }
-        let documents: Vec<Document> = view.discovered.iter().map(|&i| document(&tools[i])).collect();
-        view.index = Some(Index::build(&documents));
+        view.index = Some(SearchIndex::new(document));
     }
     views
 }

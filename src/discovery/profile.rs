@@ -245,7 +245,10 @@ fn openai(schema: Value, _root: bool) -> Value {
         schema.insert("items".into(), openai(items, false));
     }
     if types(&schema).iter().any(|t| t == "object") {
-        let properties = schema.remove("properties").and_then(|p| p.as_object().cloned()).unwrap_or_default();
+        let properties = match schema.remove("properties") {
+            Some(Value::Object(properties)) => properties,
+            _ => Map::new(),
+        };
         let required: Vec<String> = schema
             .get("required")
             .and_then(Value::as_array)

@@ -140,22 +140,23 @@ pub fn upgrade(doc: Value) -> Upgraded {
         ("responses", Map::new()),
         ("securitySchemes", Map::new()),
     ];
-    for (key, val) in &src {
+    // By value: each section of the original is freed once converted (see `convert_paths`).
+    for (key, val) in src {
         let at = key.as_str();
         match at {
             "swagger" | "info" | "host" | "basePath" | "schemes" | "consumes" | "produces" => {}
             "paths" => set_member(&mut out, at, convert_paths(val, &mut conversion)),
-            "definitions" => match val.as_object() {
-                Some(defs) => {
+            "definitions" => match val {
+                Value::Object(defs) => {
                     for (name, s) in defs {
-                        let s = convert_schema(s, 0, &format!("definitions.{name}"), &mut conversion);
-                        sections[0].1.insert(name.clone(), s);
+                        let s = convert_schema(&s, 0, &format!("definitions.{name}"), &mut conversion);
+                        sections[0].1.insert(name, s);
                     }
                 }
-                None => conversion.note(at, "is not an object; skipped"),
+                _ => conversion.note(at, "is not an object; skipped"),
             },
             "parameters" => {
-                for (name, parameter) in objects(val, at, "parameter", &mut conversion) {
+                for (name, parameter) in objects(&val, at, "parameter", &mut conversion) {
                     let here = format!("parameters.{name}");
                     match get_str(parameter, "in") {
                         Some("body") => {
@@ -175,19 +176,19 @@ pub fn upgrade(doc: Value) -> Upgraded {
             }
             "responses" => {
                 let produces = conversion.produces.clone();
-                for (name, r) in objects(val, at, "response", &mut conversion) {
+                for (name, r) in objects(&val, at, "response", &mut conversion) {
                     let r = convert_response(r, &produces, &format!("responses.{name}"), &mut conversion);
                     sections[3].1.insert(name.clone(), r);
                 }
             }
             "securityDefinitions" => {
-                for (name, s) in objects(val, at, "security definition", &mut conversion) {
+                for (name, s) in objects(&val, at, "security definition", &mut conversion) {
                     let here = format!("securityDefinitions.{name}");
                     let scheme = convert_security_scheme(s, &here, &mut conversion);
                     sections[4].1.insert(name.clone(), scheme);
                 }
             }
-            k if listed("tags externalDocs security", k) || k.starts_with("x-") => set_member(&mut out, k, val.clone()),
+            k if listed("tags externalDocs security", k) || k.starts_with("x-") => set_member(&mut out, k, val),
             k => conversion.note("", format!("unknown top-level key '{k}' dropped")),
         }
     }
@@ -264,22 +265,31 @@ fn build_servers(src: &JsonObject, conversion: &mut Conversion) -> Value {
     Value::Array(urls.into_iter().map(|url| json!({ "url": url })).collect())
 }
 
-fn convert_paths(val: &Value, conversion: &mut Conversion) -> Value {
-    if !val.is_object() {
+/// Takes the paths by value: each original path item is freed as soon as it is converted, so the
+/// two documents are never both whole in memory.
+fn convert_paths(val: Value, conversion: &mut Conversion) -> Value {
+    let Value::Object(map) = val else {
         conversion.note("paths", "is not an object; no operations converted");
         return json!({});
-    }
+    };
+    // Extensions come first and are not path items, however object-shaped they are.
     let mut out = Map::new();
-    if let Some(map) = val.as_object() {
-        for (path, item) in map.iter().filter(|(key, _)| key.starts_with("x-")) {
-            out.insert(path.clone(), item.clone());
+    let mut items = Vec::new();
+    for (key, value) in map {
+        if key.starts_with("x-") {
+            out.insert(key, value);
+        } else {
+            items.push((key, value));
         }
     }
-    // Extensions were copied above and are not path items, however object-shaped they are.
-    let items = objects(val, "paths", "path item", conversion).into_iter();
-    for (path, item) in items.filter(|(key, _)| !key.starts_with("x-")) {
-        let converted = convert_path_item(item, &format!("paths.{path}"), conversion);
-        out.insert(path.clone(), Value::Object(converted));
+    for (path, item) in items {
+        match item {
+            Value::Object(item) => {
+                let converted = convert_path_item(&item, &format!("paths.{path}"), conversion);
+                out.insert(path, Value::Object(converted));
+            }
+            _ => conversion.note(&format!("paths.{path}"), "path item is not an object; skipped"),
+        }
     }
     Value::Object(out)
 }

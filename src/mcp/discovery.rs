@@ -95,7 +95,7 @@ pub fn search(
     if let Some(unknown) = arguments.keys().find(|key| !matches!(key.as_str(), "query" | "limit")) {
         return Err(invalid(unknown, "unknown argument; search_tools takes `query` and `limit`"));
     }
-    let hits = match &view.index {
+    let hits = match view.search_index(&catalogue.tools) {
         Some(index) => index.search(query, limit, |document| visible(view.discovered[document])),
         None => Vec::new(),
     };

@@ -24,8 +24,8 @@ pub struct Cleaned {
 
 /// Markdown and HTML to plain text: emphasis, links (keep link text, drop URL), inline code (keep text), code blocks (dropped), images (dropped), tables (cells joined with spaces), lists (items joined as sentences), headings (kept as text followed by a period if they don't end in punctuation), HTML tags dropped (inline and block), HTML entities decoded (every HTML5 name, numeric references). Whitespace collapsed to single spaces. Also removes hidden characters and instruction-like sentences.
 pub fn clean(input: &str) -> Cleaned {
-    let (sentences, findings) = analyze(input);
-    Cleaned { text: sentences.join(" "), findings }
+    let analysis = analyze(input);
+    Cleaned { text: analysis.0.join(" "), findings: analysis.1.clone() }
 }
 
 /// clean(), then keep the leading sentences whose total word count stays within
@@ -39,10 +39,10 @@ pub fn concise(input: &str, max_words: usize) -> Cleaned {
 
 /// [`concise`], keeping at most `max_sentences` sentences.
 pub fn concise_sentences(input: &str, max_words: usize, max_sentences: usize) -> Cleaned {
-    let (mut sentences, findings) = analyze(input);
-    sentences.truncate(max_sentences.max(1));
-    let (text, _, _) = take_leading(&sentences, max_words);
-    Cleaned { text, findings }
+    let analysis = analyze(input);
+    let sentences = &analysis.0[..analysis.0.len().min(max_sentences.max(1))];
+    let (text, _, _) = take_leading(sentences, max_words);
+    Cleaned { text, findings: analysis.1.clone() }
 }
 
 /// Combine an operation's summary and description into one tool description of
@@ -57,17 +57,19 @@ pub fn describe_operation(
     max_sentences: usize,
 ) -> Cleaned {
     let max_sentences = max_sentences.max(1);
-    let (mut summary, mut findings) = summary.map(analyze).unwrap_or_default();
-    let (mut description, more) = description.map(analyze).unwrap_or_default();
-    findings.extend(more);
+    let summary = summary.map(analyze).unwrap_or_default();
+    let description = description.map(analyze).unwrap_or_default();
+    let mut findings = summary.1.clone();
+    findings.extend(description.1.iter().cloned());
+    let (summary, description) = (&summary.0, &description.0);
     if summary.is_empty() {
-        description.truncate(max_sentences);
-        let (text, _, _) = take_leading(&description, max_words);
+        let description = &description[..description.len().min(max_sentences)];
+        let (text, _, _) = take_leading(description, max_words);
         return Cleaned { text, findings };
     }
-    summary.truncate(max_sentences);
+    let summary = &summary[..summary.len().min(max_sentences)];
     let mut sentences_left = max_sentences - summary.len();
-    let (mut text, mut used, complete) = take_leading(&summary, max_words);
+    let (mut text, mut used, complete) = take_leading(summary, max_words);
     // A truncated summary already fills the budget; appending more would read oddly.
     if complete {
         let summary_words = content_words(&summary.join(" "));

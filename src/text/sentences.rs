@@ -15,18 +15,19 @@ thread_local! {
     /// Specs repeat their prose: Kubernetes inlines the same `ObjectMeta` field descriptions into
     /// each of its 1,123 operations, and analysing them again was a third of its compile time. A
     /// per-thread map (compiling runs on one blocking thread) keyed by the text; bounded, so a
-    /// long-lived thread holds at most a few MiB.
-    static ANALYZED: std::cell::RefCell<std::collections::HashMap<Box<str>, Analysis>> =
+    /// long-lived thread holds at most a few MiB. Shared (`Rc`), not copied out: callers keep one
+    /// or two of the sentences, and copying them all on every hit cost more than the lookup.
+    static ANALYZED: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<Analysis>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// The kept sentences of a text (block ends already punctuated) and findings; remembered, since
 /// the answer depends on the text alone.
-pub(super) fn analyze(input: &str) -> Analysis {
+pub(super) fn analyze(input: &str) -> std::rc::Rc<Analysis> {
     if let Some(known) = ANALYZED.with_borrow(|analyzed| analyzed.get(input).cloned()) {
         return known;
     }
-    let fresh = analyze_text(input);
+    let fresh = std::rc::Rc::new(analyze_text(input));
     ANALYZED.with_borrow_mut(|analyzed| {
         if analyzed.len() >= ANALYZED_TEXTS_KEPT {
             analyzed.clear();

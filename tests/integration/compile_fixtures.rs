@@ -11,6 +11,12 @@ async fn snapshot_case(name: &str) {
     let mut text = format!("== diagnostics\n{}", rendered_diagnostics(&prepared));
     if let Some(catalogue) = prepared.catalogue() {
         let list = serde_json::to_string_pretty(&catalogue.tools_list_json()).unwrap();
+        // `tools --json` writes the list straight from the tools: the same bytes as the value.
+        assert_eq!(
+            serde_json::to_string(&catalogue.tools_list()).unwrap(),
+            catalogue.tools_list_json().to_string(),
+            "{name}: the borrowed tools/list differs from the value"
+        );
         text.push_str(&format!("== tools/list\n{list}\n== calls\n{}", describe_calls(catalogue)));
         for tool in &catalogue.tools {
             jsonschema::draft202012::meta::validator()
