@@ -36,6 +36,11 @@ use crate::telemetry::metrics::{Metrics, SHED_CONCURRENCY, SHED_QUEUE_DELAY};
 /// How often the probe measures the runtime's queueing delay (and the limit adapts).
 pub const PROBE_PERIOD: Duration = Duration::from_millis(10);
 
+/// Consecutive late probe readings (20 ms at the probe period) before the limit is cut: one late
+/// reading is a stall (a writer thread, the kernel's scheduler on a saturated machine), not a queue,
+/// and cutting on it refused closed-loop clients at concurrency 8 that never overloaded anything.
+pub const LATE_READINGS_TO_CUT: usize = 2;
+
 /// How long the delay must stay above the target before new connections are refused.
 pub const SHED_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -83,17 +88,27 @@ impl Control {
         Some(Entered(self.clone()))
     }
 
-    /// Adapts the limit to one probe reading; returns the new limit.
+    /// Adapts the limit to one probe reading; returns the new limit. A late reading cuts it only
+    /// when the one before was late too ([`LATE_READINGS_TO_CUT`]); meanwhile the limit stays.
     fn observe(&self, delay: Duration) -> usize {
-        if delay > self.target {
-            self.late_readings.fetch_add(1, Ordering::AcqRel);
+        let late = if delay > self.target {
+            self.late_readings.fetch_add(1, Ordering::AcqRel) + 1
         } else {
             self.late_readings.store(0, Ordering::Release);
-        }
+            0
+        };
         let limit = self.limit.load(Ordering::Acquire);
+        if late > 0 && late < LATE_READINGS_TO_CUT {
+            return limit;
+        }
         let next = next_limit(limit, self.in_flight.load(Ordering::Acquire), delay, self.target, self.max);
         self.limit.store(next, Ordering::Release);
         next
+    }
+
+    /// Whether the delay stands above the target (enough late readings in a row to cut the limit).
+    fn queue_standing(&self) -> bool {
+        self.late_readings.load(Ordering::Acquire) >= LATE_READINGS_TO_CUT
     }
 }
 
@@ -173,9 +188,10 @@ pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Nex
     let mut entered = None;
     if let Some(control) = &shedding.control {
         shedding.start();
-        // A request that itself waited long to get here counts too (a runtime with one blocked worker).
+        // A request that itself waited long to get here counts too (a runtime with one blocked
+        // worker), while the delay stands above the target: one stall alone refuses nothing.
         let waited = request.extensions().get::<Arrived>().map_or(Duration::ZERO, |arrived| arrived.0.elapsed());
-        entered = control.try_enter().filter(|_| waited <= control.target);
+        entered = control.try_enter().filter(|_| waited <= control.target || !control.queue_standing());
         if entered.is_none() {
             shedding.metrics.request_shed(SHED_QUEUE_DELAY);
             return busy("the server is overloaded; retry shortly\n");
@@ -234,7 +250,10 @@ mod tests {
     async fn only_the_limit_is_admitted_and_leaving_frees_a_place() {
         let shedding = Shedding::new(1024, Some(TARGET), Arc::new(Metrics::new()));
         let control = shedding.control.clone().unwrap();
-        assert_eq!(control.observe(LATE), MIN_LIMIT);
+        assert_eq!(control.observe(LATE), 1024, "one late reading is a stall, not a queue");
+        assert!(!control.queue_standing());
+        assert_eq!(control.observe(LATE), MIN_LIMIT, "two in a row cut the limit");
+        assert!(control.queue_standing());
         let entered: Vec<Entered> = (0..MIN_LIMIT).map(|_| control.try_enter().unwrap()).collect();
         assert!(control.try_enter().is_none(), "over the limit");
         drop(entered);
