@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use rmcp::model::{CallToolResult, LoggingLevel, LoggingMessageNotificationParam};
+
+use crate::classify::Category;
 use rmcp::service::{Peer, RoleServer};
 use serde_json::json;
 
@@ -30,18 +32,24 @@ pub fn rank(level: LoggingLevel) -> u8 {
     }
 }
 
-/// Reports a failed call to a client that asked for messages at its level; a successful call, or a
-/// client that set no level (or a higher one), gets nothing.
-pub async fn failed_call(level: &AtomicU8, peer: &Peer<RoleServer>, tool: &str, result: &CallToolResult) {
+/// Reports a call that failed with `category` to a client that asked for messages at its level; a
+/// client that set no level (or a higher one) gets nothing.
+pub async fn failed_call(
+    level: &AtomicU8,
+    peer: &Peer<RoleServer>,
+    tool: &str,
+    category: Category,
+    result: &CallToolResult,
+) {
     let wanted = level.load(Ordering::Relaxed);
-    if wanted == OFF || result.is_error != Some(true) {
+    let severity = match category {
+        Category::Client => LoggingLevel::Warning,
+        Category::Server | Category::External => LoggingLevel::Error,
+    };
+    if wanted == OFF || rank(severity) < wanted {
         return;
     }
     let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
-    let severity = if text.starts_with("CLIENT ") { LoggingLevel::Warning } else { LoggingLevel::Error };
-    if rank(severity) < wanted {
-        return;
-    }
     let text: String = text.chars().take(MAX_TEXT).collect();
     let message =
         LoggingMessageNotificationParam::new(severity, json!({"tool": tool, "error": text})).with_logger("api2mcp");

@@ -283,12 +283,7 @@ impl ServerHandler for McpServer {
         let tools: Vec<Tool> = served
             .entries
             .iter()
-            .filter(|(index, _)| match (&authenticated, index) {
-                (Some(authenticated), Some(index)) => {
-                    crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[*index].scopes)
-                }
-                _ => true,
-            })
+            .filter(|(index, _)| index.is_none_or(|index| may_call(authenticated.as_ref(), catalogue, index)))
             .map(|(_, tool)| tool.clone())
             .collect();
         let cache_scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
@@ -348,12 +343,7 @@ impl ServerHandler for McpServer {
         let (_, view) = current.view(self.toolset.as_deref())?;
         let catalogue = current.caller.catalogue();
         let authenticated = authenticated(&context);
-        let visible = |index: usize| match &authenticated {
-            Some(authenticated) => {
-                crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[index].scopes)
-            }
-            None => true,
-        };
+        let visible = |index: usize| may_call(authenticated.as_ref(), catalogue, index);
         let mut result = resources::read(catalogue, view, &request.uri, &visible)?;
         if speaks_2026_era(&context) {
             let scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
@@ -396,12 +386,7 @@ impl ServerHandler for McpServer {
         let catalogue = caller.catalogue().clone();
         let (_, view) = current.view(self.toolset.as_deref())?;
         let authenticated = authenticated(&context);
-        let visible = |tool_index: usize| match &authenticated {
-            Some(authenticated) => {
-                crate::auth::permits(&authenticated.principal.scopes, &catalogue.tools[tool_index].scopes)
-            }
-            None => true,
-        };
+        let visible = |tool_index: usize| may_call(authenticated.as_ref(), &catalogue, tool_index);
         let mut arguments = request.arguments.clone().unwrap_or_default();
         let tool_index = if view.uses_discovery() && discovery::is_discovery_tool(&request.name) {
             // The discovery tools answer from the catalogue; `call_tool` continues below as the call
@@ -465,10 +450,10 @@ impl ServerHandler for McpServer {
         // The call is dropped (and the upstream request with it) when the client cancels.
         let client = client_address(&context);
         let cancelled = context.ct.cancelled();
-        let result = self.run_tool(&caller, tool_index, arguments, cancelled, progress, authenticated, client);
-        let result = tracing::Instrument::instrument(result, span).await;
-        if let Some(level) = &self.client_log_level {
-            client_log::failed_call(level, &context.peer, &tool_name, &result).await;
+        let call = self.run_tool(&caller, tool_index, arguments, cancelled, progress, authenticated, client);
+        let (result, failure) = tracing::Instrument::instrument(call, span).await;
+        if let (Some(level), Some(category)) = (&self.client_log_level, failure) {
+            client_log::failed_call(level, &context.peer, &tool_name, category, &result).await;
         }
         Ok(result.into())
     }
@@ -498,7 +483,7 @@ impl McpServer {
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
         authenticated: Option<crate::auth::Authenticated>,
         client: Option<String>,
-    ) -> rmcp::model::CallToolResult {
+    ) -> (rmcp::model::CallToolResult, Option<crate::classify::Category>) {
         let started = std::time::Instant::now();
         let tool = &caller.catalogue().tools[tool_index];
         let (sender, mut receiver) = match progress {
@@ -575,7 +560,7 @@ impl McpServer {
             started.elapsed(),
             (&audited_arguments, &coerced),
         );
-        result
+        (result, failure.filter(|_| !cancelled))
     }
 
     /// A discovery tool's own answer (search, describe, or a `call_tool` that names no callable tool),
@@ -635,7 +620,7 @@ impl McpServer {
             let hint = crate::diag::did_you_mean(tool, names).map(|h| format!(" ({h})")).unwrap_or_default();
             format!("unknown tool '{tool}'{hint}")
         })?;
-        let result = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None, None, None).await;
+        let (result, _) = self.run_tool(&caller, tool_index, arguments, std::future::pending(), None, None, None).await;
         serde_json::to_value(&result).map_err(|error| error.to_string())
     }
 }
@@ -673,6 +658,16 @@ fn speaks_2026_era(context: &RequestContext<RoleServer>) -> bool {
     context
         .protocol_version()
         .is_some_and(|version| version.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// Whether the caller may call (and so see) a tool: the one rule of `tools/list`, `tools/call`, the
+/// discovery tools and the resources. Without inbound auth everyone may.
+fn may_call(
+    authenticated: Option<&crate::auth::Authenticated>,
+    catalogue: &crate::catalogue::Catalogue,
+    tool_index: usize,
+) -> bool {
+    authenticated.is_none_or(|a| crate::auth::permits(&a.principal.scopes, &catalogue.tools[tool_index].scopes))
 }
 
 /// What the HTTP guard established about the caller; `None` on stdio and without inbound auth.
