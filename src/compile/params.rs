@@ -518,6 +518,14 @@ fn add_body(
         && !["oneOf", "anyOf", "allOf", "not", "if"].iter().any(|k| body_schema.get(*k).is_some())
         && body_schema.get("additionalProperties").is_none_or(|a| *a == Value::Bool(false))
         && body_schema.get("type").is_none_or(|t| *t == json!("object"));
+    // An optional body that can only be `{}` (Stripe declares one on every GET) gives the agent nothing
+    // to say: no argument, and nothing is sent, as when the agent leaves an optional body out.
+    let only_empty = body_schema.get("properties").and_then(Value::as_object).is_some_and(Map::is_empty)
+        && body_schema.get("additionalProperties") == Some(&Value::Bool(false))
+        && !["oneOf", "anyOf", "allOf", "not", "if", "patternProperties"].iter().any(|k| body_schema.get(*k).is_some());
+    if only_empty && !request_body.required {
+        return;
+    }
     if !flattenable {
         let argument = unique_name("body".to_string(), ArgumentLocation::Body, used);
         if request_body.required {

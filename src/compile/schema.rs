@@ -197,8 +197,8 @@ impl<'a> SchemaCompiler<'a> {
             (Cut::Recursion, Some(name)) => {
                 format!("A {name} (recursive, not expanded again; the API accepts a full one).")
             }
-            (_, Some(name)) => format!("A {name}; fields not listed (cut for size; the API accepts a full one)."),
-            (_, None) => "Fields not listed (cut for size; the API accepts the whole object).".to_string(),
+            (_, Some(name)) => format!("A {name}; fields not listed (any accepted)."),
+            (_, None) => "Fields not listed (any accepted).".to_string(),
         };
         let own = map.get("description").and_then(Value::as_str).map(|description| {
             let cleaned = text::concise_sentences(description, self.options.description_words, 1);
