@@ -101,7 +101,7 @@ pub fn output(
         // A template that did not compile was reported above.
         mapping::OutputFormat::Template => template.map_or(OutputFormat::Json, OutputFormat::Template),
     };
-    let mut field_path = |index: usize, field: &String| {
+    let mut field_path = |list: &str, index: usize, field: &String| {
         let valid = !(field.is_empty() || field.starts_with('.') || field.ends_with('.') || field.contains(".."));
         if !valid {
             diagnostics.push(
@@ -109,22 +109,20 @@ pub fn output(
                     "mapping/invalid-field-path",
                     format!("'{field}' is not a dotted field path like `owner.login`"),
                 )
-                .at(locate(source, &format!("{pointer}/fields/{index}"))),
+                .at(locate(source, &format!("{pointer}/{list}/{index}"))),
             );
         }
         valid.then(|| field.clone())
     };
-    let fields_count = config.fields.as_ref().map_or(0, Vec::len);
-    let fields: Vec<String> =
-        config.fields.iter().flatten().enumerate().filter_map(|(index, field)| field_path(index, field)).collect();
-    // `exclude` entries are numbered on from `fields`, under `fields/`: where `check` has always pointed
-    // them (kept as it was when this check moved here from `validate/`).
-    let exclude: Vec<String> = config
-        .exclude
+    let fields: Vec<String> = config
+        .fields
         .iter()
+        .flatten()
         .enumerate()
-        .filter_map(|(index, field)| field_path(fields_count + index, field))
+        .filter_map(|(index, field)| field_path("fields", index, field))
         .collect();
+    let exclude: Vec<String> =
+        config.exclude.iter().enumerate().filter_map(|(index, field)| field_path("exclude", index, field)).collect();
     for (key, limit) in [("max_items", config.max_items), ("max_tokens", config.max_tokens)] {
         if limit == Some(0) {
             diagnostics.push(

@@ -42,6 +42,20 @@ fn check_reports_every_mapping_error_with_location_and_exits_78() {
         stdout.contains("21 |       showPetByID:\n   |       ^\n  = help: did you mean 'showPetById'?"),
         "{stdout}"
     );
+    // Each bad output field path points at its own entry: `fields/1`, then `exclude/0` (not `fields/2`).
+    let bad_paths: Vec<&str> = stdout
+        .split("error[mapping/invalid-field-path]")
+        .skip(1)
+        .filter_map(|entry| entry.lines().find(|line| line.contains("--> ")))
+        .collect();
+    assert_eq!(
+        bad_paths,
+        [
+            "  --> tests/fixtures/compile/broken-mapping/api2mcp.yaml:35:24",
+            "  --> tests/fixtures/compile/broken-mapping/api2mcp.yaml:36:21"
+        ],
+        "{stdout}"
+    );
     let errors = stdout.matches("error[").count();
     assert!(errors >= 10, "expected every error in one run, got {errors}:\n{stdout}");
     // Errors come before warnings.
