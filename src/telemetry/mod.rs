@@ -1,6 +1,7 @@
 //! What operators see of a running server: metrics ([`metrics`]), structured logs with request ids,
 //! and OpenTelemetry traces ([`traces`]), all through `tracing`.
 
+mod json_log;
 pub mod log_writer;
 pub mod metrics;
 pub mod traces;
@@ -89,12 +90,12 @@ pub fn init() -> Guards {
     let (json, text) = match format {
         LogFormat::Json => (
             Some(
+                // tracing-subscriber's JSON lines (flattened, with the current span), written
+                // without its per-line and per-record re-parsing (`json_log`).
                 tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(writer.clone())
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .flatten_event(true),
+                    .fmt_fields(json_log::JsonSpanFields)
+                    .event_format(json_log::JsonLines)
+                    .with_writer(writer.clone()),
             ),
             None,
         ),
