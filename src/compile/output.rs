@@ -101,15 +101,15 @@ pub fn output(
         // A template that did not compile was reported above.
         mapping::OutputFormat::Template => template.map_or(OutputFormat::Json, OutputFormat::Template),
     };
-    let mut field_path = |list: &str, index: usize, field: &String| {
-        let valid = !(field.is_empty() || field.starts_with('.') || field.ends_with('.') || field.contains(".."));
+    let mut field_path = |at: String, field: &String| {
+        let valid = crate::shape::is_field_path(field);
         if !valid {
             diagnostics.push(
                 Diagnostic::error(
                     "mapping/invalid-field-path",
                     format!("'{field}' is not a dotted field path like `owner.login`"),
                 )
-                .at(locate(source, &format!("{pointer}/{list}/{index}"))),
+                .at(locate(source, &at)),
             );
         }
         valid.then(|| field.clone())
@@ -119,10 +119,19 @@ pub fn output(
         .iter()
         .flatten()
         .enumerate()
-        .filter_map(|(index, field)| field_path("fields", index, field))
+        .filter_map(|(index, field)| field_path(format!("{pointer}/fields/{index}"), field))
         .collect();
-    let exclude: Vec<String> =
-        config.exclude.iter().enumerate().filter_map(|(index, field)| field_path("exclude", index, field)).collect();
+    let exclude: Vec<String> = config
+        .exclude
+        .iter()
+        .enumerate()
+        .filter_map(|(index, field)| field_path(format!("{pointer}/exclude/{index}"), field))
+        .collect();
+    let rename: Vec<(String, String)> = config
+        .rename
+        .iter()
+        .filter_map(|(path, name)| Some((field_path(format!("{pointer}/rename"), path)?, name.clone())))
+        .collect();
     for (key, limit) in [("max_items", config.max_items), ("max_tokens", config.max_tokens)] {
         if limit == Some(0) {
             diagnostics.push(
@@ -135,7 +144,7 @@ pub fn output(
         select,
         fields,
         exclude,
-        rename: config.rename.iter().map(|(path, name)| (path.clone(), name.clone())).collect(),
+        rename,
         drop_empty: config.drop_empty.unwrap_or(true),
         format,
         max_items: config.max_items,
@@ -317,14 +326,18 @@ mod tests {
 
     #[test]
     fn bad_field_paths_and_zero_budgets_are_reported_and_left_out() {
-        let (output, problems) = compile(json!({"fields": ["a..b", "id"], "exclude": [".x"], "max_items": 0}));
+        let (output, problems) = compile(
+            json!({"fields": ["a..b", "id"], "exclude": [".x"], "rename": {"y.": "z", "w": "v"}, "max_items": 0}),
+        );
         assert_eq!(output.fields, ["id"]);
         assert!(output.exclude.is_empty());
+        assert_eq!(output.rename, [("w".to_string(), "v".to_string())]);
         assert_eq!(
             problems,
             [
                 "mapping/invalid-field-path: 'a..b' is not a dotted field path like `owner.login`",
                 "mapping/invalid-field-path: '.x' is not a dotted field path like `owner.login`",
+                "mapping/invalid-field-path: 'y.' is not a dotted field path like `owner.login`",
                 "mapping/invalid: output.max_items must be at least 1",
             ]
         );

@@ -398,6 +398,11 @@ impl FieldTree {
     }
 }
 
+/// Whether `path` is a dotted field path (`owner.login`): no empty step.
+pub fn is_field_path(path: &str) -> bool {
+    !path.split('.').any(str::is_empty)
+}
+
 pub fn split_path(path: &str) -> Vec<String> {
     path.split('.').map(str::to_string).collect()
 }

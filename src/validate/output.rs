@@ -129,6 +129,10 @@ pub fn check_fields(
     ];
     for (setting, paths) in lists {
         for (index, path) in paths.into_iter().enumerate() {
+            // An invalid path is an error of its own (compile/output.rs), not also an unknown field.
+            if !crate::shape::is_field_path(path) {
+                continue;
+            }
             let steps = crate::shape::split_path(path);
             if let Some(Err(known)) = check_path(&subject, &steps) {
                 let at = if setting == "rename" {
