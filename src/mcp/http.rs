@@ -140,8 +140,7 @@ fn router_with(
         let server = handler.clone();
         let rmcp: StreamableHttpService<McpServer, LocalSessionManager> =
             StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
-        let endpoint = fast::Endpoint { server, rmcp, shared: fast.clone() };
-        axum::routing::any(move |request: Request| endpoint.clone().serve(request))
+        fast::Endpoint::new(server, rmcp, fast.clone())
     };
     let mut mcp = axum::Router::new().nest_service("/mcp", endpoint(server.clone()));
     // Each toolset is a small server of its own at `/mcp/<toolset>` (the ones of the catalogue served

@@ -56,12 +56,41 @@ pub fn served() -> u64 {
     SERVED.load(Ordering::Relaxed)
 }
 
-/// One MCP endpoint (`/mcp` or `/mcp/<toolset>`): the fast path in front of rmcp's service.
+/// One MCP endpoint (`/mcp` or `/mcp/<toolset>`): the fast path in front of rmcp's service. The
+/// router clones its service for every request: a clone is one reference count.
 #[derive(Clone)]
-pub struct Endpoint {
-    pub server: McpServer,
-    pub rmcp: StreamableHttpService<McpServer, LocalSessionManager>,
-    pub shared: Arc<Shared>,
+pub struct Endpoint(Arc<Held>);
+
+/// What an [`Endpoint`] holds.
+struct Held {
+    server: McpServer,
+    rmcp: StreamableHttpService<McpServer, LocalSessionManager>,
+    shared: Arc<Shared>,
+}
+
+impl Endpoint {
+    pub fn new(
+        server: McpServer,
+        rmcp: StreamableHttpService<McpServer, LocalSessionManager>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Endpoint(Arc::new(Held { server, rmcp, shared }))
+    }
+}
+
+impl tower::Service<Request> for Endpoint {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let endpoint = self.clone();
+        Box::pin(async move { Ok(endpoint.serve(request).await) })
+    }
 }
 
 /// What the endpoints of one router share.
@@ -165,7 +194,7 @@ struct Plan {
 impl Endpoint {
     /// Serves one request at this endpoint.
     pub async fn serve(self, request: Request) -> Response {
-        let request = if self.shared.enabled && request.method() == Method::POST {
+        let request = if self.0.shared.enabled && request.method() == Method::POST {
             match self.plan(request) {
                 Ok(plan) => return self.run(plan).await,
                 Err(request) => request,
@@ -175,7 +204,7 @@ impl Endpoint {
         };
         let (mut parts, body) = request.into_parts();
         parts.extensions.remove::<Parsed>();
-        self.rmcp.handle(Request::from_parts(parts, body)).await.map(Body::new)
+        self.0.rmcp.handle(Request::from_parts(parts, body)).await.map(Body::new)
     }
 
     /// The plan for a request the fast path can answer exactly as rmcp would; otherwise the request.
@@ -185,7 +214,7 @@ impl Endpoint {
         let Some(parsed) = parts.extensions.remove::<Parsed>() else { return give_back(parts, body) };
         let headers = &parts.headers;
         let Some(version) = eligible_headers(headers) else { return give_back(parts, body) };
-        if parsed.body_bytes > RMCP_MAX_BODY_BYTES || !self.shared.host_allowed(headers) {
+        if parsed.body_bytes > RMCP_MAX_BODY_BYTES || !self.0.shared.host_allowed(headers) {
             return give_back(parts, body);
         }
         let JsonRpcMessage::Request(JsonRpcRequest { id, request, .. }) = &*parsed.message else {
@@ -221,7 +250,7 @@ impl Endpoint {
         {
             return give_back(parts, body);
         }
-        let Some(peer) = self.shared.peer(&version) else { return give_back(parts, body) };
+        let Some(peer) = self.0.shared.peer(&version) else { return give_back(parts, body) };
         // The message is this request's alone from here on (the extension was removed above).
         let message = Arc::try_unwrap(parsed.message).unwrap_or_else(|shared| (*shared).clone());
         let JsonRpcMessage::Request(JsonRpcRequest { id: _, request, .. }) = message else {
@@ -241,12 +270,12 @@ impl Endpoint {
         context.extensions = std::mem::take(request.extensions_mut());
         let cancel = CancellationToken::new();
         context.ct = cancel.child_token();
-        let server = self.server.clone();
-        let handling: Handling = Box::pin(async move { Service::handle_request(&server, request, context).await });
+        let held = self.0.clone();
+        let handling: Handling = Box::pin(async move { Service::handle_request(&held.server, request, context).await });
         let mut handling = Inline { handling: Some(handling), cancel };
         let result = tokio::select! {
             result = &mut handling => result,
-            () = self.shared.stop.cancelled() => {
+            () = self.0.shared.stop.cancelled() => {
                 // What rmcp answers when the grace period ends before the handler does.
                 drop(handling);
                 return Response::builder()
