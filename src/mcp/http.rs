@@ -3,7 +3,8 @@
 //! that accepted sockets get `TCP_NODELAY` (without it SSE responses stall about 40 ms each) and
 //! every connection is bounded (`connections`). In front of rmcp's service, outermost first: head
 //! checks (`framing`), load shedding (`shed`), the body limit, Host/Origin (`framing`), the JSON-RPC
-//! envelope (`jsonrpc`), the auth guard.
+//! envelope (`jsonrpc`), the auth guard, then per endpoint the fast path of `tools/call` and
+//! `tools/list` (`fast`), which leaves every other request to rmcp.
 
 mod connections;
 mod fast;
