@@ -164,3 +164,47 @@ async fn requests_left_to_rmcp_get_its_refusals() {
     }
     shutdown.cancel();
 }
+
+/// A client that goes away while the fast path runs its call cancels the call, which is still
+/// recorded as cancelled (as under rmcp, whose handler task outlives the request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_client_goes_away_is_recorded_as_cancelled() {
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let upstream_arrived = arrived.clone();
+    let app = Router::new().route(
+        "/hang",
+        get(move || {
+            let arrived = upstream_arrived.clone();
+            async move {
+                arrived.notify_one();
+                std::future::pending::<&'static str>().await
+            }
+        }),
+    );
+    let base_url = crate::support::serve_router(app).await;
+    let shutdown = CancellationToken::new();
+    let url = serve(&base_url, true, shutdown.clone()).await;
+    let before = api2mcp::mcp::http::fast_path_served();
+    let call = tokio::spawn(
+        reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#)
+            .send(),
+    );
+    arrived.notified().await;
+    call.abort();
+    let metrics = url.replace("/mcp", "/metrics");
+    let line = r#"api2mcp_tool_calls_total{tool="hang",category="cancelled",status="none"} 1"#;
+    let metrics = &metrics;
+    crate::support::poll("the cancelled call in /metrics", std::time::Duration::from_secs(10), move || async move {
+        let text = reqwest::get(metrics).await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
+        if text.contains(line) { Ok(()) } else { Err(format!("no `{line}` yet")) }
+    })
+    .await;
+    // The fast path took it (other tests in this process may add to the count, never take away).
+    assert!(api2mcp::mcp::http::fast_path_served() > before);
+    shutdown.cancel();
+}

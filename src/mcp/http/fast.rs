@@ -46,11 +46,11 @@ use super::jsonrpc::Parsed;
 /// rmcp's request body limit (its default, which `http.rs` keeps): larger bodies are rmcp's to refuse.
 const RMCP_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Requests answered by the fast path since the process started (for tests: a request shape that
+/// Requests taken by the fast path since the process started (for tests: a request shape that
 /// should take it, did).
 static SERVED: AtomicU64 = AtomicU64::new(0);
 
-/// How many requests the fast path has answered in this process.
+/// How many requests the fast path has taken in this process.
 #[doc(hidden)]
 pub fn served() -> u64 {
     SERVED.load(Ordering::Relaxed)
@@ -270,6 +270,7 @@ impl Endpoint {
     /// Runs the request through rmcp's dispatch, inline, and answers with the JSON-RPC response.
     async fn run(self, plan: Plan) -> Response {
         let Plan { parts, id, mut request, peer, negotiated } = plan;
+        SERVED.fetch_add(1, Ordering::Relaxed);
         // As rmcp's transport and service loop do: the HTTP parts ride in the request's extensions,
         // and the handler's context takes the request's `_meta` and extensions.
         request.extensions_mut().insert(parts);
@@ -292,7 +293,6 @@ impl Endpoint {
                     .unwrap_or_default();
             }
         };
-        SERVED.fetch_add(1, Ordering::Relaxed);
         let message = match result {
             Ok(result) => ServerJsonRpcMessage::response(result, id),
             Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
