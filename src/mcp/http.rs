@@ -3,13 +3,16 @@
 //! that accepted sockets get `TCP_NODELAY` (without it SSE responses stall about 40 ms each) and
 //! every connection is bounded (`connections`). In front of rmcp's service, outermost first: head
 //! checks (`framing`), load shedding (`shed`), the body limit, Host/Origin (`framing`), the JSON-RPC
-//! envelope (`jsonrpc`), the auth guard.
+//! envelope (`jsonrpc`), the auth guard, then per endpoint the fast path of `tools/call` and
+//! `tools/list` (`fast`), which leaves every other request to rmcp.
 
 mod connections;
+mod fast;
 mod framing;
 mod jsonrpc;
 mod shed;
 
+pub use fast::served as fast_path_served;
 pub use framing::{MAX_HEAD_BYTES, MAX_REQUEST_TARGET_BYTES};
 
 use std::sync::Arc;
@@ -56,6 +59,10 @@ pub struct HttpSettings {
     pub metrics: bool,
     /// How long in-flight requests may run after shutdown starts before they are dropped.
     pub shutdown_grace: Duration,
+    /// Whether `tools/call` and `tools/list` take the fast path (`http/fast.rs`) where it answers as
+    /// rmcp would; always on in `serve`, off only in tests that compare the two.
+    #[doc(hidden)]
+    pub fast_path: bool,
 }
 
 /// Open connections by default: an idle HTTP/1 connection costs hyper's buffers (up to 64 KiB while a
@@ -79,6 +86,7 @@ impl Default for HttpSettings {
             queue_target: None,
             metrics: true,
             shutdown_grace: Duration::from_secs(30),
+            fast_path: true,
         }
     }
 }
@@ -109,7 +117,7 @@ fn router_with(
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
-        .with_cancellation_token(stop);
+        .with_cancellation_token(stop.clone());
     config.allowed_hosts = settings.allowed_hosts.clone();
     config.allowed_origins = settings.allowed_origins.clone();
     let mut ops = crate::ops::router(Arc::new(server.clone()), ops_shutdown);
@@ -128,17 +136,18 @@ fn router_with(
         Some(Ok(guard)) => Some(super::guard::metadata_router(guard.inbound.clone(), server.clone())),
         _ => None,
     };
-    let handler = server.clone();
-    let service: StreamableHttpService<McpServer, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
-    let mut mcp = axum::Router::new().nest_service("/mcp", service);
+    let fast = Arc::new(fast::Shared::new(settings.fast_path, &settings.allowed_hosts, stop, server.clone()));
+    let endpoint = |handler: McpServer| {
+        let server = handler.clone();
+        let rmcp: StreamableHttpService<McpServer, LocalSessionManager> =
+            StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
+        fast::Endpoint::new(server, rmcp, fast.clone())
+    };
+    let mut mcp = axum::Router::new().nest_service("/mcp", endpoint(server.clone()));
     // Each toolset is a small server of its own at `/mcp/<toolset>` (the ones of the catalogue served
     // at startup; a reload changes what they serve, not which paths exist).
     for toolset in server.toolsets() {
-        let handler = server.for_toolset(&toolset);
-        let service: StreamableHttpService<McpServer, LocalSessionManager> =
-            StreamableHttpService::new(move || Ok(handler.clone()), Arc::default(), config.clone());
-        mcp = mcp.nest_service(&format!("/mcp/{toolset}"), service);
+        mcp = mcp.nest_service(&format!("/mcp/{toolset}"), endpoint(server.for_toolset(&toolset)));
     }
     match guard {
         None => {}

@@ -10,6 +10,7 @@ mod compile_fixtures;
 mod corpus;
 mod discovery;
 mod docs;
+mod fast_path;
 mod faults;
 mod fidelity;
 mod first_hour;

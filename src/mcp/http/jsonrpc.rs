@@ -12,6 +12,7 @@
 //! only an oversized body a 413.
 
 use std::error::Error as _;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Request;
@@ -19,6 +20,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ConstString, JsonRpcMessage};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -30,15 +32,27 @@ pub async fn check_envelope(request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(error) => return unreadable_body(&error),
     };
-    if let Err(rejection) = check(&body) {
-        return rejection.into_response();
+    match check(&body) {
+        Ok(message) => {
+            parts.extensions.insert(Parsed { message: Arc::new(message), body_bytes: body.len() });
+        }
+        Err(rejection) => return rejection.into_response(),
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+}
+
+/// The message a body that passed [`check`] holds, riding in the request's extensions so that the
+/// fast path (`fast.rs`) reads it without parsing the body again; removed before rmcp sees the request.
+#[derive(Clone)]
+pub struct Parsed {
+    pub message: Arc<ClientJsonRpcMessage>,
+    /// The body's length in bytes.
+    pub body_bytes: usize,
 }
 
 fn unreadable_body(error: &axum::Error) -> Response {
@@ -85,8 +99,9 @@ const TYPED_METHODS: &[&str] = &[
     rmcp::model::ListToolsRequestMethod::VALUE,
 ];
 
-/// Checks one message body; `Err` is the answer to send instead of running it.
-pub fn check(body: &Bytes) -> Result<(), Rejection> {
+/// Checks one message body: the message rmcp will read, or (`Err`) the answer to send instead of
+/// running it.
+pub fn check(body: &Bytes) -> Result<ClientJsonRpcMessage, Rejection> {
     let value: Value = serde_json::from_slice(body).map_err(|error| Rejection {
         id: Value::Null,
         code: PARSE_ERROR,
@@ -112,6 +127,9 @@ pub fn check(body: &Bytes) -> Result<(), Rejection> {
     if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(invalid(&id, "`jsonrpc` must be \"2.0\""));
     }
+    // Read once as rmcp's message type (from the value, not a copy of it): both the typed params
+    // and the final check below look at this one result.
+    let parsed = ClientJsonRpcMessage::deserialize(&value);
     match message.get("method") {
         Some(Value::String(method)) => {
             if let Some(params) = message.get("params")
@@ -120,7 +138,7 @@ pub fn check(body: &Bytes) -> Result<(), Rejection> {
                 return Err(Rejection { id, code: INVALID_PARAMS, message: "`params` must be an object".into() });
             }
             if message.contains_key("id") && TYPED_METHODS.contains(&method.as_str()) {
-                check_typed_params(&value, &id, method)?;
+                check_typed_params(&parsed, &value, &id, method)?;
             }
         }
         Some(_) => return Err(invalid(&id, "`method` must be a string")),
@@ -133,15 +151,18 @@ pub fn check(body: &Bytes) -> Result<(), Rejection> {
         }
     }
     // Whatever passed must also be a message rmcp can read: refuse here rather than get a 415 there.
-    serde_json::from_value::<ClientJsonRpcMessage>(value)
-        .map(|_| ())
-        .map_err(|error| invalid(&id, &format!("not a valid MCP message: {error}")))
+    parsed.map_err(|error| invalid(&id, &format!("not a valid MCP message: {error}")))
 }
 
 /// rmcp reads a known method whose params do not fit its type as a custom request, which the
 /// handler answers "method not found": the params are what is wrong.
-fn check_typed_params(value: &Value, id: &Value, method: &str) -> Result<(), Rejection> {
-    match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+fn check_typed_params(
+    parsed: &Result<ClientJsonRpcMessage, serde_json::Error>,
+    value: &Value,
+    id: &Value,
+    method: &str,
+) -> Result<(), Rejection> {
+    match parsed {
         Ok(JsonRpcMessage::Request(request)) if !matches!(request.request, ClientRequest::CustomRequest(_)) => Ok(()),
         _ => Err(Rejection {
             id: id.clone(),
