@@ -40,6 +40,10 @@ const SHAPE_BONUS: f32 = 0.2;
 /// Rerank: share of the score a tool loses when its title begins with another action than the
 /// request's verb.
 const OTHER_ACTION_PENALTY: f32 = 0.3;
+/// Rerank: bonus for a write whose path ends in the noun the request uses as its verb.
+const DENOMINAL_BONUS: f32 = 0.5;
+/// Rerank: share of the score a tool loses per scope of its path the request does not name.
+const SCOPE_PENALTY: f32 = 0.2;
 /// Rerank: penalty per path segment (the more general operation first when the words tie).
 const SEGMENT_PENALTY: f32 = 0.1;
 
@@ -54,6 +58,10 @@ const SELF_TERMS: &[&str] = &["authenticated", "current", "me", "myself", "viewe
 const PLACEHOLDER_WORDS: &[&str] =
     &["someone", "somebody", "anyone", "anybody", "everyone", "everybody", "who", "whom"];
 const PLACEHOLDER_TERMS: &[&str] = &["user", "member", "people"];
+
+/// Words that stand for an item's identifier ("look up a customer by id") rather than name a
+/// thing to match: they ask for one item (a path ending in a parameter), never a word to match.
+const ITEM_WORDS: &[&str] = &["id", "identifier", "uuid"];
 
 /// Everyday words and the words APIs use for the same thing (API-independent): each user word
 /// adds the API words as synonyms.
@@ -91,6 +99,21 @@ const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
     ("get", &["get"], &["fetch", "retrieve", "read", "view", "look", "lookup", "detail", "details", "info", "show"]),
 ];
+
+/// What a request searches for.
+struct QueryTerms {
+    /// Weighted terms (stems, synonyms, exact forms `=word`, method tokens `_post`), each with
+    /// the bits of the user's words it stands for.
+    terms: BTreeMap<String, (f32, u64)>,
+    /// How many of the user's words count for coverage.
+    words: usize,
+    /// The action the request's verb asks for (a `VERB_GROUPS` canonical word).
+    intent: Option<&'static str>,
+    /// The request's first word and its stem, when that may be a noun used as a verb.
+    denominal: Option<(String, String)>,
+    /// Whether the request asks for one item by its identifier ("by id").
+    names_item: bool,
+}
 
 /// What the index knows about one tool.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +159,13 @@ pub struct Index {
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
+    /// Per document: the stems of its path's last literal segment (`/issues/{n}/assignees` →
+    /// `assigne`), for a request that uses that noun as its verb ("assign someone to an issue").
+    last_segments: Vec<(Vec<String>, Vec<String>)>,
+    /// Per document: the scopes its path is nested in, each the stems of a literal segment that a
+    /// parameter follows and that is not the last (`/customers/{c}/subscriptions` → `[[custom]]`),
+    /// without those in more than a third of all paths (GitHub's `repos`).
+    scopes: Vec<Vec<Vec<String>>>,
     /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
     vocabulary: Vec<String>,
     /// Per verb group (in `VERB_GROUPS` order): the stems of the group's words that this spec uses
@@ -198,6 +228,8 @@ impl Index {
         // How many titles each stem begins: the verbs this spec uses.
         let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
+        let mut last_segments = Vec::with_capacity(documents.len());
+        let mut scopes = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
             let mut weights: BTreeMap<String, f32> = BTreeMap::new();
@@ -258,6 +290,19 @@ impl Index {
             path_stems.sort();
             path_stems.dedup();
             path_words.push(path_stems);
+            let literal = |segment: &str| !segment.starts_with('{');
+            let last_literal = segments_all.iter().rposition(|s| literal(s));
+            let last_words = last_literal.map(|at| words(segments_all[at])).unwrap_or_default();
+            let last_stems = last_words.iter().map(|w| stem(w)).collect();
+            last_segments.push((last_words, last_stems));
+            scopes.push(
+                segments_all
+                    .windows(2)
+                    .enumerate()
+                    .filter(|(at, pair)| literal(pair[0]) && !literal(pair[1]) && Some(*at) != last_literal)
+                    .map(|(_, pair)| words(pair[0]).iter().map(|w| stem(w)).collect::<Vec<String>>())
+                    .collect::<Vec<_>>(),
+            );
             for parameter in &document.parameters {
                 add(parameter, 0.3, &mut weights);
             }
@@ -294,8 +339,12 @@ impl Index {
         vocabulary.sort();
         let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
         // A segment word in more than a third of the paths says nothing about the operation.
+        let specific = |word: &String| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len());
         for words in &mut path_words {
-            words.retain(|word| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len()));
+            words.retain(specific);
+        }
+        for scopes in &mut scopes {
+            scopes.retain(|scope| scope.iter().all(specific));
         }
         Index {
             stemmer,
@@ -308,6 +357,8 @@ impl Index {
             title_verbs,
             methods: documents.iter().map(|d| d.method.to_ascii_lowercase()).collect(),
             shapes,
+            last_segments,
+            scopes,
             vocabulary,
             spec_verbs,
         }
@@ -321,7 +372,7 @@ impl Index {
     /// The weighted terms a query searches for: its own stems, their derived synonyms, the verbs'
     /// usual words and HTTP methods. Each term also says which of the user's words it stands for
     /// (a bit per word, for coverage); method tokens stand for none.
-    fn query_terms(&self, query: &str) -> (BTreeMap<String, (f32, u64)>, usize, Option<&'static str>) {
+    fn query_terms(&self, query: &str) -> QueryTerms {
         let mut terms: BTreeMap<String, (f32, u64)> = BTreeMap::new();
         let mut add = |term: String, weight: f32, word_bit: u64| {
             let entry = terms.entry(term).or_default();
@@ -331,12 +382,31 @@ impl Index {
         let mut counted = 0usize;
         let mut has_verb = false;
         let mut intent: Option<&'static str> = None;
-        for word in self.join_compounds(words(query)) {
+        let mut names_item = false;
+        let joined = self.join_compounds(words(query));
+        // The request's first word, when it is no verb people usually say and no plural: perhaps
+        // the operation's own noun used as a verb ("charge a card", "assign someone").
+        let denominal = joined.first().filter(|word| {
+            !is_stopword(word)
+                && !SELF_WORDS.contains(&word.as_str())
+                && !PLACEHOLDER_WORDS.contains(&word.as_str())
+                && !VERB_GROUPS
+                    .iter()
+                    .any(|(canonical, _, others)| canonical == *word || others.contains(&word.as_str()))
+                && (!word.ends_with('s') || word.ends_with("ss"))
+        });
+        let denominal = denominal.map(|word| (word.clone(), self.stemmer.stem(word).into_owned()));
+        for word in joined {
             if SELF_WORDS.contains(&word.as_str()) {
                 // An optional bonus, not one of the words a tool must match.
                 for term in SELF_TERMS {
                     add(self.stemmer.stem(term).into_owned(), SELF_WEIGHT, 0);
                 }
+                continue;
+            }
+            if ITEM_WORDS.contains(&word.as_str()) {
+                // "a customer by id": one item, whatever its identifier is called.
+                names_item = true;
                 continue;
             }
             if PLACEHOLDER_WORDS.contains(&word.as_str()) {
@@ -393,7 +463,7 @@ impl Index {
             add(method_term("post"), METHOD_WEIGHT / 2.0, 0);
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
-        (terms, counted.min(64), intent)
+        QueryTerms { terms, words: counted.min(64), intent, denominal, names_item }
     }
 
     /// Two consecutive words of the request that the spec writes as one word become that word
@@ -450,7 +520,7 @@ impl Index {
         let documents = self.lengths.len();
         let mut scores = vec![0.0f32; documents];
         let mut matched = vec![0u64; documents];
-        let (terms, words, intent) = self.query_terms(query);
+        let QueryTerms { terms, words, intent, denominal, names_item } = self.query_terms(query);
         let terms_matched: Vec<String> =
             terms.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         for (term, (query_weight, word_bits)) in terms {
@@ -503,6 +573,7 @@ impl Index {
             let fits = match intent {
                 Some("create" | "list") => !item,
                 Some("update" | "delete") => item,
+                Some("get") => item && names_item,
                 _ => false,
             };
             if fits {
@@ -523,6 +594,27 @@ impl Index {
             );
             if other_title || other_method {
                 hit.score *= 1.0 - OTHER_ACTION_PENALTY;
+            }
+            // A noun used as the verb ("charge a card", "assign someone to an issue") asks to
+            // create or set that thing: the write whose path ends in it.
+            // The segment must hold another form of the word ("charges", "assignees", "starred"):
+            // an action segment that is the word itself (`/cancel`, `/force-cancel`) is found by
+            // the words alone.
+            if let Some((verb, verb_stem)) = &denominal {
+                let writes = matches!(self.methods[hit.document].as_str(), "post" | "put" | "patch");
+                let (forms, stems) = &self.last_segments[hit.document];
+                let other_form = forms.iter().zip(stems).any(|(form, stem)| form != verb && related(stem, verb_stem));
+                if writes && other_form {
+                    hit.score *= 1.0 + DENOMINAL_BONUS;
+                }
+            }
+            // Near-duplicates nested in another scope (`/customers/{c}/subscriptions` beside
+            // `/subscriptions`, an organization's secrets beside a repository's): a scope the
+            // request does not name costs a share of the score.
+            for scope in &self.scopes[hit.document] {
+                if !scope.iter().any(|s| query_stems.contains(&s.as_str())) {
+                    hit.score *= 1.0 - SCOPE_PENALTY;
+                }
             }
         }
         hits.sort_by(by_score);
@@ -548,6 +640,13 @@ fn spec_verbs(stemmer: &Stemmer, documents: usize, leading_words: &BTreeMap<Stri
             stems
         })
         .collect()
+}
+
+/// Whether two stems are the same word: equal, or sharing at least five characters and three
+/// quarters of the longer one ("assign" and "assigne", "subscrib" and "subscript").
+fn related(a: &str, b: &str) -> bool {
+    let shared = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    a == b || (shared >= 5 && shared * 4 >= a.chars().count().max(b.chars().count()) * 3)
 }
 
 fn first_sentence(text: &str) -> &str {
@@ -882,5 +981,46 @@ mod tests {
             document("issues_list", "get", "/issues", "List issues", &[]),
         ];
         assert_eq!(top(&Index::build(&documents), "list bugs"), 1);
+    }
+
+    #[test]
+    fn a_noun_used_as_the_verb_finds_the_write_ending_in_it() {
+        // The same words; only the last segment tells `/charges` (another form of "charge")
+        // from `/charge` (the word itself, found by the words alone: it wins without the rule).
+        let documents = vec![
+            document("tool_one", "post", "/charge/{c}", "Card charge", &[]),
+            document("tool_two", "post", "/charges/{c}", "Card charge", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "charge a card"), 1);
+    }
+
+    #[test]
+    fn a_scope_the_request_does_not_name_costs() {
+        // The organization's tool says "repos" in its title too and accounts for more of the
+        // request's words; the request means the repository's own secret and names no
+        // organization: without the scope's cost the first would win.
+        let mut documents = fillers();
+        documents.push(document(
+            "tool_one",
+            "put",
+            "/orgs/{org}/secrets/{name}/repos/{r}",
+            "Set repos for a secret",
+            &[],
+        ));
+        documents.push(document("tool_two", "put", "/repos/{owner}/{repo}/secrets/{name}", "Set a secret value", &[]));
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set a secret in a repo"), 7);
+    }
+
+    #[test]
+    fn by_id_asks_for_one_item() {
+        // The same words; "by id" is no word to match but asks for the item, not the list.
+        let documents = vec![
+            document("tool_one", "get", "/customers", "Retrieve customers", &[]),
+            document("tool_two", "get", "/customers/{customer}", "Retrieve customers", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "look up a customer by id"), 1);
     }
 }
