@@ -5,9 +5,12 @@
 //! word pairs (`pr` ↔ `pull request`), the verbs its titles begin with, and the compounds it writes
 //! as one word (`setup`). Small, API-independent tables map the verbs people use to the HTTP
 //! methods that do it, and a few everyday words to API words. The best BM25 hits are reranked by
-//! how much of each tool's title and path the request accounts for and whether its title's verb,
-//! method and path shape fit the request's verb (see `specs/discovery-mode.md`). Built once per
-//! catalogue, pure and deterministic: ties are broken by catalogue order.
+//! how much of each tool's title and path the request accounts for (a root path segment that only
+//! the caller's own tools use, GitHub's `/user`, counts as named by "my"), whether its title's
+//! verb, method and path shape fit the request's verb (a noun used as the verb, "charge a card",
+//! asks for the write whose path ends in it; "by id" for an item), and whether the request names
+//! the scopes its path is nested in (see `specs/discovery-mode.md`). Built once per catalogue,
+//! pure and deterministic: ties are broken by catalogue order.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,6 +101,7 @@ const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
     ("update", &["patch", "put"], &["edit", "change", "modify", "alter", "rename", "set", "patch", "tweak"]),
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
     ("get", &["get"], &["fetch", "retrieve", "read", "view", "look", "lookup", "detail", "details", "info", "show"]),
+    ("search", &["get"], &["find", "locate"]),
 ];
 
 /// What a request searches for.
@@ -113,6 +117,8 @@ struct QueryTerms {
     denominal: Option<(String, String)>,
     /// Whether the request asks for one item by its identifier ("by id").
     names_item: bool,
+    /// Whether the request says "my", "me" or "I".
+    names_self: bool,
 }
 
 /// What the index knows about one tool.
@@ -166,6 +172,9 @@ pub struct Index {
     /// parameter follows and that is not the last (`/customers/{c}/subscriptions` → `[[custom]]`),
     /// without those in more than a third of all paths (GitHub's `repos`).
     scopes: Vec<Vec<Vec<String>>>,
+    /// Per document: the stems of its path segments that stand for the caller (GitHub's `/user`),
+    /// which a request saying "my" accounts for.
+    self_segments: Vec<Vec<String>>,
     /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
     vocabulary: Vec<String>,
     /// Per verb group (in `VERB_GROUPS` order): the stems of the group's words that this spec uses
@@ -230,6 +239,11 @@ impl Index {
         let mut shapes = Vec::with_capacity(documents.len());
         let mut last_segments = Vec::with_capacity(documents.len());
         let mut scopes = Vec::with_capacity(documents.len());
+        // Per root path word (as written): in how many tools, and in how many of those the title
+        // or name is about the caller; per tool, its root path words.
+        let self_stems: Vec<String> = SELF_TERMS.iter().map(|term| stem(term)).collect();
+        let mut segment_use: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let mut segment_forms: Vec<Vec<String>> = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
             let mut weights: BTreeMap<String, f32> = BTreeMap::new();
@@ -292,6 +306,18 @@ impl Index {
             path_words.push(path_stems);
             let literal = |segment: &str| !segment.starts_with('{');
             let last_literal = segments_all.iter().rposition(|s| literal(s));
+            let about_self =
+                words(summary).iter().chain(words(&document.name).iter()).any(|w| self_stems.contains(&stem(w)));
+            // The root segment only: where an API puts the caller's own tree (`/user/...`).
+            let mut forms: Vec<String> = segments.iter().take(1).flat_map(|s| words(s)).collect();
+            forms.sort();
+            forms.dedup();
+            for form in &forms {
+                let entry = segment_use.entry(form.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += usize::from(about_self);
+            }
+            segment_forms.push(forms);
             let last_words = last_literal.map(|at| words(segments_all[at])).unwrap_or_default();
             let last_stems = last_words.iter().map(|w| stem(w)).collect();
             last_segments.push((last_words, last_stems));
@@ -338,6 +364,18 @@ impl Index {
             postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         vocabulary.sort();
         let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
+        // A root path word (as written: GitHub's `user`, not `users`) that at least three tools
+        // use, three quarters of them about the caller, stands for the caller.
+        let self_segments: Vec<Vec<String>> = segment_forms
+            .iter()
+            .map(|forms| {
+                forms
+                    .iter()
+                    .filter(|form| segment_use.get(*form).is_some_and(|(all, own)| *all >= 3 && own * 4 >= *all * 3))
+                    .map(|form| stem(form))
+                    .collect()
+            })
+            .collect();
         // A segment word in more than a third of the paths says nothing about the operation.
         let specific = |word: &String| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len());
         for words in &mut path_words {
@@ -359,6 +397,7 @@ impl Index {
             shapes,
             last_segments,
             scopes,
+            self_segments,
             vocabulary,
             spec_verbs,
         }
@@ -383,6 +422,7 @@ impl Index {
         let mut has_verb = false;
         let mut intent: Option<&'static str> = None;
         let mut names_item = false;
+        let mut names_self = false;
         let joined = self.join_compounds(words(query));
         // The request's first word, when it is no verb people usually say and no plural: perhaps
         // the operation's own noun used as a verb ("charge a card", "assign someone").
@@ -398,6 +438,7 @@ impl Index {
         let denominal = denominal.map(|word| (word.clone(), self.stemmer.stem(word).into_owned()));
         for word in joined {
             if SELF_WORDS.contains(&word.as_str()) {
+                names_self = true;
                 // An optional bonus, not one of the words a tool must match.
                 for term in SELF_TERMS {
                     add(self.stemmer.stem(term).into_owned(), SELF_WEIGHT, 0);
@@ -463,7 +504,7 @@ impl Index {
             add(method_term("post"), METHOD_WEIGHT / 2.0, 0);
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
-        QueryTerms { terms, words: counted.min(64), intent, denominal, names_item }
+        QueryTerms { terms, words: counted.min(64), intent, denominal, names_item, names_self }
     }
 
     /// Two consecutive words of the request that the spec writes as one word become that word
@@ -520,7 +561,7 @@ impl Index {
         let documents = self.lengths.len();
         let mut scores = vec![0.0f32; documents];
         let mut matched = vec![0u64; documents];
-        let QueryTerms { terms, words, intent, denominal, names_item } = self.query_terms(query);
+        let QueryTerms { terms, words, intent, denominal, names_item, names_self } = self.query_terms(query);
         let terms_matched: Vec<String> =
             terms.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         for (term, (query_weight, word_bits)) in terms {
@@ -553,6 +594,19 @@ impl Index {
         // stack"), and among equals the shorter path (the general operation) comes first.
         hits.truncate(RERANK_DEPTH.max(limit));
         let query_stems: Vec<&str> = terms_matched.iter().map(String::as_str).collect();
+        // A noun used as the verb ("charge a card", "assign someone to an issue") asks to create
+        // or set that thing: the write whose path ends in it. The segment must hold another form
+        // of the word ("charges", "assignees", "starred"): an action segment that is the word
+        // itself (`/cancel`, `/force-cancel`) is found by the words alone.
+        let names_noun = |document: usize| {
+            denominal.as_ref().is_some_and(|(verb, verb_stem)| {
+                let writes = matches!(self.methods[document].as_str(), "post" | "put" | "patch");
+                let (forms, stems) = &self.last_segments[document];
+                writes && forms.iter().zip(stems).any(|(form, stem)| form != verb && related(stem, verb_stem))
+            })
+        };
+        // When some write is named so, the request is that action, and no read.
+        let acts = intent.is_none() && hits.iter().any(|hit| names_noun(hit.document));
         for hit in &mut hits {
             let title = &self.titles[hit.document];
             if !title.is_empty() {
@@ -563,7 +617,12 @@ impl Index {
             // for "close a dispute".
             let path = &self.path_words[hit.document];
             if !path.is_empty() {
-                let covered = path.iter().filter(|t| query_stems.contains(&t.as_str())).count();
+                // "my" accounts for the segment that stands for the caller (`/user/repos`).
+                let own = &self.self_segments[hit.document];
+                let covered = path
+                    .iter()
+                    .filter(|t| query_stems.contains(&t.as_str()) || (names_self && own.contains(t)))
+                    .count();
                 hit.score *= 1.0 + PATH_PRECISION_WEIGHT * covered as f32 / path.len() as f32;
             }
             let (segments, item) = self.shapes[hit.document];
@@ -584,7 +643,7 @@ impl Index {
             // thing; listing and getting are both reading.
             // Likewise a method that cannot do what the request asks: a write by GET, creating
             // or changing by DELETE.
-            let reading = |verb: &str| matches!(verb, "list" | "get");
+            let reading = |verb: &str| matches!(verb, "list" | "get" | "search");
             let other_title = self.title_verbs[hit.document]
                 .zip(intent)
                 .is_some_and(|(offered, wanted)| wanted != offered && !(reading(wanted) && reading(offered)));
@@ -595,18 +654,10 @@ impl Index {
             if other_title || other_method {
                 hit.score *= 1.0 - OTHER_ACTION_PENALTY;
             }
-            // A noun used as the verb ("charge a card", "assign someone to an issue") asks to
-            // create or set that thing: the write whose path ends in it.
-            // The segment must hold another form of the word ("charges", "assignees", "starred"):
-            // an action segment that is the word itself (`/cancel`, `/force-cancel`) is found by
-            // the words alone.
-            if let Some((verb, verb_stem)) = &denominal {
-                let writes = matches!(self.methods[hit.document].as_str(), "post" | "put" | "patch");
-                let (forms, stems) = &self.last_segments[hit.document];
-                let other_form = forms.iter().zip(stems).any(|(form, stem)| form != verb && related(stem, verb_stem));
-                if writes && other_form {
-                    hit.score *= 1.0 + DENOMINAL_BONUS;
-                }
+            if names_noun(hit.document) {
+                hit.score *= 1.0 + DENOMINAL_BONUS;
+            } else if acts && matches!(self.methods[hit.document].as_str(), "get" | "head") {
+                hit.score *= 1.0 - OTHER_ACTION_PENALTY;
             }
             // Near-duplicates nested in another scope (`/customers/{c}/subscriptions` beside
             // `/subscriptions`, an organization's secrets beside a repository's): a scope the
@@ -1022,5 +1073,44 @@ mod tests {
         ];
         let index = Index::build(&documents);
         assert_eq!(top(&index, "look up a customer by id"), 1);
+    }
+
+    #[test]
+    fn find_means_search() {
+        // Without "find" → search, the shorter path of the list would win.
+        let documents = vec![
+            document("tool_one", "get", "/issues", "List issues", &[]),
+            document("tool_two", "get", "/search/issues", "Search issues", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "find issues"), 1);
+    }
+
+    #[test]
+    fn a_noun_used_as_the_verb_is_no_read() {
+        // The list says "assigned" in its title, closer to the request's words than the write's
+        // "assignees"; once a write's path names the noun, the request is that write.
+        let documents = vec![
+            document("tool_one", "get", "/issues", "List issues assigned to a user", &[]),
+            document("tool_two", "post", "/issues/{n}/assignees", "Add assignees to an issue", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "assign someone to an issue"), 1);
+    }
+
+    #[test]
+    fn my_finds_the_callers_own_path() {
+        // `/user` roots only tools about the caller, so it stands for "my"; without that, the
+        // public list (its path fully named by the request) would win.
+        let mut documents = vec![
+            document("tool_one", "get", "/repositories", "List public repositories", &[]),
+            document("tool_two", "get", "/user/repositories", "List repositories for the authenticated user", &[]),
+            document("tool_three", "get", "/user/keys", "List keys for the authenticated user", &[]),
+            document("tool_four", "get", "/user/emails", "List emails for the authenticated user", &[]),
+        ];
+        documents.extend(fillers());
+        let index = Index::build(&documents);
+        assert_eq!(index.self_segments[1], ["user"]);
+        assert_eq!(top(&index, "list my repositories"), 1);
     }
 }
