@@ -596,15 +596,20 @@ impl Index {
         let query_stems: Vec<&str> = terms_matched.iter().map(String::as_str).collect();
         // A noun used as the verb ("charge a card", "assign someone to an issue") asks to create
         // or set that thing: the write whose path ends in it. The segment must hold another form
-        // of the word ("charges", "assignees", "starred"): an action segment that is the word
-        // itself (`/cancel`, `/force-cancel`) is found by the words alone.
-        let names_noun = |document: usize| {
-            denominal.as_ref().is_some_and(|(verb, verb_stem)| {
-                let writes = matches!(self.methods[document].as_str(), "post" | "put" | "patch");
-                let (forms, stems) = &self.last_segments[document];
-                writes && forms.iter().zip(stems).any(|(form, stem)| form != verb && related(stem, verb_stem))
-            })
-        };
+        // of the word ("charges", "assignees", "starred") or the word qualifying its noun
+        // ("set up" → `setup_intents`): an action segment that ends in the word itself
+        // (`/cancel`, `/force-cancel`) is found by the words alone.
+        let names_noun =
+            |document: usize| {
+                denominal.as_ref().is_some_and(|(verb, verb_stem)| {
+                    let writes = matches!(self.methods[document].as_str(), "post" | "put" | "patch");
+                    let (forms, stems) = &self.last_segments[document];
+                    writes
+                        && forms.iter().zip(stems).enumerate().any(|(at, (form, stem))| {
+                            related(stem, verb_stem) && (form != verb || at + 1 < forms.len())
+                        })
+                })
+            };
         // When some write is named so, the request is that action, and no read.
         let acts = intent.is_none() && hits.iter().any(|hit| names_noun(hit.document));
         for hit in &mut hits {
@@ -1044,6 +1049,14 @@ mod tests {
         ];
         let index = Index::build(&documents);
         assert_eq!(top(&index, "charge a card"), 1);
+        // The word itself counts where it only qualifies the segment's noun (`setup_intents`),
+        // not where it ends it (`/setup`, an action).
+        let documents = vec![
+            document("tool_one", "post", "/setup", "Setup intent", &[]),
+            document("tool_two", "post", "/setup_intents", "Setup intent", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set up an intent"), 1);
     }
 
     #[test]
