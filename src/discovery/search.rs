@@ -241,7 +241,6 @@ impl Index {
         let mut scopes = Vec::with_capacity(documents.len());
         // Per root path word (as written): in how many tools, and in how many of those the title
         // or name is about the caller; per tool, its root path words.
-        let self_stems: Vec<String> = SELF_TERMS.iter().map(|term| stem(term)).collect();
         let mut segment_use: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut segment_forms: Vec<Vec<String>> = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
@@ -307,7 +306,7 @@ impl Index {
             let literal = |segment: &str| !segment.starts_with('{');
             let last_literal = segments_all.iter().rposition(|s| literal(s));
             let about_self =
-                words(summary).iter().chain(words(&document.name).iter()).any(|w| self_stems.contains(&stem(w)));
+                words(summary).iter().chain(words(&document.name).iter()).any(|w| SELF_TERMS.contains(&w.as_str()));
             // The root segment only: where an API puts the caller's own tree (`/user/...`).
             let mut forms: Vec<String> = segments.iter().take(1).flat_map(|s| words(s)).collect();
             forms.sort();
