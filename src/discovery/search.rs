@@ -165,8 +165,9 @@ pub struct Index {
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
-    /// Per document: the stems of its path's last literal segment (`/issues/{n}/assignees` →
-    /// `assigne`), for a request that uses that noun as its verb ("assign someone to an issue").
+    /// Per document: the words of its path's last literal segment as written and their stems
+    /// (`/issues/{n}/assignees` → `assignees`, `assigne`), for a request that uses that noun as its
+    /// verb ("assign someone to an issue").
     last_segments: Vec<(Vec<String>, Vec<String>)>,
     /// Per document: the scopes its path is nested in, each the stems of a literal segment that a
     /// parameter follows and that is not the last (`/customers/{c}/subscriptions` → `[[custom]]`),
