@@ -5,9 +5,12 @@
 //! word pairs (`pr` ↔ `pull request`), the verbs its titles begin with, and the compounds it writes
 //! as one word (`setup`). Small, API-independent tables map the verbs people use to the HTTP
 //! methods that do it, and a few everyday words to API words. The best BM25 hits are reranked by
-//! how much of each tool's title and path the request accounts for and whether its title's verb,
-//! method and path shape fit the request's verb (see `specs/discovery-mode.md`). Built once per
-//! catalogue, pure and deterministic: ties are broken by catalogue order.
+//! how much of each tool's title and path the request accounts for (a root path segment that only
+//! the caller's own tools use, GitHub's `/user`, counts as named by "my"), whether its title's
+//! verb, method and path shape fit the request's verb (a noun used as the verb, "charge a card",
+//! asks for the write whose path ends in it; "by id" for an item), and whether the request names
+//! the scopes its path is nested in (see `specs/discovery-mode.md`). Built once per catalogue,
+//! pure and deterministic: ties are broken by catalogue order.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +43,10 @@ const SHAPE_BONUS: f32 = 0.2;
 /// Rerank: share of the score a tool loses when its title begins with another action than the
 /// request's verb.
 const OTHER_ACTION_PENALTY: f32 = 0.3;
+/// Rerank: bonus for a write whose path ends in the noun the request uses as its verb.
+const DENOMINAL_BONUS: f32 = 0.5;
+/// Rerank: share of the score a tool loses per scope of its path the request does not name.
+const SCOPE_PENALTY: f32 = 0.2;
 /// Rerank: penalty per path segment (the more general operation first when the words tie).
 const SEGMENT_PENALTY: f32 = 0.1;
 
@@ -54,6 +61,10 @@ const SELF_TERMS: &[&str] = &["authenticated", "current", "me", "myself", "viewe
 const PLACEHOLDER_WORDS: &[&str] =
     &["someone", "somebody", "anyone", "anybody", "everyone", "everybody", "who", "whom"];
 const PLACEHOLDER_TERMS: &[&str] = &["user", "member", "people"];
+
+/// Words that stand for an item's identifier ("look up a customer by id") rather than name a
+/// thing to match: they ask for one item (a path ending in a parameter), never a word to match.
+const ITEM_WORDS: &[&str] = &["id", "identifier", "uuid"];
 
 /// Everyday words and the words APIs use for the same thing (API-independent): each user word
 /// adds the API words as synonyms.
@@ -90,7 +101,25 @@ const VERB_GROUPS: &[(&str, &[&str], &[&str])] = &[
     ("update", &["patch", "put"], &["edit", "change", "modify", "alter", "rename", "set", "patch", "tweak"]),
     ("list", &["get"], &["all", "enumerate", "browse", "every", "show", "see", "which"]),
     ("get", &["get"], &["fetch", "retrieve", "read", "view", "look", "lookup", "detail", "details", "info", "show"]),
+    ("search", &["get"], &["find", "locate"]),
 ];
+
+/// What a request searches for.
+struct QueryTerms {
+    /// Weighted terms (stems, synonyms, exact forms `=word`, method tokens `_post`), each with
+    /// the bits of the user's words it stands for.
+    terms: BTreeMap<String, (f32, u64)>,
+    /// How many of the user's words count for coverage.
+    words: usize,
+    /// The action the request's verb asks for (a `VERB_GROUPS` canonical word).
+    intent: Option<&'static str>,
+    /// The request's first word and its stem, when that may be a noun used as a verb.
+    denominal: Option<(String, String)>,
+    /// Whether the request asks for one item by its identifier ("by id").
+    names_item: bool,
+    /// Whether the request says "my", "me" or "I".
+    names_self: bool,
+}
 
 /// What the index knows about one tool.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +165,17 @@ pub struct Index {
     /// Per document: the number of path segments, and whether the path ends in a parameter (an item
     /// rather than a collection).
     shapes: Vec<(u8, bool)>,
+    /// Per document: the words of its path's last literal segment as written and their stems
+    /// (`/issues/{n}/assignees` → `assignees`, `assigne`), for a request that uses that noun as its
+    /// verb ("assign someone to an issue").
+    last_segments: Vec<(Vec<String>, Vec<String>)>,
+    /// Per document: the scopes its path is nested in, each the stems of a literal segment that a
+    /// parameter follows and that is not the last (`/customers/{c}/subscriptions` → `[[custom]]`),
+    /// without those in more than a third of all paths (GitHub's `repos`).
+    scopes: Vec<Vec<Vec<String>>>,
+    /// Per document: the stems of its path segments that stand for the caller (GitHub's `/user`),
+    /// which a request saying "my" accounts for.
+    self_segments: Vec<Vec<String>>,
     /// All indexed stems, sorted, for the prefix fallback ("contributed" → "contributor").
     vocabulary: Vec<String>,
     /// Per verb group (in `VERB_GROUPS` order): the stems of the group's words that this spec uses
@@ -198,6 +238,12 @@ impl Index {
         // How many titles each stem begins: the verbs this spec uses.
         let mut leading_words: BTreeMap<String, usize> = BTreeMap::new();
         let mut shapes = Vec::with_capacity(documents.len());
+        let mut last_segments = Vec::with_capacity(documents.len());
+        let mut scopes = Vec::with_capacity(documents.len());
+        // Per root path word (as written): in how many tools, and in how many of those the title
+        // or name is about the caller; per tool, its root path words.
+        let mut segment_use: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let mut segment_forms: Vec<Vec<String>> = Vec::with_capacity(documents.len());
         for (position, document) in documents.iter().enumerate() {
             let position = position as u32;
             let mut weights: BTreeMap<String, f32> = BTreeMap::new();
@@ -258,6 +304,31 @@ impl Index {
             path_stems.sort();
             path_stems.dedup();
             path_words.push(path_stems);
+            let literal = |segment: &str| !segment.starts_with('{');
+            let last_literal = segments_all.iter().rposition(|s| literal(s));
+            let about_self =
+                words(summary).iter().chain(words(&document.name).iter()).any(|w| SELF_TERMS.contains(&w.as_str()));
+            // The root segment only: where an API puts the caller's own tree (`/user/...`).
+            let mut forms: Vec<String> = segments.iter().take(1).flat_map(|s| words(s)).collect();
+            forms.sort();
+            forms.dedup();
+            for form in &forms {
+                let entry = segment_use.entry(form.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += usize::from(about_self);
+            }
+            segment_forms.push(forms);
+            let last_words = last_literal.map(|at| words(segments_all[at])).unwrap_or_default();
+            let last_stems = last_words.iter().map(|w| stem(w)).collect();
+            last_segments.push((last_words, last_stems));
+            scopes.push(
+                segments_all
+                    .windows(2)
+                    .enumerate()
+                    .filter(|(at, pair)| literal(pair[0]) && !literal(pair[1]) && Some(*at) != last_literal)
+                    .map(|(_, pair)| words(pair[0]).iter().map(|w| stem(w)).collect::<Vec<String>>())
+                    .collect::<Vec<_>>(),
+            );
             for parameter in &document.parameters {
                 add(parameter, 0.3, &mut weights);
             }
@@ -293,9 +364,25 @@ impl Index {
             postings.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         vocabulary.sort();
         let spec_verbs = spec_verbs(&stemmer, documents.len(), &leading_words);
+        // A root path word (as written: GitHub's `user`, not `users`) that at least three tools
+        // use, three quarters of them about the caller, stands for the caller.
+        let self_segments: Vec<Vec<String>> = segment_forms
+            .iter()
+            .map(|forms| {
+                forms
+                    .iter()
+                    .filter(|form| segment_use.get(*form).is_some_and(|(all, own)| *all >= 3 && own * 4 >= *all * 3))
+                    .map(|form| stem(form))
+                    .collect()
+            })
+            .collect();
         // A segment word in more than a third of the paths says nothing about the operation.
+        let specific = |word: &String| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len());
         for words in &mut path_words {
-            words.retain(|word| structural.get(word).is_some_and(|d| d.len() * 3 <= documents.len()));
+            words.retain(specific);
+        }
+        for scopes in &mut scopes {
+            scopes.retain(|scope| scope.iter().all(specific));
         }
         Index {
             stemmer,
@@ -308,6 +395,9 @@ impl Index {
             title_verbs,
             methods: documents.iter().map(|d| d.method.to_ascii_lowercase()).collect(),
             shapes,
+            last_segments,
+            scopes,
+            self_segments,
             vocabulary,
             spec_verbs,
         }
@@ -321,7 +411,7 @@ impl Index {
     /// The weighted terms a query searches for: its own stems, their derived synonyms, the verbs'
     /// usual words and HTTP methods. Each term also says which of the user's words it stands for
     /// (a bit per word, for coverage); method tokens stand for none.
-    fn query_terms(&self, query: &str) -> (BTreeMap<String, (f32, u64)>, usize, Option<&'static str>) {
+    fn query_terms(&self, query: &str) -> QueryTerms {
         let mut terms: BTreeMap<String, (f32, u64)> = BTreeMap::new();
         let mut add = |term: String, weight: f32, word_bit: u64| {
             let entry = terms.entry(term).or_default();
@@ -331,12 +421,33 @@ impl Index {
         let mut counted = 0usize;
         let mut has_verb = false;
         let mut intent: Option<&'static str> = None;
-        for word in self.join_compounds(words(query)) {
+        let mut names_item = false;
+        let mut names_self = false;
+        let joined = self.join_compounds(words(query));
+        // The request's first word, when it is no verb people usually say and no plural: perhaps
+        // the operation's own noun used as a verb ("charge a card", "assign someone").
+        let denominal = joined.first().filter(|word| {
+            !is_stopword(word)
+                && !SELF_WORDS.contains(&word.as_str())
+                && !PLACEHOLDER_WORDS.contains(&word.as_str())
+                && !VERB_GROUPS
+                    .iter()
+                    .any(|(canonical, _, others)| canonical == *word || others.contains(&word.as_str()))
+                && (!word.ends_with('s') || word.ends_with("ss"))
+        });
+        let denominal = denominal.map(|word| (word.clone(), self.stemmer.stem(word).into_owned()));
+        for word in joined {
             if SELF_WORDS.contains(&word.as_str()) {
+                names_self = true;
                 // An optional bonus, not one of the words a tool must match.
                 for term in SELF_TERMS {
                     add(self.stemmer.stem(term).into_owned(), SELF_WEIGHT, 0);
                 }
+                continue;
+            }
+            if ITEM_WORDS.contains(&word.as_str()) {
+                // "a customer by id": one item, whatever its identifier is called.
+                names_item = true;
                 continue;
             }
             if PLACEHOLDER_WORDS.contains(&word.as_str()) {
@@ -393,7 +504,7 @@ impl Index {
             add(method_term("post"), METHOD_WEIGHT / 2.0, 0);
             add(method_term("put"), METHOD_WEIGHT / 4.0, 0);
         }
-        (terms, counted.min(64), intent)
+        QueryTerms { terms, words: counted.min(64), intent, denominal, names_item, names_self }
     }
 
     /// Two consecutive words of the request that the spec writes as one word become that word
@@ -450,7 +561,7 @@ impl Index {
         let documents = self.lengths.len();
         let mut scores = vec![0.0f32; documents];
         let mut matched = vec![0u64; documents];
-        let (terms, words, intent) = self.query_terms(query);
+        let QueryTerms { terms, words, intent, denominal, names_item, names_self } = self.query_terms(query);
         let terms_matched: Vec<String> =
             terms.keys().filter(|t| !t.starts_with('=') && !t.starts_with('_')).cloned().collect();
         for (term, (query_weight, word_bits)) in terms {
@@ -483,6 +594,24 @@ impl Index {
         // stack"), and among equals the shorter path (the general operation) comes first.
         hits.truncate(RERANK_DEPTH.max(limit));
         let query_stems: Vec<&str> = terms_matched.iter().map(String::as_str).collect();
+        // A noun used as the verb ("charge a card", "assign someone to an issue") asks to create
+        // or set that thing: the write whose path ends in it. The segment must hold another form
+        // of the word ("charges", "assignees", "starred") or the word qualifying its noun
+        // ("set up" → `setup_intents`): an action segment that ends in the word itself
+        // (`/cancel`, `/force-cancel`) is found by the words alone.
+        let names_noun =
+            |document: usize| {
+                denominal.as_ref().is_some_and(|(verb, verb_stem)| {
+                    let writes = matches!(self.methods[document].as_str(), "post" | "put" | "patch");
+                    let (forms, stems) = &self.last_segments[document];
+                    writes
+                        && forms.iter().zip(stems).enumerate().any(|(at, (form, stem))| {
+                            related(stem, verb_stem) && (form != verb || at + 1 < forms.len())
+                        })
+                })
+            };
+        // When some write is named so, the request is that action, and no read.
+        let acts = intent.is_none() && hits.iter().any(|hit| names_noun(hit.document));
         for hit in &mut hits {
             let title = &self.titles[hit.document];
             if !title.is_empty() {
@@ -493,7 +622,12 @@ impl Index {
             // for "close a dispute".
             let path = &self.path_words[hit.document];
             if !path.is_empty() {
-                let covered = path.iter().filter(|t| query_stems.contains(&t.as_str())).count();
+                // "my" accounts for the segment that stands for the caller (`/user/repos`).
+                let own = &self.self_segments[hit.document];
+                let covered = path
+                    .iter()
+                    .filter(|t| query_stems.contains(&t.as_str()) || (names_self && own.contains(t)))
+                    .count();
                 hit.score *= 1.0 + PATH_PRECISION_WEIGHT * covered as f32 / path.len() as f32;
             }
             let (segments, item) = self.shapes[hit.document];
@@ -503,6 +637,7 @@ impl Index {
             let fits = match intent {
                 Some("create" | "list") => !item,
                 Some("update" | "delete") => item,
+                Some("get") => item && names_item,
                 _ => false,
             };
             if fits {
@@ -513,7 +648,7 @@ impl Index {
             // thing; listing and getting are both reading.
             // Likewise a method that cannot do what the request asks: a write by GET, creating
             // or changing by DELETE.
-            let reading = |verb: &str| matches!(verb, "list" | "get");
+            let reading = |verb: &str| matches!(verb, "list" | "get" | "search");
             let other_title = self.title_verbs[hit.document]
                 .zip(intent)
                 .is_some_and(|(offered, wanted)| wanted != offered && !(reading(wanted) && reading(offered)));
@@ -523,6 +658,19 @@ impl Index {
             );
             if other_title || other_method {
                 hit.score *= 1.0 - OTHER_ACTION_PENALTY;
+            }
+            if names_noun(hit.document) {
+                hit.score *= 1.0 + DENOMINAL_BONUS;
+            } else if acts && matches!(self.methods[hit.document].as_str(), "get" | "head") {
+                hit.score *= 1.0 - OTHER_ACTION_PENALTY;
+            }
+            // Near-duplicates nested in another scope (`/customers/{c}/subscriptions` beside
+            // `/subscriptions`, an organization's secrets beside a repository's): a scope the
+            // request does not name costs a share of the score.
+            for scope in &self.scopes[hit.document] {
+                if !scope.iter().any(|s| query_stems.contains(&s.as_str())) {
+                    hit.score *= 1.0 - SCOPE_PENALTY;
+                }
             }
         }
         hits.sort_by(by_score);
@@ -548,6 +696,13 @@ fn spec_verbs(stemmer: &Stemmer, documents: usize, leading_words: &BTreeMap<Stri
             stems
         })
         .collect()
+}
+
+/// Whether two stems are the same word: equal, or sharing at least five characters and three
+/// quarters of the longer one ("assign" and "assigne", "subscrib" and "subscript").
+fn related(a: &str, b: &str) -> bool {
+    let shared = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    a == b || (shared >= 5 && shared * 4 >= a.chars().count().max(b.chars().count()) * 3)
 }
 
 fn first_sentence(text: &str) -> &str {
@@ -882,5 +1037,93 @@ mod tests {
             document("issues_list", "get", "/issues", "List issues", &[]),
         ];
         assert_eq!(top(&Index::build(&documents), "list bugs"), 1);
+    }
+
+    #[test]
+    fn a_noun_used_as_the_verb_finds_the_write_ending_in_it() {
+        // The same words; only the last segment tells `/charges` (another form of "charge")
+        // from `/charge` (the word itself, found by the words alone: it wins without the rule).
+        let documents = vec![
+            document("tool_one", "post", "/charge/{c}", "Card charge", &[]),
+            document("tool_two", "post", "/charges/{c}", "Card charge", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "charge a card"), 1);
+        // The word itself counts where it only qualifies the segment's noun (`setup_intents`),
+        // not where it ends it (`/setup`, an action).
+        let documents = vec![
+            document("tool_one", "post", "/setup", "Setup intent", &[]),
+            document("tool_two", "post", "/setup_intents", "Setup intent", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set up an intent"), 1);
+    }
+
+    #[test]
+    fn a_scope_the_request_does_not_name_costs() {
+        // The organization's tool says "repos" in its title too and accounts for more of the
+        // request's words; the request means the repository's own secret and names no
+        // organization: without the scope's cost the first would win.
+        let mut documents = fillers();
+        documents.push(document(
+            "tool_one",
+            "put",
+            "/orgs/{org}/secrets/{name}/repos/{r}",
+            "Set repos for a secret",
+            &[],
+        ));
+        documents.push(document("tool_two", "put", "/repos/{owner}/{repo}/secrets/{name}", "Set a secret value", &[]));
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "set a secret in a repo"), 7);
+    }
+
+    #[test]
+    fn by_id_asks_for_one_item() {
+        // The same words; "by id" is no word to match but asks for the item, not the list.
+        let documents = vec![
+            document("tool_one", "get", "/customers", "Retrieve customers", &[]),
+            document("tool_two", "get", "/customers/{customer}", "Retrieve customers", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "look up a customer by id"), 1);
+    }
+
+    #[test]
+    fn find_means_search() {
+        // Without "find" → search, the shorter path of the list would win.
+        let documents = vec![
+            document("tool_one", "get", "/issues", "List issues", &[]),
+            document("tool_two", "get", "/search/issues", "Search issues", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "find issues"), 1);
+    }
+
+    #[test]
+    fn a_noun_used_as_the_verb_is_no_read() {
+        // The list says "assigned" in its title, closer to the request's words than the write's
+        // "assignees"; once a write's path names the noun, the request is that write.
+        let documents = vec![
+            document("tool_one", "get", "/issues", "List issues assigned to a user", &[]),
+            document("tool_two", "post", "/issues/{n}/assignees", "Add assignees to an issue", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "assign someone to an issue"), 1);
+    }
+
+    #[test]
+    fn my_finds_the_callers_own_path() {
+        // `/user` roots only tools about the caller, so it stands for "my"; without that, the
+        // public list (its path fully named by the request) would win.
+        let mut documents = vec![
+            document("tool_one", "get", "/repositories", "List public repositories", &[]),
+            document("tool_two", "get", "/user/repositories", "List repositories for the authenticated user", &[]),
+            document("tool_three", "get", "/user/keys", "List keys for the authenticated user", &[]),
+            document("tool_four", "get", "/user/emails", "List emails for the authenticated user", &[]),
+        ];
+        documents.extend(fillers());
+        let index = Index::build(&documents);
+        assert_eq!(index.self_segments[1], ["user"]);
+        assert_eq!(top(&index, "list my repositories"), 1);
     }
 }
