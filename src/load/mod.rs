@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod fetch;
+mod json;
 mod mapping_file;
 mod refs;
 pub mod swagger2;
@@ -152,6 +153,7 @@ pub async fn load_spec(
     if version == SpecVersion::Swagger2 {
         let upgraded = swagger2::upgrade(std::mem::take(&mut root.value));
         root.value = upgraded.document;
+        json::compact(&mut root.value);
         for note in upgraded.notes {
             diagnostics.push(
                 Diagnostic::warning("spec/swagger2-conversion", note).at(Some(Location::file_only(&root.display))),
@@ -227,7 +229,7 @@ fn parse_document(url: &Url, text: String, diagnostics: &mut Diagnostics) -> Res
 pub(crate) fn parse_text(text: &str, display: &str) -> Result<(Value, Vec<yaml::Recovered>), String> {
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
-        serde_json::from_str(text)
+        json::from_str(text)
             .map(|value| (value, Vec::new()))
             .map_err(|error| format!("{display}:{}:{}: invalid JSON: {error}", error.line(), error.column()))
     } else {
