@@ -24,19 +24,22 @@ pub fn from_str(text: &str) -> Result<Value, serde_json::Error> {
 }
 
 /// Reallocates every object and array of a value built by growing (the Swagger 2.0 upgrade's
-/// output) at its exact size.
+/// output, a tool's schemas) at its exact size.
 pub fn compact(value: &mut Value) {
     match value {
-        Value::Object(object) => {
-            *object = exact(std::mem::take(object));
-            object.values_mut().for_each(compact);
-        }
+        Value::Object(object) => compact_object(object),
         Value::Array(items) => {
             items.shrink_to_fit();
             items.iter_mut().for_each(compact);
         }
         _ => {}
     }
+}
+
+/// [`compact`] for an object held on its own (a tool's `inputSchema`).
+pub fn compact_object(object: &mut Map<String, Value>) {
+    *object = exact(std::mem::take(object));
+    object.values_mut().for_each(compact);
 }
 
 /// An object moved into one allocated for exactly its entries (`serde_json::Map` cannot shrink).
