@@ -233,7 +233,7 @@ fn source_text(url: &Url, text: String) -> SourceText {
     if url.scheme() != "file" {
         return SourceText::held(text);
     }
-    let modified = |url: &Url| Some(std::fs::metadata(url.to_file_path().ok()?).ok()?.modified().ok()?);
+    let modified = |url: &Url| std::fs::metadata(url.to_file_path().ok()?).ok()?.modified().ok();
     let (url, length, modified_then) = (url.clone(), text.len(), modified(url));
     drop(text);
     SourceText::reread(move || {
