@@ -23,8 +23,8 @@ pub fn from_str(text: &str) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
-/// Reallocates every object and array of a value built by growing (the Swagger 2.0 upgrade's
-/// output, a tool's schemas) at its exact size.
+/// Reallocates every object and array of a value built by growing (a tool's schemas) at its exact
+/// size.
 pub fn compact(value: &mut Value) {
     match value {
         Value::Object(object) => compact_object(object),

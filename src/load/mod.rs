@@ -153,7 +153,6 @@ pub async fn load_spec(
     if version == SpecVersion::Swagger2 {
         let upgraded = swagger2::upgrade(std::mem::take(&mut root.value));
         root.value = upgraded.document;
-        json::compact(&mut root.value);
         for note in upgraded.notes {
             diagnostics.push(
                 Diagnostic::warning("spec/swagger2-conversion", note).at(Some(Location::file_only(&root.display))),
