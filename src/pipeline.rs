@@ -77,8 +77,8 @@ pub fn render_all(prepared: &Prepared) -> String {
                 continue;
             }
             let document = loaded.specs.values().flat_map(|spec| &spec.documents).find(|d| d.display == location.file);
-            if let Some(document) = document {
-                sources.insert(location.file.clone(), document.text.clone());
+            if let Some(text) = document.and_then(|document| document.text()) {
+                sources.insert(location.file.clone(), text.to_string());
             }
         }
     }

@@ -73,27 +73,13 @@ impl Fetcher {
 
     async fn fetch_document(&mut self, url: &Url, referenced: bool) -> Result<String, FetchError> {
         let bytes = match url.scheme() {
-            "file" => {
-                let path = url
-                    .to_file_path()
-                    .map_err(|_| FetchError::Scheme { url: url.to_string(), scheme: "file".into() })?;
-                let metadata = std::fs::metadata(&path)
-                    .map_err(|source| FetchError::File { path: super::display_name(url), source })?;
-                if metadata.len() as usize > MAX_DOCUMENT_BYTES {
-                    return Err(FetchError::TooLarge { location: super::display_name(url), limit: MAX_DOCUMENT_BYTES });
-                }
-                std::fs::read(&path).map_err(|source| FetchError::File { path: super::display_name(url), source })?
-            }
+            "file" => read_file(url)?,
             "http" | "https" => self.fetch_http(url, referenced).await?,
             scheme => {
                 return Err(FetchError::Scheme { url: url.to_string(), scheme: scheme.to_string() });
             }
         };
-        let mut text = String::from_utf8(bytes).map_err(|_| FetchError::NotText { location: url.to_string() })?;
-        if text.starts_with('\u{feff}') {
-            text.remove(0);
-        }
-        Ok(text)
+        to_text(url, bytes)
     }
 
     async fn fetch_http(&mut self, url: &Url, referenced: bool) -> Result<Vec<u8>, FetchError> {
@@ -111,6 +97,30 @@ impl Fetcher {
             Err(error) => Err(http_error(error.to_string())),
         }
     }
+}
+
+/// The text of a `file:` URL, as [`Fetcher::fetch`] reads it: used again when a diagnostic needs
+/// the text of a document whose text was let go after parsing (see `spec::SourceText`).
+pub fn read_file_text(url: &Url) -> Result<String, FetchError> {
+    to_text(url, read_file(url)?)
+}
+
+fn read_file(url: &Url) -> Result<Vec<u8>, FetchError> {
+    let path = url.to_file_path().map_err(|_| FetchError::Scheme { url: url.to_string(), scheme: "file".into() })?;
+    let metadata =
+        std::fs::metadata(&path).map_err(|source| FetchError::File { path: super::display_name(url), source })?;
+    if metadata.len() as usize > MAX_DOCUMENT_BYTES {
+        return Err(FetchError::TooLarge { location: super::display_name(url), limit: MAX_DOCUMENT_BYTES });
+    }
+    std::fs::read(&path).map_err(|source| FetchError::File { path: super::display_name(url), source })
+}
+
+fn to_text(url: &Url, bytes: Vec<u8>) -> Result<String, FetchError> {
+    let mut text = String::from_utf8(bytes).map_err(|_| FetchError::NotText { location: url.to_string() })?;
+    if text.starts_with('\u{feff}') {
+        text.remove(0);
+    }
+    Ok(text)
 }
 
 /// The error and each of its causes: reqwest's own message is only "error sending request", the

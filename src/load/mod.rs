@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod fetch;
+pub mod json;
 mod mapping_file;
 mod refs;
 pub mod swagger2;
@@ -25,7 +26,7 @@ pub use mapping_file::MappingSource;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::mapping::{MappingFile, UpstreamConfig};
-use crate::spec::{Document, Spec, SpecVersion};
+use crate::spec::{Document, SourceText, Spec, SpecVersion};
 use fetch::Fetcher;
 
 /// What the user asked to serve, as given on the command line.
@@ -221,13 +222,29 @@ fn parse_document(url: &Url, text: String, diagnostics: &mut Diagnostics) -> Res
             .with_help("indent the collection's lines deeper than its key"),
         );
     }
-    Ok(Document::new(url.clone(), display, value, text))
+    Ok(Document::new(url.clone(), display, value, source_text(url, text)))
+}
+
+/// A file's text is let go once parsed and read again only if a diagnostic needs it: the same
+/// bytes or nothing (a file changed since gives locations without a line, never wrong ones). A
+/// text fetched over HTTP is held.
+fn source_text(url: &Url, text: String) -> SourceText {
+    if url.scheme() != "file" {
+        return SourceText::held(text);
+    }
+    let modified = |url: &Url| std::fs::metadata(url.to_file_path().ok()?).ok()?.modified().ok();
+    let (url, length, modified_then) = (url.clone(), text.len(), modified(url));
+    drop(text);
+    SourceText::reread(move || {
+        let text = fetch::read_file_text(&url).ok()?;
+        (text.len() == length && modified(&url) == modified_then).then_some(text)
+    })
 }
 
 pub(crate) fn parse_text(text: &str, display: &str) -> Result<(Value, Vec<yaml::Recovered>), String> {
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
-        serde_json::from_str(text)
+        json::from_str(text)
             .map(|value| (value, Vec::new()))
             .map_err(|error| format!("{display}:{}:{}: invalid JSON: {error}", error.line(), error.column()))
     } else {
@@ -250,4 +267,32 @@ pub fn display_name(url: &Url) -> String {
         return path.display().to_string();
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec file's text is let go after parsing and read again for a diagnostic; once the file
+    /// has changed, a diagnostic gets the file without a line rather than a wrong one.
+    #[test]
+    fn a_files_text_is_read_again_only_while_unchanged() {
+        let path = std::env::temp_dir().join(format!("api2mcp-source-text-{}.yaml", std::process::id()));
+        let text = "openapi: 3.0.3\npaths:\n  /a:\n    get:\n      operationId: listA\n";
+        std::fs::write(&path, text).unwrap();
+        let url = Url::from_file_path(&path).unwrap();
+        let mut diagnostics = Diagnostics::new();
+        let document = parse_document(&url, text.to_string(), &mut diagnostics).unwrap();
+        assert_eq!(document.value["paths"]["/a"]["get"]["operationId"], "listA");
+        let offset = text.find("listA").unwrap();
+        let location = document.location_at(offset);
+        assert_eq!((location.line, location.column), (5, 20));
+        assert_eq!(document.text(), Some(text));
+
+        let changed = parse_document(&url, text.to_string(), &mut diagnostics).unwrap();
+        std::fs::write(&path, format!("# moved\n{text}")).unwrap();
+        let location = changed.location_at(offset);
+        assert_eq!((location.line, location.column, changed.text()), (0, 0, None));
+        std::fs::remove_file(&path).unwrap();
+    }
 }

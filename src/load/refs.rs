@@ -41,7 +41,7 @@ pub async fn load_referenced(
                             )
                             .at(Some(locate_in_text(
                                 &document.display,
-                                &document.text,
+                                document.text(),
                                 reference,
                             ))),
                         );
@@ -52,7 +52,7 @@ pub async fn load_referenced(
                 if let Err(why) = allowed(&document.url, &target, ref_origins) {
                     diagnostics.push(
                         Diagnostic::error("spec/ref-not-allowed", format!("$ref '{reference}' not followed: {why}"))
-                            .at(Some(locate_in_text(&document.display, &document.text, reference)))
+                            .at(Some(locate_in_text(&document.display, document.text(), reference)))
                             .with_help("list the origin in the upstream's `ref_origins` if the spec may load from it"),
                     );
                     continue;
@@ -72,7 +72,7 @@ pub async fn load_referenced(
                     let referrer = &documents[index];
                     diagnostics.push(
                         Diagnostic::error("spec/unreadable", format!("{message} (referenced by $ref '{reference}')"))
-                            .at(Some(locate_in_text(&referrer.display, &referrer.text, &reference))),
+                            .at(Some(locate_in_text(&referrer.display, referrer.text(), &reference))),
                     );
                 }
             }

@@ -369,7 +369,12 @@ impl Builder {
             return err("unbalanced collection end", at);
         };
         let value = match frame.kind {
-            Kind::Seq(items) => Value::Array(items),
+            // Collections grow while they are read: each is reallocated at its exact size once
+            // complete, since a spec's values are held for the whole compile (see `json.rs`).
+            Kind::Seq(mut items) => {
+                items.shrink_to_fit();
+                Value::Array(items)
+            }
             Kind::Map { mut map, merges, .. } => {
                 // Explicit keys win over merged ones, and earlier merge sources win over later ones.
                 for source in merges {
@@ -377,7 +382,7 @@ impl Builder {
                         map.entry(k).or_insert(v);
                     }
                 }
-                Value::Object(map)
+                Value::Object(super::json::exact(map))
             }
         };
         self.finish(value, frame.nodes, frame.anchor, at)

@@ -46,26 +46,68 @@ pub struct Document {
     /// How diagnostics name the document: the path as the user would write it, or the URL.
     pub display: String,
     pub value: Value,
-    /// The source text, kept so that diagnostics can point at a line.
-    pub text: String,
+    /// The source text, for diagnostics that point at a line.
+    text: SourceText,
     /// Built on the first diagnostic that needs a location in this document, then reused.
     index: OnceLock<TextIndex>,
 }
 
 impl Document {
-    pub fn new(url: url::Url, display: String, value: Value, text: String) -> Self {
+    pub fn new(url: url::Url, display: String, value: Value, text: SourceText) -> Self {
         Document { url, display, value, text, index: OnceLock::new() }
+    }
+
+    /// The source text; `None` when it was let go and can no longer be read as it was.
+    pub fn text(&self) -> Option<&str> {
+        self.text.get()
     }
 
     /// Line starts and `operationId` positions of the text, built once.
     pub fn text_index(&self) -> &TextIndex {
-        self.index.get_or_init(|| TextIndex::new(&self.text))
+        self.index.get_or_init(|| TextIndex::new(self.text().unwrap_or_default()))
     }
 
     /// `file:line:col` of a byte offset in the text.
     pub fn location_at(&self, offset: usize) -> Location {
-        let (line, column) = self.text_index().line_column(&self.text, offset);
+        let Some(text) = self.text() else { return Location::file_only(&self.display) };
+        let (line, column) = self.text_index().line_column(text, offset);
         Location { file: self.display.clone(), line, column }
+    }
+}
+
+/// A document's source text, which only diagnostics read: held, or let go once the document is
+/// parsed and read again the first time a diagnostic needs it. A spec's text is as large as the
+/// spec and was held beside its parsed value through the whole compile, for diagnostics that real
+/// specs seldom have. The reading is `load/`'s (a closure it hands over): nothing here does IO.
+pub struct SourceText {
+    text: OnceLock<Option<String>>,
+    reread: Option<Box<dyn Fn() -> Option<String> + Send + Sync>>,
+}
+
+impl SourceText {
+    /// A text kept in memory (a document fetched over HTTP cannot be read again for free).
+    pub fn held(text: String) -> Self {
+        SourceText { text: OnceLock::from(Some(text)), reread: None }
+    }
+
+    /// A text let go: `reread` gives it back, or `None` when it changed since it was parsed.
+    pub fn reread(reread: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        SourceText { text: OnceLock::new(), reread: Some(Box::new(reread)) }
+    }
+
+    fn get(&self) -> Option<&str> {
+        self.text.get_or_init(|| self.reread.as_ref().and_then(|reread| reread())).as_deref()
+    }
+}
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.text.get() {
+            Some(Some(text)) => format!("{} bytes", text.len()),
+            Some(None) => "unreadable".to_string(),
+            None => "not read".to_string(),
+        };
+        formatter.debug_tuple("SourceText").field(&state).finish()
     }
 }
 
@@ -172,16 +214,16 @@ impl Spec {
     /// text, for diagnostics about specs that were not parsed with spans.
     pub fn locate_text(&self, doc: DocId, needle: &str) -> Location {
         let document = self.doc(doc);
-        match document.text.find(needle) {
+        match document.text().and_then(|text| text.find(needle)) {
             Some(offset) => document.location_at(offset),
             None => Location::file_only(&document.display),
         }
     }
 }
 
-pub fn locate_in_text(display: &str, text: &str, needle: &str) -> Location {
-    match text.find(needle) {
-        Some(offset) => location_at(display, text, offset),
+pub fn locate_in_text(display: &str, text: Option<&str>, needle: &str) -> Location {
+    match text.and_then(|text| Some((text, text.find(needle)?))) {
+        Some((text, offset)) => location_at(display, text, offset),
         None => Location::file_only(display),
     }
 }
@@ -225,7 +267,7 @@ mod tests {
     use serde_json::json;
 
     fn document(url: &str, value: Value) -> Document {
-        Document::new(url::Url::parse(url).unwrap(), url.to_string(), value, String::new())
+        Document::new(url::Url::parse(url).unwrap(), url.to_string(), value, SourceText::held(String::new()))
     }
 
     #[test]
@@ -262,7 +304,7 @@ mod tests {
 
     #[test]
     fn locates_text_line_and_column() {
-        let location = locate_in_text("s.yaml", "a: 1\nb:\n  $ref: '#/x'\n", "#/x");
+        let location = locate_in_text("s.yaml", Some("a: 1\nb:\n  $ref: '#/x'\n"), "#/x");
         assert_eq!((location.line, location.column), (3, 10));
         assert_eq!(readable_pointer("/paths/~1pets~1{id}/get"), "paths./pets/{id}.get");
     }

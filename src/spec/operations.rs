@@ -103,7 +103,7 @@ impl<'a> Operation<'a> {
         let offset = self
             .operation_id()
             .and_then(|id| document.text_index().operation_id(id))
-            .or_else(|| document.text.find(self.path));
+            .or_else(|| document.text()?.find(self.path));
         match offset {
             Some(offset) => document.location_at(offset),
             None => crate::diag::Location::file_only(&document.display),
