@@ -1,7 +1,10 @@
 //! The load generator of `bench/load`: an echo upstream, a closed-loop capacity probe and an
 //! open-loop driver that checks every answer is the answer to its own request.
 //!
-//! - `load upstream`: serves `GET /echo?id=X` → `{"id": "X"}` on 127.0.0.1:0 and prints its port.
+//! - `load upstream [ITEMS]`: serves `GET /echo?id=X` → `{"id": "X"}` on 127.0.0.1:0 and prints its
+//!   port; with ITEMS, the answer also carries that many filler objects (`"items": [...]`), which a
+//!   tool's `output.fields` drops: work for api2mcp (parse and shape) that costs the upstream and
+//!   the client nothing (`bench/overload`).
 //! - `load capacity URL SECONDS CONCURRENCY`: calls/s with CONCURRENCY calls always in flight.
 //! - `load drive URL RATE SECONDS PID`: sends RATE × SECONDS `tools/call`s of `echo`, each on its
 //!   schedule whatever the answers (open loop), each with its own JSON-RPC id and its own `id`
@@ -32,7 +35,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match args.first().map(String::as_str) {
-        Some("upstream") => runtime.block_on(upstream()),
+        Some("upstream") if args.len() <= 2 => {
+            runtime.block_on(upstream(args.get(1).map_or(0, |items| number(items) as usize)))
+        }
         Some("capacity") if args.len() == 4 => {
             let rate = runtime.block_on(capacity(&args[1], number(&args[2]), number(&args[3]) as usize));
             println!("{rate:.0}");
@@ -42,7 +47,9 @@ fn main() {
             println!("{report}");
         }
         _ => {
-            eprintln!("usage: load upstream | load capacity URL SECONDS CONCURRENCY | load drive URL RATE SECONDS PID");
+            eprintln!(
+                "usage: load upstream [ITEMS] | load capacity URL SECONDS CONCURRENCY | load drive URL RATE SECONDS PID"
+            );
             std::process::exit(2);
         }
     }
@@ -52,11 +59,20 @@ fn number(text: &str) -> f64 {
     text.parse().unwrap_or_else(|_| panic!("not a number: {text}"))
 }
 
-async fn upstream() {
+async fn upstream(items: usize) {
+    // The filler is serialised once; each answer only splices its id in front of it.
+    let filler: Vec<Value> =
+        (0..items).map(|n| json!({"n": n, "name": format!("item {n}"), "tags": ["a", "b"], "ok": true})).collect();
+    let filler = if items == 0 { String::new() } else { format!(",\"items\":{}", Value::from(filler)) };
+    let filler: Arc<str> = filler.into();
     let app = Router::new().route(
         "/echo",
-        get(|Query(query): Query<std::collections::HashMap<String, String>>| async move {
-            axum::Json(json!({"id": query.get("id")}))
+        get(move |Query(query): Query<std::collections::HashMap<String, String>>| {
+            let filler = filler.clone();
+            async move {
+                let id = Value::from(query.get("id").cloned());
+                ([("content-type", "application/json")], format!("{{\"id\":{id}{filler}}}"))
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");

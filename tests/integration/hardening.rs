@@ -366,7 +366,8 @@ fn mcp_post(address: &str, body: &str) -> String {
 
 /// CPU overload (issue 11, item 3), on the test's single-threaded runtime hogged 40 ms at a time, so
 /// that every runnable step of a request waits behind it. The adaptive admission limit falls to its
-/// floor; of twelve calls sent at once on open connections a few are admitted and the others are
+/// floor (16 per worker); of 28 calls sent at once on open connections about that many are admitted
+/// and the others are
 /// answered 503 with `Retry-After` while the admitted ones are still held by the upstream (refused
 /// at once, not queued behind them); new connections are refused in the accept loop. Once the hog
 /// stops, the admitted calls complete and everything is served again. (Shedding on a standing
@@ -398,7 +399,9 @@ async fn overload_admits_only_what_the_runtime_can_serve_and_refuses_the_rest_at
         ..Default::default()
     };
     let (_, address) = serve_with(&upstream, settings, shutdown.clone()).await;
-    const CALLS: usize = 12;
+    // The floor of the admission limit on this one-worker runtime, and calls well beyond it.
+    const FLOOR: usize = 16;
+    const CALLS: usize = FLOOR + 12;
     // Connections opened before the overload: new ones are refused while it stands.
     let connect = |address: String| tokio::task::spawn_blocking(move || BlockingClient::connect(&address));
     let mut observer = connect(address.clone()).await.unwrap();
@@ -425,7 +428,7 @@ async fn overload_admits_only_what_the_runtime_can_serve_and_refuses_the_rest_at
     };
     // The limit falls to its floor (read from /metrics on the connection kept open).
     let metrics = format!("GET /metrics HTTP/1.1\r\nhost: {address}\r\n\r\n");
-    let floor = format!("api2mcp_admission_limit {}", 4);
+    let floor = format!("api2mcp_admission_limit {FLOOR}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let request = metrics.clone();
@@ -438,7 +441,7 @@ async fn overload_admits_only_what_the_runtime_can_serve_and_refuses_the_rest_at
         assert!(Instant::now() < deadline, "the admission limit did not fall: {answer}");
     }
 
-    // Twelve calls at once, each on its own open connection.
+    // The calls at once, each on its own open connection.
     let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
     for (index, mut client) in clients.into_iter().enumerate() {
         let call = mcp_post(
@@ -465,8 +468,8 @@ async fn overload_admits_only_what_the_runtime_can_serve_and_refuses_the_rest_at
         }
     }
     let admitted = arrivals.load(Ordering::Acquire);
-    // The floor is 4; a reading on time between two hogs may raise it by one for 10 ms.
-    assert!((1..=CALLS / 2).contains(&admitted), "{admitted} calls admitted of {CALLS}");
+    // A reading on time between two hogs may raise the floor by an eighth (twice) for 10 ms.
+    assert!((1..=FLOOR + 4).contains(&admitted), "{admitted} calls admitted of {CALLS}");
     for answer in &refused {
         assert_eq!(status_of(answer), 503, "{answer}");
         assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");

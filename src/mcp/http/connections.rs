@@ -122,15 +122,35 @@ fn serve_connection(
     let activity = Arc::new(Activity::new());
     let app = accepting.app.clone();
     let tracked = activity.clone();
+    let overload = accepting.overload.clone();
+    let metrics = accepting.metrics.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let in_flight = InFlight::begin(tracked.clone());
+        // Admission comes first, before routing, logging and every other check: under overload
+        // most requests are refused, and each refusal takes CPU from the admitted ones.
+        let mut entered = None;
+        let mut refused = None;
+        if let Some(overload) = overload.as_ref().filter(|_| super::shed::is_mcp(request.uri().path())) {
+            entered = overload.try_enter();
+            if entered.is_none() {
+                metrics.request_shed(SHED_QUEUE_DELAY);
+                refused = Some(super::shed::overloaded());
+            }
+        }
         let mut request = request.map(Body::new);
+        if entered.is_some() {
+            request.extensions_mut().insert(super::shed::AdmittedEarly);
+        }
         request.extensions_mut().insert(Arrived(Instant::now()));
         // The client's address, for per-address limits (`server.limits.http_per_address`).
         request.extensions_mut().insert(super::ClientAddress(peer));
         let app = app.clone();
         async move {
-            let response = app.oneshot(request).await.unwrap_or_else(|never| match never {});
+            let response = match refused {
+                Some(refused) => refused,
+                None => app.oneshot(request).await.unwrap_or_else(|never| match never {}),
+            };
+            drop(entered);
             // The request stays in flight until its body is sent (or dropped): SSE streams count.
             Ok::<_, std::convert::Infallible>(
                 response.map(|body| Body::new(TrackedBody { body, _in_flight: in_flight })),

@@ -3,22 +3,22 @@
 //!
 //! Under CPU overload every runnable task waits longer for its turn, so every request in flight
 //! slows down together, and each one needs many turns (read, check, call upstream, shape, write).
-//! Shedding only while the delay stands above a target, and admitting everything otherwise, let
-//! hundreds of requests in between two measurements: admitted calls then took seconds
-//! (`BENCHMARKS.md`, "Overload"). What bounds their latency is how many run at once, so that is
-//! what is controlled: an AIMD limit on the requests in flight, as TCP controls its window. A probe
-//! task asks to be woken every [`PROBE_PERIOD`] and records how late it runs (exactly the wait of
-//! any runnable step of a request, and a signal of this process's CPU, not of slow upstreams: a
-//! call waiting on its upstream is not runnable). Each late reading cuts the limit to three
-//! quarters of what is in flight; each reading on time raises it by an eighth, back to the cap.
-//! A request over the limit is answered 503 with `Retry-After` at once, before its body is read.
+//! What bounds their latency is how many run at once, so that is what is controlled: an AIMD limit
+//! on the requests in flight, as TCP controls its window. A probe task asks to be woken every
+//! [`PROBE_PERIOD`], yields its turn once (so that it waits behind every task already runnable
+//! rather than jumping ahead of them in tokio's LIFO slot) and records how late it then runs:
+//! the wait of any runnable step of a request, and a signal of this process's CPU, not of slow
+//! upstreams (a call waiting on its upstream is not runnable). Two late readings in a row cut the
+//! limit to three quarters of what is in flight, never below [`MIN_LIMIT_PER_WORKER`] per worker;
+//! each reading on time raises it by an eighth, back to the cap.
 //!
-//! Refusing a request still costs a turn of the runtime (its head is read and parsed), and every
-//! turn of every connection lengthens the wait of all the others: at 3x overload, refusals alone
-//! kept the queue seconds long. So while the delay stands above the target (for
-//! [`SHED_INTERVAL`], a standing queue rather than a burst: CoDel's rule), new connections are
-//! refused in the accept loop itself (`connections.rs`), with a 503 written without reading: the
-//! cheapest refusal there is, and it keeps the work in the queue to the connections already open.
+//! Refusing costs CPU that admitted calls need, so it is done as early and as cheaply as possible:
+//! the limit is checked in the connection (`connections.rs`) as soon as a request head is parsed,
+//! before routing, logging or any other check, with a 503 and `Retry-After` and without reading
+//! the body ([`admit`] does the same for a router served without that accept loop). While the
+//! delay stands above the target (for [`SHED_INTERVAL`], a standing queue rather than a burst:
+//! CoDel's rule), new connections are refused in the accept loop itself with a 503 written without
+//! reading: the cheapest refusal there is, and it keeps the work to the connections already open.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -44,9 +44,13 @@ pub const LATE_READINGS_TO_CUT: usize = 2;
 /// How long the delay must stay above the target before new connections are refused.
 pub const SHED_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The admission limit never falls below this: a few requests at once keep every worker thread
-/// busy, and fewer would not make a single request faster.
-pub const MIN_LIMIT: usize = 4;
+/// The admission limit never falls below this many requests per worker thread of the runtime. A
+/// worker stays busy only with enough calls in flight to cover their waits on upstreams (Little's
+/// law: upstream latency over CPU per call, ~10 for a few ms against ~0.3-1 ms), so fewer would
+/// not make one call faster, only refuse more. It also keeps closed-loop clients within capacity
+/// from ever being refused: with a floor of 4, `wrk -c32` against two workers saw 1,700-2,600
+/// refusals in 5 s (a saturated CPU is a queue of 32, not an overload); with 16 per worker, none.
+pub const MIN_LIMIT_PER_WORKER: usize = 16;
 
 #[derive(Clone)]
 pub struct Shedding {
@@ -60,6 +64,8 @@ pub struct Shedding {
 /// The adaptive limit and the requests it admitted that are still in flight.
 struct Control {
     target: Duration,
+    /// The lowest limit: [`MIN_LIMIT_PER_WORKER`] times the runtime's workers.
+    floor: usize,
     max: usize,
     limit: AtomicUsize,
     in_flight: AtomicUsize,
@@ -72,6 +78,11 @@ struct Control {
 pub struct Overload(Arc<Control>);
 
 impl Overload {
+    /// Admits one `/mcp` request under the adaptive limit, or `None`: refuse it.
+    pub fn try_enter(&self) -> Option<Entered> {
+        self.0.try_enter()
+    }
+
     pub fn refusing_connections(&self) -> bool {
         let standing = SHED_INTERVAL.as_millis().div_ceil(PROBE_PERIOD.as_millis()) as usize;
         self.0.late_readings.load(Ordering::Acquire) >= standing
@@ -101,7 +112,8 @@ impl Control {
         if late > 0 && late < LATE_READINGS_TO_CUT {
             return limit;
         }
-        let next = next_limit(limit, self.in_flight.load(Ordering::Acquire), delay, self.target, self.max);
+        let in_flight = self.in_flight.load(Ordering::Acquire);
+        let next = next_limit(limit, in_flight, delay, self.target, self.floor, self.max);
         self.limit.store(next, Ordering::Release);
         next
     }
@@ -113,7 +125,18 @@ impl Control {
 }
 
 /// One admitted request in flight; leaving frees its place.
-struct Entered(Arc<Control>);
+pub struct Entered(Arc<Control>);
+
+/// Marks a request admitted by the connection (`connections.rs`) before any middleware: [`admit`]
+/// does not count it again.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmittedEarly;
+
+/// Whether `path` is MCP traffic (`/mcp`, `/mcp/<toolset>`): what is shed; the operational
+/// endpoints never are.
+pub fn is_mcp(path: &str) -> bool {
+    path == "/mcp" || path.starts_with("/mcp/")
+}
 
 impl Drop for Entered {
     fn drop(&mut self) {
@@ -123,10 +146,17 @@ impl Drop for Entered {
 
 /// AIMD: a reading over the target cuts the limit to three quarters of the requests in flight (of
 /// the limit, when fewer are in flight: the limit must bind to have an effect), never below
-/// [`MIN_LIMIT`]; a reading within it raises the limit by an eighth (at least one), up to `max`.
-pub fn next_limit(limit: usize, in_flight: usize, delay: Duration, target: Duration, max: usize) -> usize {
+/// `floor`; a reading within it raises the limit by an eighth (at least one), up to `max`.
+pub fn next_limit(
+    limit: usize,
+    in_flight: usize,
+    delay: Duration,
+    target: Duration,
+    floor: usize,
+    max: usize,
+) -> usize {
     if delay > target {
-        (limit.min(in_flight) * 3 / 4).max(MIN_LIMIT).min(max)
+        (limit.min(in_flight) * 3 / 4).max(floor).min(max)
     } else {
         limit.saturating_add((limit / 8).max(1)).min(max)
     }
@@ -137,6 +167,7 @@ impl Shedding {
         let control = queue_target.filter(|target| !target.is_zero()).map(|target| {
             Arc::new(Control {
                 target,
+                floor: (MIN_LIMIT_PER_WORKER * workers()).min(max_concurrent_requests),
                 max: max_concurrent_requests,
                 limit: AtomicUsize::new(max_concurrent_requests),
                 in_flight: AtomicUsize::new(0),
@@ -168,10 +199,22 @@ impl Shedding {
     }
 }
 
+/// Worker threads of the runtime serving requests (outside one: what a default runtime would have).
+fn workers() -> usize {
+    tokio::runtime::Handle::try_current().map_or_else(
+        |_| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        |runtime| runtime.metrics().num_workers(),
+    )
+}
+
 async fn probe(control: Weak<Control>, metrics: Arc<Metrics>) {
     loop {
         let asked = tokio::time::Instant::now() + PROBE_PERIOD;
         tokio::time::sleep_until(asked).await;
+        // A task woken by its timer runs next on its worker (tokio's LIFO slot), ahead of every
+        // task already waiting: its lateness alone missed queues seconds long. Yielding puts the
+        // probe behind them, so the reading is the wait of a step that became runnable now.
+        tokio::task::yield_now().await;
         let late = tokio::time::Instant::now().saturating_duration_since(asked);
         let Some(control) = control.upgrade() else { return };
         let before = control.limit.load(Ordering::Acquire);
@@ -186,7 +229,8 @@ async fn probe(control: Weak<Control>, metrics: Arc<Metrics>) {
 /// does better than one whose request waits behind thousands of others.
 pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Next) -> Response {
     let mut entered = None;
-    if let Some(control) = &shedding.control {
+    let admitted_early = request.extensions().get::<AdmittedEarly>().is_some();
+    if let Some(control) = shedding.control.as_ref().filter(|_| !admitted_early) {
         shedding.start();
         // A request that itself waited long to get here counts too (a runtime with one blocked
         // worker), while the delay stands above the target: one stall alone refuses nothing.
@@ -194,7 +238,7 @@ pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Nex
         entered = control.try_enter().filter(|_| waited <= control.target || !control.queue_standing());
         if entered.is_none() {
             shedding.metrics.request_shed(SHED_QUEUE_DELAY);
-            return busy("the server is overloaded; retry shortly\n");
+            return overloaded();
         }
     }
     match shedding.permits.try_acquire() {
@@ -210,6 +254,13 @@ pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Nex
     }
 }
 
+/// The answer to a request refused for queueing delay. The connection stays open: closing it made
+/// clients reconnect, and at 3x overload the accept queue overflowed, so that calls waited for
+/// SYN retransmissions (1 s, 3 s) instead of being refused (`BENCHMARKS.md`, "Overload").
+pub fn overloaded() -> Response {
+    busy("the server is overloaded; retry shortly\n")
+}
+
 fn busy(message: &'static str) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], message).into_response()
 }
@@ -221,26 +272,28 @@ mod tests {
     const TARGET: Duration = Duration::from_millis(10);
     const LATE: Duration = Duration::from_millis(30);
     const ON_TIME: Duration = Duration::from_millis(1);
+    const FLOOR: usize = 16;
 
     #[test]
     fn late_readings_cut_the_limit_to_what_is_in_flight_and_on_time_readings_raise_it() {
-        assert_eq!(next_limit(1024, 0, LATE, TARGET, 1024), MIN_LIMIT, "nothing in flight: the floor");
-        assert_eq!(next_limit(1024, 40, LATE, TARGET, 1024), 30, "three quarters of what is in flight");
-        assert_eq!(next_limit(20, 20, LATE, TARGET, 1024), 15);
-        assert_eq!(next_limit(5, 5, LATE, TARGET, 1024), MIN_LIMIT, "never below the floor");
-        assert_eq!(next_limit(2, 2, LATE, TARGET, 2), 2, "never above the cap");
-        assert_eq!(next_limit(4, 4, ON_TIME, TARGET, 1024), 5, "at least one more");
-        assert_eq!(next_limit(80, 3, ON_TIME, TARGET, 1024), 90, "an eighth more");
-        assert_eq!(next_limit(1000, 0, ON_TIME, TARGET, 1024), 1024, "up to the cap");
-        assert_eq!(next_limit(10, 10, TARGET, TARGET, 1024), 11, "exactly the target is on time");
+        let next = |limit, in_flight, delay| next_limit(limit, in_flight, delay, TARGET, FLOOR, 1024);
+        assert_eq!(next(1024, 0, LATE), FLOOR, "nothing in flight: the floor");
+        assert_eq!(next(1024, 40, LATE), 30, "three quarters of what is in flight");
+        assert_eq!(next(24, 24, LATE), 18);
+        assert_eq!(next(20, 20, LATE), FLOOR, "never below the floor");
+        assert_eq!(next_limit(2, 2, LATE, TARGET, FLOOR, 2), 2, "never above the cap, even for the floor");
+        assert_eq!(next(4, 4, ON_TIME), 5, "at least one more");
+        assert_eq!(next(80, 3, ON_TIME), 90, "an eighth more");
+        assert_eq!(next(1000, 0, ON_TIME), 1024, "up to the cap");
+        assert_eq!(next(20, 20, TARGET), 22, "exactly the target is on time");
     }
 
     #[test]
     fn the_limit_recovers_to_the_cap_within_a_few_dozen_readings() {
-        let mut limit = MIN_LIMIT;
+        let mut limit = FLOOR;
         let mut readings = 0;
         while limit < 1024 {
-            limit = next_limit(limit, limit, ON_TIME, TARGET, 1024);
+            limit = next_limit(limit, limit, ON_TIME, TARGET, FLOOR, 1024);
             readings += 1;
         }
         assert!(readings <= 50, "{readings} readings (of {PROBE_PERIOD:?}) to recover");
@@ -250,15 +303,23 @@ mod tests {
     async fn only_the_limit_is_admitted_and_leaving_frees_a_place() {
         let shedding = Shedding::new(1024, Some(TARGET), Arc::new(Metrics::new()));
         let control = shedding.control.clone().unwrap();
+        let floor = MIN_LIMIT_PER_WORKER; // one worker: the test's current-thread runtime
         assert_eq!(control.observe(LATE), 1024, "one late reading is a stall, not a queue");
         assert!(!control.queue_standing());
-        assert_eq!(control.observe(LATE), MIN_LIMIT, "two in a row cut the limit");
+        assert_eq!(control.observe(LATE), floor, "two in a row cut the limit");
         assert!(control.queue_standing());
-        let entered: Vec<Entered> = (0..MIN_LIMIT).map(|_| control.try_enter().unwrap()).collect();
+        let entered: Vec<Entered> = (0..floor).map(|_| control.try_enter().unwrap()).collect();
         assert!(control.try_enter().is_none(), "over the limit");
         drop(entered);
         assert_eq!(control.in_flight.load(Ordering::Acquire), 0);
         assert!(control.try_enter().is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn the_floor_is_per_worker_and_never_above_the_cap() {
+        let floor = |cap| Shedding::new(cap, Some(TARGET), Arc::new(Metrics::new())).control.unwrap().floor;
+        assert_eq!(floor(1024), 3 * MIN_LIMIT_PER_WORKER);
+        assert_eq!(floor(8), 8);
     }
 
     #[test]
@@ -276,5 +337,11 @@ mod tests {
         control.observe(ON_TIME);
         assert!(!overload.refusing_connections(), "one reading on time ends it");
         assert!(Shedding::new(8, None, Arc::new(Metrics::new())).overload().is_none());
+    }
+
+    #[test]
+    fn only_mcp_paths_are_shed() {
+        assert!(is_mcp("/mcp") && is_mcp("/mcp/admin"));
+        assert!(!is_mcp("/health") && !is_mcp("/metrics") && !is_mcp("/mcpx") && !is_mcp("/"));
     }
 }
