@@ -2,6 +2,7 @@
 //! behind `Arc`, never deserialized from user input (the mapping file has its own types in `mapping/`).
 
 pub mod auth;
+pub mod descriptions;
 pub mod output;
 pub mod resilience;
 pub mod views;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::spec::HttpMethod;
 
@@ -100,22 +101,35 @@ impl Catalogue {
 
     /// The `tools/list` result, exactly as served.
     pub fn tools_list_json(&self) -> Value {
-        json!({ "tools": self.tools.iter().map(|tool| tool.to_mcp_json()).collect::<Vec<_>>() })
+        // Serialising borrowed strings and maps into a value cannot fail.
+        serde_json::to_value(self.tools_list()).unwrap_or_default()
     }
 
     /// [`Self::tools_list_json`] to serialise: the same bytes, written straight from the tools
     /// without copying every schema into a new value first (a large catalogue's schemas are MiBs).
+    /// Repeated argument descriptions are left out as the main endpoint leaves them out
+    /// (`descriptions`).
     pub fn tools_list(&self) -> impl serde::Serialize + '_ {
-        ToolsList(&self.tools)
+        let mode = self.view(None).map(|view| view.repeated_descriptions).unwrap_or_default();
+        ToolsList { tools: &self.tools, mode }
     }
 }
 
-struct ToolsList<'a>(&'a [Arc<Tool>]);
+struct ToolsList<'a> {
+    tools: &'a [Arc<Tool>],
+    mode: descriptions::RepeatedDescriptions,
+}
 
 impl serde::Serialize for ToolsList<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let entries: Vec<McpTool<'_>> = self.0.iter().map(|tool| tool.mcp_entry()).collect();
+        let repeated = descriptions::repeated_in_list(self.mode, self.tools.iter().map(|tool| &tool.input_schema));
+        let entries: Vec<McpTool<'_>> = self
+            .tools
+            .iter()
+            .zip(&repeated)
+            .map(|(tool, repeated)| McpTool { tool, repeated_descriptions: repeated })
+            .collect();
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry("tools", &entries)?;
         map.end()
@@ -123,12 +137,16 @@ impl serde::Serialize for ToolsList<'_> {
 }
 
 /// A tool's `tools/list` entry, borrowed from the tool: [`Tool::to_mcp_json`] without the copy.
-pub struct McpTool<'a>(&'a Tool);
+pub struct McpTool<'a> {
+    tool: &'a Tool,
+    /// Arguments whose description is left out (an earlier tool of the list shows it).
+    repeated_descriptions: &'a [&'a str],
+}
 
 impl serde::Serialize for McpTool<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let tool = self.0;
+        let tool = self.tool;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &tool.name)?;
         if let Some(title) = &tool.title {
@@ -137,7 +155,9 @@ impl serde::Serialize for McpTool<'_> {
         if !tool.description.is_empty() {
             map.serialize_entry("description", &tool.description)?;
         }
-        map.serialize_entry("inputSchema", &tool.input_schema)?;
+        let input_schema =
+            descriptions::WithoutDescriptions { schema: &tool.input_schema, arguments: self.repeated_descriptions };
+        map.serialize_entry("inputSchema", &input_schema)?;
         if let Some(output_schema) = &tool.output_schema {
             map.serialize_entry("outputSchema", output_schema)?;
         }
@@ -342,7 +362,7 @@ impl Tool {
 
     /// The tool object of `tools/list`, to serialise without copying the tool's schemas.
     pub fn mcp_entry(&self) -> McpTool<'_> {
-        McpTool(self)
+        McpTool { tool: self, repeated_descriptions: &[] }
     }
 }
 

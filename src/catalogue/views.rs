@@ -23,6 +23,8 @@ pub struct View {
     /// How each part of the view runs, and why, for `check` and the capability summary.
     pub parts: Vec<Part>,
     pub profile: SchemaProfile,
+    /// Whether `tools/list` repeats an argument's description on every tool (`descriptions`).
+    pub repeated_descriptions: super::descriptions::RepeatedDescriptions,
 }
 
 /// The search index of a view, built once, on the first search: building it (tokenising and

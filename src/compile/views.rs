@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::catalogue::Tool;
+use crate::catalogue::descriptions::RepeatedDescriptions;
 use crate::catalogue::views::{Part, SearchIndex, View};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::discovery::profile::SchemaProfile;
@@ -31,7 +32,8 @@ pub fn build(
     let file_threshold = mapping.defaults.discovery_threshold;
     let server_profile = mapping.server.profile.map(profile).unwrap_or_default();
 
-    let mut main = View { profile: server_profile, ..View::default() };
+    let server_descriptions = mapping.server.repeated_descriptions.map(repeated_descriptions).unwrap_or_default();
+    let mut main = View { profile: server_profile, repeated_descriptions: server_descriptions, ..View::default() };
     for (upstream_index, upstream_name) in upstream_names.iter().enumerate() {
         let members: Vec<usize> = (0..tools.len()).filter(|&i| tools[i].upstream == upstream_index).collect();
         let config = mapping.upstreams.get(upstream_name);
@@ -68,6 +70,10 @@ pub fn build(
             description: config.description.clone(),
             parts: vec![Part { label: format!("toolset {name}"), tools: members.len(), discovery, reason }],
             profile: config.profile.map(profile).unwrap_or(server_profile),
+            repeated_descriptions: config
+                .repeated_descriptions
+                .map(repeated_descriptions)
+                .unwrap_or(server_descriptions),
             ..View::default()
         };
         if discovery {
@@ -163,6 +169,13 @@ fn parameter_words(tool: &Tool) -> Vec<String> {
 }
 
 /// The mapping's `profile` as a view carries it.
+fn repeated_descriptions(mode: crate::mapping::RepeatedDescriptions) -> RepeatedDescriptions {
+    match mode {
+        crate::mapping::RepeatedDescriptions::Once => RepeatedDescriptions::Once,
+        crate::mapping::RepeatedDescriptions::Every => RepeatedDescriptions::Every,
+    }
+}
+
 fn profile(profile: crate::mapping::SchemaProfile) -> SchemaProfile {
     match profile {
         crate::mapping::SchemaProfile::Full => SchemaProfile::Full,

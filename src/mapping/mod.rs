@@ -17,7 +17,7 @@ pub use auth::{
 
 pub use duration::DurationSpec;
 pub use resilience::{BreakerConfig, BulkheadConfig, LimitsConfig, RateSpec, RetryConfig, ServerLimitsConfig};
-pub use toolsets::{DiscoveryMode, SchemaProfile, ToolsetConfig};
+pub use toolsets::{DiscoveryMode, RepeatedDescriptions, SchemaProfile, ToolsetConfig};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -76,6 +76,11 @@ pub struct ServerSettings {
     /// How tool schemas are rewritten for the model provider of the clients (`full`, `openai-strict`, `gemini`,
     /// `anthropic`). Default `full`: JSON Schema as compiled. A toolset may set its own.
     pub profile: Option<SchemaProfile>,
+    /// `once` (default): in `tools/list`, an argument's description is shown on the first tool that has an
+    /// argument of that name with that description, and left out of later ones (half of Kubernetes' list is
+    /// such repeats). `every`: each tool describes all of its arguments, for clients that load tool
+    /// definitions one at a time. A toolset may set its own.
+    pub repeated_descriptions: Option<RepeatedDescriptions>,
 }
 
 /// Discovery metadata: what `GET /`, `/.well-known/api2mcp.json`, the Server Card and `server.json` say.

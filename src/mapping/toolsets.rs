@@ -18,6 +18,21 @@ pub enum DiscoveryMode {
     Off,
 }
 
+/// Whether `tools/list` repeats an argument's description on every tool that has the argument
+/// (`specs/tool-generation.md`, "Repeated argument descriptions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepeatedDescriptions {
+    /// An argument's description is shown on the first tool of the list that has an argument of that name
+    /// with that description; later tools list the argument without it. Any first N tools of the list
+    /// carry every description they need; `describe_tools` always gives a tool whole.
+    #[default]
+    Once,
+    /// Every tool describes all of its arguments: for clients that load tool definitions one at a time
+    /// (a client-side tool search) rather than the whole list.
+    Every,
+}
+
 /// How tool schemas are rewritten for a model provider's function-calling rules.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -56,4 +71,7 @@ pub struct ToolsetConfig {
     pub discovery_threshold: Option<usize>,
     /// Schema profile of this toolset's endpoint. Default: `server.profile`.
     pub profile: Option<SchemaProfile>,
+    /// Whether this toolset's `tools/list` repeats argument descriptions (`once` or `every`).
+    /// Default: `server.repeated_descriptions`.
+    pub repeated_descriptions: Option<RepeatedDescriptions>,
 }

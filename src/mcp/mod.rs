@@ -12,6 +12,7 @@ mod resources;
 mod result;
 pub mod stdio;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -47,6 +48,38 @@ struct Snapshot {
 struct ServedView {
     toolset: Option<String>,
     entries: Vec<(Option<usize>, Tool)>,
+    /// Per entry, the argument descriptions left out because an earlier entry shows them
+    /// (`catalogue::descriptions`): put back when a caller's list hides that earlier entry.
+    repeated: Vec<Vec<Arc<(String, String)>>>,
+}
+
+impl ServedView {
+    /// The entries a caller may see, in order. When the caller's list hides an entry that showed an
+    /// argument description later entries left out, the first visible entry with that argument shows
+    /// it again: every list served is described as if built for that caller alone.
+    fn visible(&self, may_call: impl Fn(usize) -> bool) -> Vec<Tool> {
+        let shown: Vec<bool> = self.entries.iter().map(|(index, _)| index.is_none_or(&may_call)).collect();
+        if shown.iter().all(|shown| *shown) {
+            return self.entries.iter().map(|(_, tool)| tool.clone()).collect();
+        }
+        let mut described = crate::catalogue::descriptions::Shown::default();
+        let mut tools = Vec::new();
+        for (((_, listed), left_out), _) in
+            self.entries.iter().zip(&self.repeated).zip(&shown).filter(|(_, shown)| **shown)
+        {
+            let mut tool = listed.clone();
+            for pair in left_out {
+                if described.show(&pair.0, &pair.1) {
+                    crate::catalogue::descriptions::restore(Arc::make_mut(&mut tool.input_schema), &pair.0, &pair.1);
+                }
+            }
+            for (name, description) in crate::catalogue::descriptions::described_arguments(&listed.input_schema) {
+                described.show(name, description);
+            }
+            tools.push(tool);
+        }
+        tools
+    }
 }
 
 impl Snapshot {
@@ -191,13 +224,22 @@ fn snapshot(caller: Arc<Caller>) -> Result<Snapshot, String> {
     let mut views = Vec::new();
     for view in &catalogue.views {
         let mut entries = Vec::new();
-        for (tool_index, entry) in served_entries(catalogue, view) {
+        let mut repeated = Vec::new();
+        // One shared copy of each left-out (argument, description) pair, however many tools repeat it.
+        let mut interned: HashMap<(String, String), Arc<(String, String)>> = HashMap::new();
+        for ServedEntry { tool_index, entry, left_out } in served_entries_with_left_out(catalogue, view) {
             let name = entry["name"].as_str().unwrap_or_default().to_string();
             let tool = serde_json::from_value::<Tool>(entry)
                 .map_err(|error| format!("tool '{name}' is not a valid MCP tool: {error}"))?;
             entries.push((tool_index, tool));
+            repeated.push(
+                left_out
+                    .into_iter()
+                    .map(|pair| interned.entry(pair.clone()).or_insert_with(|| Arc::new(pair)).clone())
+                    .collect(),
+            );
         }
-        views.push(ServedView { toolset: view.toolset.clone(), entries });
+        views.push(ServedView { toolset: view.toolset.clone(), entries, repeated });
     }
     Ok(Snapshot { caller, views })
 }
@@ -205,6 +247,50 @@ fn snapshot(caller: Arc<Caller>) -> Result<Snapshot, String> {
 /// The `tools/list` entries of a view as JSON (profile applied), with the catalogue position of each
 /// directly listed tool (`None` for the discovery tools).
 pub fn served_entries(
+    catalogue: &crate::catalogue::Catalogue,
+    view: &crate::catalogue::views::View,
+) -> Vec<(Option<usize>, serde_json::Value)> {
+    served_entries_with_left_out(catalogue, view).into_iter().map(|served| (served.tool_index, served.entry)).collect()
+}
+
+/// One `tools/list` entry as served, with the argument descriptions left out of it because an
+/// earlier entry of the list shows them (`catalogue::descriptions`).
+struct ServedEntry {
+    tool_index: Option<usize>,
+    entry: serde_json::Value,
+    left_out: Vec<(String, String)>,
+}
+
+fn served_entries_with_left_out(
+    catalogue: &crate::catalogue::Catalogue,
+    view: &crate::catalogue::views::View,
+) -> Vec<ServedEntry> {
+    use crate::catalogue::descriptions;
+    let mut entries = full_entries(catalogue, view);
+    let repeated: Vec<Vec<String>> = descriptions::repeated_in_list(
+        view.repeated_descriptions,
+        entries.iter().filter_map(|(_, entry)| entry.get("inputSchema").and_then(serde_json::Value::as_object)),
+    )
+    .into_iter()
+    .map(|names| names.into_iter().map(str::to_string).collect())
+    .collect();
+    // Every entry has an object `inputSchema` (MCP requires it), so the lists line up.
+    let mut repeated = repeated.into_iter();
+    entries
+        .iter_mut()
+        .map(|(tool_index, entry)| {
+            let names = repeated.next().unwrap_or_default();
+            let left_out = match entry.get_mut("inputSchema").and_then(serde_json::Value::as_object_mut) {
+                Some(schema) if !names.is_empty() => descriptions::strip(schema, &names),
+                _ => Vec::new(),
+            };
+            ServedEntry { tool_index: *tool_index, entry: std::mem::take(entry), left_out }
+        })
+        .collect()
+}
+
+/// The entries of a view with every description (profile applied).
+fn full_entries(
     catalogue: &crate::catalogue::Catalogue,
     view: &crate::catalogue::views::View,
 ) -> Vec<(Option<usize>, serde_json::Value)> {
@@ -280,12 +366,7 @@ impl ServerHandler for McpServer {
         let (served, _) = current.view(self.toolset.as_deref())?;
         let catalogue = current.caller.catalogue();
         // With inbound auth, each caller sees only the tools its scopes permit: the same rule as calls.
-        let tools: Vec<Tool> = served
-            .entries
-            .iter()
-            .filter(|(index, _)| index.is_none_or(|index| may_call(authenticated.as_ref(), catalogue, index)))
-            .map(|(_, tool)| tool.clone())
-            .collect();
+        let tools = served.visible(|index| may_call(authenticated.as_ref(), catalogue, index));
         let cache_scope = if authenticated.is_some() { CacheScope::Private } else { CacheScope::Public };
         let start = match request.and_then(|r| r.cursor) {
             None => 0,

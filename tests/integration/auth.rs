@@ -214,6 +214,14 @@ async fn listed(mcp: &str, auth: &str) -> Vec<String> {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["result"]["cacheScope"], "private", "{}", answer.body);
     let tools = answer.body["result"]["tools"].as_array().unwrap();
+    // `get_pet` and `delete_pet` share `petId`'s description: the first tool listed to this caller
+    // shows it, later ones leave it out, whichever of the two this caller may see.
+    let described: Vec<bool> = tools
+        .iter()
+        .filter_map(|t| t["inputSchema"]["properties"].get("petId"))
+        .map(|petid| petid.get("description").is_some())
+        .collect();
+    assert!(described.iter().enumerate().all(|(i, d)| *d == (i == 0)), "petId described {described:?}: {tools:?}");
     tools.iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
 }
 
