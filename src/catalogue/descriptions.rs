@@ -56,17 +56,18 @@ pub fn described_arguments(input_schema: &Map<String, Value>) -> impl Iterator<I
         .filter_map(|(name, schema)| Some((name.as_str(), schema.get("description")?.as_str()?)))
 }
 
-/// For each input schema of a list in order, the arguments whose description is left out
-/// ([`RepeatedDescriptions::Once`]); all empty with [`RepeatedDescriptions::Every`].
+/// For each entry of a list in order, the arguments of its input schema whose description is left
+/// out ([`RepeatedDescriptions::Once`]); all empty with [`RepeatedDescriptions::Every`] and for an
+/// entry without an input schema.
 pub fn repeated_in_list<'a>(
     mode: RepeatedDescriptions,
-    input_schemas: impl Iterator<Item = &'a Map<String, Value>>,
+    input_schemas: impl Iterator<Item = Option<&'a Map<String, Value>>>,
 ) -> Vec<Vec<&'a str>> {
     let mut shown = Shown::default();
     input_schemas
-        .map(|schema| match mode {
-            RepeatedDescriptions::Once => shown.repeated(schema),
-            RepeatedDescriptions::Every => Vec::new(),
+        .map(|schema| match (mode, schema) {
+            (RepeatedDescriptions::Once, Some(schema)) => shown.repeated(schema),
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -174,9 +175,9 @@ mod tests {
                 "size": {"type": "integer", "description": "Page size."}}})),
             schema(json!({"type": "object", "properties": {"limit": {"type": "integer"}}})),
         ];
-        let repeated = repeated_in_list(RepeatedDescriptions::Once, schemas.iter());
+        let repeated = repeated_in_list(RepeatedDescriptions::Once, schemas.iter().map(Some));
         assert_eq!(repeated, [vec![], vec!["limit"], vec![]]);
-        let every = repeated_in_list(RepeatedDescriptions::Every, schemas.iter());
+        let every = repeated_in_list(RepeatedDescriptions::Every, schemas.iter().map(Some));
         assert!(every.iter().all(Vec::is_empty));
     }
 

@@ -123,7 +123,8 @@ struct ToolsList<'a> {
 impl serde::Serialize for ToolsList<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let repeated = descriptions::repeated_in_list(self.mode, self.tools.iter().map(|tool| &tool.input_schema));
+        let repeated =
+            descriptions::repeated_in_list(self.mode, self.tools.iter().map(|tool| Some(&tool.input_schema)));
         let entries: Vec<McpTool<'_>> = self
             .tools
             .iter()

@@ -266,25 +266,23 @@ fn served_entries_with_left_out(
     view: &crate::catalogue::views::View,
 ) -> Vec<ServedEntry> {
     use crate::catalogue::descriptions;
-    let mut entries = full_entries(catalogue, view);
+    let entries = full_entries(catalogue, view);
     let repeated: Vec<Vec<String>> = descriptions::repeated_in_list(
         view.repeated_descriptions,
-        entries.iter().filter_map(|(_, entry)| entry.get("inputSchema").and_then(serde_json::Value::as_object)),
+        entries.iter().map(|(_, entry)| entry.get("inputSchema").and_then(serde_json::Value::as_object)),
     )
     .into_iter()
     .map(|names| names.into_iter().map(str::to_string).collect())
     .collect();
-    // Every entry has an object `inputSchema` (MCP requires it), so the lists line up.
-    let mut repeated = repeated.into_iter();
     entries
-        .iter_mut()
-        .map(|(tool_index, entry)| {
-            let names = repeated.next().unwrap_or_default();
+        .into_iter()
+        .zip(repeated)
+        .map(|((tool_index, mut entry), names)| {
             let left_out = match entry.get_mut("inputSchema").and_then(serde_json::Value::as_object_mut) {
-                Some(schema) if !names.is_empty() => descriptions::strip(schema, &names),
-                _ => Vec::new(),
+                Some(schema) => descriptions::strip(schema, &names),
+                None => Vec::new(),
             };
-            ServedEntry { tool_index: *tool_index, entry: std::mem::take(entry), left_out }
+            ServedEntry { tool_index, entry, left_out }
         })
         .collect()
 }

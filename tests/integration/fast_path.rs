@@ -185,15 +185,8 @@ async fn a_call_whose_client_goes_away_is_recorded_as_cancelled() {
     let shutdown = CancellationToken::new();
     let url = serve(&base_url, true, shutdown.clone()).await;
     let before = api2mcp::mcp::http::fast_path_served();
-    let call = tokio::spawn(
-        reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#)
-            .send(),
-    );
+    let call =
+        tokio::spawn(crate::support::mcp_post(&reqwest::Client::new(), &url, crate::support::HANGING_CALL).send());
     arrived.notified().await;
     call.abort();
     let metrics = url.replace("/mcp", "/metrics");

@@ -296,13 +296,7 @@ async fn the_http_transport_rejects_foreign_hosts_and_oversized_bodies() {
     let url = api2mcp(&base_url, shutdown.clone()).await;
     let http = reqwest::Client::new();
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    let post = |body: String| {
-        http.post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(body)
-    };
+    let post = |body: String| crate::support::mcp_post(&http, &url, body);
     let ok = post(list.to_string()).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     // DNS-rebinding protection: a Host that is not allowed is refused.
@@ -420,13 +414,7 @@ async fn requests_over_the_concurrency_cap_are_shed() {
     let url = serve_prepared(prepared, settings, shutdown.clone()).await;
 
     let http = reqwest::Client::new();
-    let post = |body: &'static str| {
-        http.post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(body)
-    };
+    let post = |body: &'static str| crate::support::mcp_post(&http, &url, body);
     let in_flight =
         tokio::spawn(post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#).send());
     arrived.notified().await;
@@ -473,15 +461,8 @@ async fn a_client_disconnect_drops_the_upstream_call() {
     let shutdown = CancellationToken::new();
     let url = serve_prepared(prepared, Default::default(), shutdown.clone()).await;
 
-    let call = tokio::spawn(
-        reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#)
-            .send(),
-    );
+    let call =
+        tokio::spawn(crate::support::mcp_post(&reqwest::Client::new(), &url, crate::support::HANGING_CALL).send());
     arrived.notified().await;
     call.abort();
     // The upstream handler future is dropped once api2mcp gives up the upstream request; the

@@ -529,3 +529,15 @@ pub async fn redis_ready(port: u16) -> deadpool_redis::redis::aio::MultiplexedCo
     })
     .await
 }
+
+/// A JSON-RPC POST to an MCP endpoint in the 2025-11-25 era, with the headers every client sends.
+pub fn mcp_post(http: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body)
+}
+
+/// A `tools/call` of the tool named `hang` (an upstream that never answers), for cancellation tests.
+pub const HANGING_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hang"}}"#;
