@@ -119,8 +119,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "10s", env = "API2MCP_HEADER_TIMEOUT", value_parser = parse_duration)]
     pub header_timeout: std::time::Duration,
     /// Queueing delay of the runtime above which /mcp admits fewer requests at once and, standing for
-    /// 100 ms, refuses new connections, with 503 (e.g. 20ms; 0 turns it off).
-    #[arg(long, default_value = "20ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
+    /// 100 ms, refuses new connections, with 503 (e.g. 5ms; 0 turns it off). It bounds the wait of
+    /// each turn of a call, and a call takes a few dozen turns.
+    #[arg(long, default_value = "5ms", env = "API2MCP_QUEUE_TARGET", value_parser = parse_duration)]
     pub queue_target: std::time::Duration,
     /// Bytes all buffered upstream responses may hold together, e.g. 24MiB (see specs/limits.md).
     #[arg(long, default_value = "24MiB", env = "API2MCP_RESPONSE_BUDGET", value_parser = parse_size)]
@@ -163,4 +164,18 @@ pub struct SourceArgs {
     /// Base URL of the API, overriding the spec's servers (with --spec).
     #[arg(long, requires = "spec", env = "API2MCP_BASE_URL")]
     pub base_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn serve_sheds_at_the_documented_default_queue_target() {
+        let cli = Cli::try_parse_from(["api2mcp", "serve", "--spec", "openapi.yaml"]).unwrap();
+        let Command::Serve { run, .. } = cli.command else { panic!("not serve") };
+        assert_eq!(run.queue_target, crate::mcp::http::DEFAULT_QUEUE_TARGET);
+    }
 }
