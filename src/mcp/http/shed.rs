@@ -83,9 +83,14 @@ impl Overload {
         self.0.try_enter()
     }
 
+    /// While the delay has stood above the target for [`SHED_INTERVAL`] and the requests in flight
+    /// fill at least half the limit. A stall of the whole process (a CPU quota's throttling, a
+    /// saturated machine) also reads late, but with few requests in flight refusing a newcomer
+    /// would not make anyone faster.
     pub fn refusing_connections(&self) -> bool {
         let standing = SHED_INTERVAL.as_millis().div_ceil(PROBE_PERIOD.as_millis()) as usize;
         self.0.late_readings.load(Ordering::Acquire) >= standing
+            && self.0.in_flight.load(Ordering::Acquire) * 2 >= self.0.limit.load(Ordering::Acquire)
     }
 }
 
@@ -328,12 +333,24 @@ mod tests {
         let control = shedding.control.clone().unwrap();
         let overload = shedding.overload().unwrap();
         let standing = (SHED_INTERVAL.as_millis() / PROBE_PERIOD.as_millis()) as usize;
+        for _ in 0..standing {
+            control.observe(LATE);
+        }
+        assert!(!overload.refusing_connections(), "a stall with nothing in flight is not a queue");
+        let mut held: Vec<Entered> = (0..control.floor).map_while(|_| control.try_enter()).collect();
+        for _ in 0..standing {
+            control.observe(ON_TIME);
+        }
         for _ in 0..standing - 1 {
             control.observe(LATE);
         }
         assert!(!overload.refusing_connections(), "a burst");
         control.observe(LATE);
         assert!(overload.refusing_connections(), "a standing queue");
+        held.truncate(control.limit.load(Ordering::Acquire) / 2 - 1);
+        assert!(!overload.refusing_connections(), "a standing delay with few requests in flight");
+        held.extend((0..8).map_while(|_| control.try_enter()));
+        assert!(overload.refusing_connections());
         control.observe(ON_TIME);
         assert!(!overload.refusing_connections(), "one reading on time ends it");
         assert!(Shedding::new(8, None, Arc::new(Metrics::new())).overload().is_none());
