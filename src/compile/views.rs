@@ -157,15 +157,38 @@ pub fn document(tool: &Tool) -> Document {
     }
 }
 
-/// Parameter names and the values of their enums (`state: open | closed` says the tool can close).
+/// Parameter names and the values of their enums (`state: open | closed` says the tool can close),
+/// and the same for the alternatives of an argument that is a union of objects (a body that is
+/// not flattened into arguments: DigitalOcean's actions, `type: attach | detach | resize`). Not
+/// deeper: nested objects' fields and values were noise in the query sets (`bench/search`).
 fn parameter_words(tool: &Tool) -> Vec<String> {
     let mut words = Vec::new();
-    for (name, schema) in tool.input_schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
-        words.push(name.clone());
-        let values = schema.get("enum").and_then(|e| e.as_array()).into_iter().flatten();
-        words.extend(values.filter_map(|v| v.as_str()).take(12).map(str::to_string));
-    }
+    property_words(&tool.input_schema, true, &mut words);
     words
+}
+
+fn property_words(schema: &serde_json::Map<String, serde_json::Value>, top: bool, words: &mut Vec<String>) {
+    for (name, property) in schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+        if !words.contains(name) {
+            words.push(name.clone());
+        }
+        let values = property.get("enum").and_then(|e| e.as_array()).into_iter().flatten();
+        let values = values.chain(property.get("const")).filter_map(|v| v.as_str()).take(12);
+        for value in values {
+            if !words.iter().any(|word| word == value) {
+                words.push(value.to_string());
+            }
+        }
+        if !top {
+            continue;
+        }
+        for key in ["anyOf", "oneOf"] {
+            let alternatives = property.get(key).and_then(|a| a.as_array()).into_iter().flatten();
+            for alternative in alternatives.filter_map(|a| a.as_object()) {
+                property_words(alternative, false, words);
+            }
+        }
+    }
 }
 
 /// The mapping's `profile` as a view carries it.
@@ -182,5 +205,30 @@ fn profile(profile: crate::mapping::SchemaProfile) -> SchemaProfile {
         crate::mapping::SchemaProfile::OpenaiStrict => SchemaProfile::OpenaiStrict,
         crate::mapping::SchemaProfile::Gemini => SchemaProfile::Gemini,
         crate::mapping::SchemaProfile::Anthropic => SchemaProfile::Anthropic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::property_words;
+
+    #[test]
+    fn search_words_reach_into_the_alternatives_of_a_union_argument_only() {
+        let schema = json!({"type": "object", "properties": {
+            "state": {"enum": ["open", "closed"]},
+            "body": {"anyOf": [
+                {"type": "object", "properties": {"type": {"enum": ["attach", "detach"]}, "droplet_id": {}}},
+                {"type": "object", "properties": {"type": {"const": "resize"}}},
+            ]},
+            "address": {"type": "object", "properties": {"city": {"enum": ["berlin"]}}},
+        }});
+        let mut words = Vec::new();
+        property_words(schema.as_object().unwrap(), true, &mut words);
+        assert_eq!(
+            words,
+            ["state", "open", "closed", "body", "type", "attach", "detach", "droplet_id", "resize", "address"]
+        );
     }
 }

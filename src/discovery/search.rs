@@ -436,6 +436,8 @@ impl Index {
                 && (!word.ends_with('s') || word.ends_with("ss"))
         });
         let denominal = denominal.map(|word| (word.clone(), self.stemmer.stem(word).into_owned()));
+        // The user's counted words in order, with their bits, for acronyms of consecutive words.
+        let mut counted_words: Vec<(String, u64)> = Vec::new();
         for word in joined {
             if SELF_WORDS.contains(&word.as_str()) {
                 names_self = true;
@@ -461,7 +463,16 @@ impl Index {
             }
             let bit = if counted < 64 { 1u64 << counted } else { 0 };
             counted += 1;
+            counted_words.push((word.clone(), bit));
             let stemmed = self.stemmer.stem(&word).into_owned();
+            // A verb with "re" in front that the spec never uses stands for the verb again
+            // ("redeploy my app" → `deployments`), as long as the rest is a word of the spec.
+            if let Some(rest) = word.strip_prefix("re").filter(|rest| rest.len() >= 4) {
+                let rest = self.stemmer.stem(rest).into_owned();
+                if !self.postings.contains_key(&stemmed) && self.postings.contains_key(&rest) {
+                    add(rest, SYNONYM_WEIGHT, bit);
+                }
+            }
             for ((canonical, methods, others), spec_verbs) in VERB_GROUPS.iter().zip(&self.spec_verbs) {
                 if word == *canonical || others.contains(&word.as_str()) {
                     has_verb = true;
@@ -497,6 +508,14 @@ impl Index {
             }
             add(format!("={word}"), EXACT_FORM_WEIGHT, bit);
             add(stemmed, if ambiguous { SYNONYM_WEIGHT } else { 1.0 }, bit);
+        }
+        // Two consecutive words whose initials the spec writes as a word of its own stand for it
+        // ("direct message" → `dm`, "pull request" → `pr`), whether or not the spec spells it out.
+        for pair in counted_words.windows(2) {
+            let initials: String = pair.iter().filter_map(|(word, _)| word.chars().next()).collect();
+            if initials.chars().all(char::is_alphabetic) && self.postings.contains_key(&format!("={initials}")) {
+                add(self.stemmer.stem(&initials).into_owned(), SYNONYM_WEIGHT, pair[0].1 | pair[1].1);
+            }
         }
         // A request without any verb ("comment on an issue", "star a repo") asks for an action:
         // writes rank a little higher than reads.
@@ -882,6 +901,27 @@ mod tests {
         let index = Index::build(&documents);
         assert_eq!(top(&index, "create a pull request"), 1);
         assert_eq!(top(&index, "create a pull request stack"), 0);
+    }
+
+    #[test]
+    fn a_verb_said_again_finds_the_verb() {
+        // "redeploy" is no word of the spec; "deploy" is (as `deployments`).
+        let documents = vec![
+            document("update_app", "put", "/apps/{app}", "Update an app", &[]),
+            document("create_deployment", "post", "/apps/{app}/deployments", "Create an app deployment", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "redeploy my app"), 1);
+    }
+
+    #[test]
+    fn consecutive_words_stand_for_the_acronym_the_spec_uses() {
+        let documents = vec![
+            document("ban_user", "put", "/guilds/{g}/bans/{user}", "Ban a user", &[]),
+            document("create_dm", "post", "/users/@me/channels", "Create DM", &[]),
+        ];
+        let index = Index::build(&documents);
+        assert_eq!(top(&index, "send a direct message to a user"), 1);
     }
 
     #[test]
