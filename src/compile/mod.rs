@@ -908,14 +908,32 @@ fn build_input_within_budget<'s>(
         .chain(INPUT_CUT_WORDS.iter().filter(|&&fewer| fewer < words).map(|&fewer| (0, fewer)))
         .collect();
     let last = attempts.pop().unwrap_or((0, words));
+    let size = |input: &params::BuiltInput, compiler: &SchemaCompiler<'_>| {
+        if compiler.marked_choices > 0 {
+            schema::size_without_choices(&input.schema)
+        } else {
+            serde_json::to_vec(&input.schema).map_or(0, |bytes| bytes.len())
+        }
+    };
+    // Cut union variants keep what tells them apart where the chosen attempt has room left.
+    let settle = |(mut input, compiler): (params::BuiltInput, SchemaCompiler<'s>)| {
+        if compiler.marked_choices > 0 {
+            let mut room = INPUT_SCHEMA_MAX_BYTES.saturating_sub(size(&input, &compiler));
+            let mut schema = Value::Object(std::mem::take(&mut input.schema));
+            schema::settle_choices(&mut schema, &mut room);
+            if let Value::Object(schema) = schema {
+                input.schema = schema;
+            }
+        }
+        (input, compiler)
+    };
     for (max_depth, description_words) in attempts {
         let (input, compiler) = attempt(max_depth, description_words, Some(INPUT_SCHEMA_MAX_BYTES));
-        let size = || serde_json::to_vec(&input.schema).map_or(0, |bytes| bytes.len());
-        if !compiler.over_budget() && size() <= INPUT_SCHEMA_MAX_BYTES {
-            return (input, compiler);
+        if !compiler.over_budget() && size(&input, &compiler) <= INPUT_SCHEMA_MAX_BYTES {
+            return settle((input, compiler));
         }
     }
-    attempt(last.0, last.1, None)
+    settle(attempt(last.0, last.1, None))
 }
 
 fn report_findings(

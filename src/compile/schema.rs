@@ -40,9 +40,16 @@ pub struct SchemaCompiler<'a> {
     /// `$ref` targets being expanded, by address: the cycle guard.
     expanding: Vec<usize>,
     budget_left: isize,
+    /// How many cut union variants carry their choices under [`CHOICES`], to be kept or dropped
+    /// once the tool's size is known ([`settle_choices`]).
+    pub marked_choices: usize,
     pub findings: Vec<Finding>,
     pub unresolved: Vec<(DocId, RefError)>,
 }
+
+/// Where a cut union variant holds the properties that tell it apart until [`settle_choices`]
+/// decides whether they fit.
+const CHOICES: &str = "x-api2mcp-choices";
 
 impl<'a> SchemaCompiler<'a> {
     pub fn new(spec: &'a Spec, options: SchemaOptions) -> Self {
@@ -51,6 +58,7 @@ impl<'a> SchemaCompiler<'a> {
             options,
             expanding: Vec::new(),
             budget_left: options.max_bytes.map_or(isize::MAX, |bytes| bytes as isize),
+            marked_choices: 0,
             findings: Vec::new(),
             unresolved: Vec::new(),
         }
@@ -218,6 +226,80 @@ impl<'a> SchemaCompiler<'a> {
         stub
     }
 
+    /// A union's variant cut for size can still say what tells it apart: its required properties
+    /// whose values are listed (`type: reboot | power_off | ...` of DigitalOcean's droplet actions),
+    /// found through `$ref` and `allOf` a few levels down. Without them the agent has the variants'
+    /// names and no value to pick one with. They are only marked here, outside the size budget:
+    /// [`settle_choices`] keeps them where the finished tool has room, so that they never make a
+    /// tool cut deeper than it would be without them.
+    fn keep_choices(&mut self, doc: DocId, variant: &Value, stub: &mut Value) {
+        let mut required = Vec::new();
+        let mut properties = Map::new();
+        self.gather_choices(doc, variant, 6, &mut required, &mut properties);
+        let choices: Map<String, Value> = properties.into_iter().filter(|(name, _)| required.contains(name)).collect();
+        let Value::Object(stub) = stub else { return };
+        if choices.is_empty() || stub.contains_key("properties") {
+            return;
+        }
+        stub.insert(CHOICES.into(), Value::Object(choices));
+        self.marked_choices += 1;
+    }
+
+    /// The required names and the scalar properties with `enum` or `const` of an object schema, its
+    /// `allOf` parts and `$ref` targets, `hops` levels deep.
+    fn gather_choices(
+        &mut self,
+        doc: DocId,
+        schema: &Value,
+        hops: usize,
+        required: &mut Vec<String>,
+        properties: &mut Map<String, Value>,
+    ) {
+        let Some(map) = schema.as_object() else { return };
+        if hops == 0 {
+            return;
+        }
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            if let Ok((target_doc, target, _)) = self.spec.resolve_ref(doc, reference) {
+                self.gather_choices(target_doc, target, hops - 1, required, properties);
+            }
+            return;
+        }
+        for part in map.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+            self.gather_choices(doc, part, hops - 1, required, properties);
+        }
+        for name in map.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            if !required.iter().any(|known| known == name) {
+                required.push(name.to_string());
+            }
+        }
+        let Some((entries_doc, entries)) = map.get("properties").and_then(|value| self.schema_map(doc, value)) else {
+            return;
+        };
+        for (name, property) in entries {
+            let property = match property.get("$ref").and_then(Value::as_str) {
+                Some(reference) => match self.spec.resolve_ref(entries_doc, reference) {
+                    Ok((_, target, _)) => target,
+                    Err(_) => continue,
+                },
+                None => property,
+            };
+            let choice = if let Some(values) = property.get("enum").and_then(Value::as_array) {
+                let values: Vec<Value> =
+                    values.iter().filter(|value| !value.is_object() && !value.is_array()).cloned().collect();
+                (!values.is_empty()).then(|| json!({ "enum": values }))
+            } else {
+                property
+                    .get("const")
+                    .filter(|value| !value.is_object() && !value.is_array())
+                    .map(|value| json!({ "const": value }))
+            };
+            if let Some(choice) = choice {
+                properties.entry(name.clone()).or_insert(choice);
+            }
+        }
+    }
+
     fn object(&mut self, doc: DocId, map: &Map<String, Value>, depth: usize) -> Value {
         let input = self.options.mode == Mode::Input;
         let mut out = Map::new();
@@ -290,6 +372,9 @@ impl<'a> SchemaCompiler<'a> {
                             .iter()
                             .map(|variant| {
                                 let mut compiled = self.node(doc, variant, depth + 1);
+                                if input && key != "prefixItems" && compiled.get("x-cut-note").is_some() {
+                                    self.keep_choices(doc, variant, &mut compiled);
+                                }
                                 strip_markers(&mut compiled);
                                 compiled
                             })
@@ -432,6 +517,40 @@ fn strip_markers(value: &mut Value) {
         map.remove("readOnly");
         map.remove("writeOnly");
         map.remove("x-cut-note");
+    }
+}
+
+/// The size of `schema` as compact JSON without the choices [`SchemaCompiler::keep_choices`] marked.
+pub fn size_without_choices(schema: &Map<String, Value>) -> usize {
+    let mut copy = Value::Object(schema.clone());
+    settle_choices(&mut copy, &mut 0);
+    serde_json::to_vec(&copy).map_or(0, |bytes| bytes.len())
+}
+
+/// Keeps the marked choices of cut union variants, in document order, while `room` (bytes) lasts;
+/// removes every mark.
+pub fn settle_choices(value: &mut Value, room: &mut usize) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(choices)) = map.remove(CHOICES) {
+                let names: Vec<Value> = choices.keys().map(|name| Value::String(name.clone())).collect();
+                let (choices, names) = (Value::Object(choices), Value::Array(names));
+                // `"properties":…,"required":…` and two commas.
+                let cost = serde_json::to_vec(&choices).map_or(usize::MAX, |bytes| bytes.len())
+                    + serde_json::to_vec(&names).map_or(usize::MAX, |bytes| bytes.len())
+                    + 26;
+                if cost <= *room {
+                    *room -= cost;
+                    map.insert("properties".into(), choices);
+                    map.insert("required".into(), names);
+                }
+            }
+            for child in map.values_mut() {
+                settle_choices(child, room);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| settle_choices(item, room)),
+        _ => {}
     }
 }
 

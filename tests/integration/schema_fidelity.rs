@@ -77,6 +77,22 @@ async fn advertised_schemas_say_what_the_api_and_the_call_accept() {
     assert!(tree.contains("; fields not listed (any accepted)"), "{tree}");
     assert!(tree.contains(" A Level3; fields not listed"), "{tree}");
 
+    // Item 10: variants of a union cut for size keep what tells them apart (the required `type`
+    // and its values), where the tool has room for it.
+    let action = input(&catalogue, "server_action");
+    let size = serde_json::to_vec(action).unwrap().len();
+    assert!(size <= 3_200, "server_action's inputSchema is {size} bytes");
+    let body = &action["properties"]["body"];
+    let variants = body.get("anyOf").or_else(|| body.get("oneOf")).and_then(Value::as_array).expect("a union");
+    assert_eq!(variants.len(), 4, "{body}");
+    for variant in variants {
+        assert!(variant["description"].as_str().unwrap().ends_with("; fields not listed (any accepted)."), "{variant}");
+        assert_eq!(variant["required"], json!(["type"]), "{variant}");
+        assert_eq!(variant["properties"]["type"]["enum"][0], json!("reboot"), "{variant}");
+    }
+    let text = serde_json::to_string(action).unwrap();
+    assert!(!text.contains("x-api2mcp"), "a mark left in {text}");
+
     // Item 5: an object path parameter must not be empty (it would be an empty path segment).
     assert_eq!(input(&catalogue, "get_zone")["properties"]["filter"]["minProperties"], json!(1));
     // Item 8: raw bytes are base64, said so; a text body takes its text.
@@ -96,7 +112,7 @@ async fn values_valid_for_the_advertised_schema_reach_the_upstream_exactly() {
     let (catalogue, _) = compiled(Some(base_url)).await;
     let index = |name: &str| catalogue.tools.iter().position(|tool| tool.name == name).unwrap();
     let (zone, rule, upload, note) = (index("get_zone"), index("create_rule"), index("upload_file"), index("put_note"));
-    let notes = index("list_notes");
+    let (notes, action) = (index("list_notes"), index("server_action"));
     let caller = api2mcp::call::Caller::new(Arc::new(catalogue)).unwrap();
     let call = |tool: usize, arguments: Value| {
         let caller = &caller;
@@ -118,6 +134,7 @@ async fn values_valid_for_the_advertised_schema_reach_the_upstream_exactly() {
     call(upload, json!({"body": "AAEC/w=="})).await.expect("accepted");
     call(note, json!({"body": "hello, world"})).await.expect("accepted");
     call(notes, json!({"label": "x"})).await.expect("accepted");
+    call(action, json!({"id": 7, "body": {"type": "resize", "option3": "fast"}})).await.expect("accepted");
     let seen = seen.lock().unwrap().clone();
     let expected: Vec<(String, String, String, Vec<u8>)> = vec![
         (
@@ -131,6 +148,12 @@ async fn values_valid_for_the_advertised_schema_reach_the_upstream_exactly() {
         ("PUT".into(), "/notes".into(), "text/plain".into(), b"hello, world".to_vec()),
         // No body and no content type: the optional `{}` body is not sent.
         ("GET".into(), "/notes?label=x".into(), String::new(), Vec::new()),
+        (
+            "POST".into(),
+            "/servers/7/actions".into(),
+            "application/json".into(),
+            br#"{"type":"resize","option3":"fast"}"#.to_vec(),
+        ),
     ];
     assert_eq!(seen, expected);
 
@@ -139,6 +162,9 @@ async fn values_valid_for_the_advertised_schema_reach_the_upstream_exactly() {
         (zone, json!({"filter": {}})),
         (rule, json!({"settings": {"strategy": "weighted"}})),
         (rule, json!({"target": {"kind": "host", "address": "192.0.2.1"}})),
+        // No variant lacks the required `type` any more, nor takes a value it does not list.
+        (action, json!({"id": 7, "body": {"option3": "fast"}})),
+        (action, json!({"id": 7, "body": {"type": "explode"}})),
     ] {
         let refused = call(tool, arguments.clone()).await.unwrap_err();
         assert!(matches!(refused, Outcome::InvalidArguments { .. }), "{arguments}: {refused:?}");
