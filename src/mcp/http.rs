@@ -262,8 +262,8 @@ fn limit_body(request: Request, max_body_bytes: usize) -> Result<Request, Box<Re
 /// A flood from one address is refused before anything is parsed: 429 with the exact wait
 /// (`server.limits.http_per_address`); `Some` is that answer.
 fn limit_rate(server: &McpServer, request: &Request) -> Option<Response> {
-    let address = request.extensions().get::<ClientAddress>().map(|a| a.0.ip().to_string())?;
-    match server.caller().resilience().limiter.admit_http(&address) {
+    let address = request.extensions().get::<ClientAddress>().map(|a| a.0.ip())?;
+    match server.caller().resilience().limiter.admit_http(address) {
         Ok(()) => None,
         Err(refusal) => {
             server.metrics().rate_limited(&refusal.limit);
