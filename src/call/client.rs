@@ -114,7 +114,8 @@ pub async fn send(
 ) -> Result<UpstreamResponse, Outcome> {
     let method = reqwest::Method::from_bytes(built.method.upper().as_bytes())
         .map_err(|error| Outcome::Internal { detail: error.to_string() })?;
-    let mut request = client.request(method, &built.url);
+    // The URL as the request builder's final check parsed it: reqwest does not parse it again.
+    let mut request = client.request(method, built.url.clone());
     for (name, value) in &built.headers {
         // The upstream's own headers (credentials) win over anything derived from arguments.
         if upstream.headers.iter().any(|(configured, _)| configured.eq_ignore_ascii_case(name)) {

@@ -28,7 +28,7 @@ pub struct UpstreamResponse {
     /// The `Link` header (pagination).
     pub link: Option<String>,
     /// The URL requested (next-page links are resolved against it).
-    pub url: String,
+    pub url: url::Url,
     pub body: Vec<u8>,
     /// The share of the response budget `body` (or `streamed`) holds, released with it.
     pub budget: crate::body::Held,
@@ -73,6 +73,9 @@ pub struct Progress {
 pub struct Caller {
     catalogue: Arc<Catalogue>,
     clients: Vec<reqwest::Client>,
+    /// Per upstream, its base URL parsed once (`None`: it has none; `Err`: what every call of its
+    /// tools is refused with).
+    bases: Vec<Option<Result<request::Base, request::BuildError>>>,
     checkers: Vec<arguments::ArgumentChecker>,
     shapers: Vec<Shaper>,
     /// Per tool, its shaping when it can consume a large response while it streams (not for
@@ -92,6 +95,8 @@ impl Caller {
     pub fn new(catalogue: Arc<Catalogue>) -> Result<Self, String> {
         let clients =
             catalogue.upstreams.iter().map(|upstream| client::build(upstream)).collect::<Result<Vec<_>, _>>()?;
+        let bases =
+            catalogue.upstreams.iter().map(|upstream| upstream.base_url.as_deref().map(request::Base::parse)).collect();
         let checkers =
             catalogue.tools.iter().map(|tool| arguments::ArgumentChecker::new(tool)).collect::<Result<Vec<_>, _>>()?;
         let shapers = catalogue
@@ -121,6 +126,7 @@ impl Caller {
         Ok(Caller {
             catalogue,
             clients,
+            bases,
             checkers,
             shapers,
             streams,
@@ -238,25 +244,27 @@ impl Caller {
         &self,
         tool_index: usize,
         arguments: &Map<String, Value>,
-        url: Option<&str>,
+        url: Option<&url::Url>,
         context: &CallContext,
         deadline: tokio::time::Instant,
     ) -> Result<UpstreamResponse, Outcome> {
         let tool = &self.catalogue.tools[tool_index];
         let checker = &self.checkers[tool_index];
         let upstream = &self.catalogue.upstreams[tool.upstream];
-        let Some(base_url) = upstream.base_url.as_deref() else {
+        let Some(base) = &self.bases[tool.upstream] else {
             return Err(Outcome::Misconfigured { detail: format!("upstream '{}' has no base URL", upstream.name) });
         };
-        let binary: Vec<&str> = checker.binary_arguments().iter().map(String::as_str).collect();
-        let mut built = request::build(base_url, &tool.call, arguments, &binary).map_err(|error| match error {
+        let unbuildable = |error: request::BuildError| match error {
             request::BuildError::Invalid { argument, reason } => Outcome::UnbuildableRequest { argument, reason },
             request::BuildError::Missing { argument } => Outcome::InvalidArguments {
                 fields: vec![crate::classify::FieldError { field: argument, message: "is required".to_string() }],
             },
-        })?;
+        };
+        let base = base.as_ref().map_err(|error| unbuildable(error.clone()))?;
+        let binary: Vec<&str> = checker.binary_arguments().iter().map(String::as_str).collect();
+        let mut built = request::build_on(base, &tool.call, arguments, &binary).map_err(unbuildable)?;
         if let Some(url) = url {
-            built.url = url.to_string();
+            built.url = url.clone();
         }
         // Allow-listed inbound headers first, so that nothing derived from the caller can replace
         // the upstream's credentials added after them.
@@ -272,7 +280,7 @@ impl Caller {
             context.subject_token.as_ref(),
         )
         .await?;
-        apply(&mut built, additions)?;
+        apply(&mut built, additions);
         let span = tracing::info_span!(
             "upstream",
             otel.name = %format!("{} {}", tool.call.method.upper(), tool.call.path),
@@ -296,6 +304,7 @@ impl Caller {
         }
         let guard = self.resilience.upstream(tool.upstream);
         guard.budget.deposit();
+        let mut pending = Some(built);
         let mut retry = 0;
         loop {
             // The bulkhead first: a breaker probe must not be taken by a call that then waits.
@@ -309,7 +318,11 @@ impl Caller {
                 return Err(Outcome::CircuitOpen { retry_after });
             }
             let last = retry + 1 >= policy.attempts || !policy.repeatable;
-            let attempt = if last { std::mem::replace(&mut built, empty_request()) } else { built.clone() };
+            // The last attempt takes the request; every attempt before it, a copy.
+            let attempt = if last { pending.take() } else { pending.clone() };
+            let Some(attempt) = attempt else {
+                return Err(Outcome::Internal { detail: "no request left to send".to_string() });
+            };
             // Pages are read whole (`url` is a next page's); single responses may stream.
             let stream = self.streams[tool_index].clone().filter(|_| url.is_none()).map(|s| (s, tool.clean));
             let result = self.send_once(tool, upstream, attempt, span.clone(), stream).await;
@@ -347,7 +360,8 @@ impl Caller {
         span: tracing::Span,
         stream: Option<client::StreamShaping>,
     ) -> Result<UpstreamResponse, Outcome> {
-        let logged_url = redacted_url(&built.url);
+        // For the log line of a failure, redacted only then.
+        let url = built.url.clone();
         let started = std::time::Instant::now();
         let response = tracing::Instrument::instrument(
             client::send(&self.clients[tool.upstream], upstream, built, &self.budget, stream),
@@ -355,7 +369,7 @@ impl Caller {
         )
         .await;
         if let Err(outcome) = &response {
-            log_upstream_failure(&upstream.name, tool.call.method.upper(), &logged_url, outcome, started.elapsed());
+            log_upstream_failure(&upstream.name, tool.call.method.upper(), &redact(url), outcome, started.elapsed());
         }
         let status = match &response {
             Ok(response) => Some(response.status),
@@ -386,7 +400,12 @@ impl Caller {
 /// The URL as logs may show it: no user info, every query value replaced by `redacted` (names kept), so
 /// API keys sent as query parameters and values from arguments never reach a log line.
 pub fn redacted_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else { return "(unparseable URL)".to_string() };
+    let Ok(parsed) = url::Url::parse(url) else { return "(unparseable URL)".to_string() };
+    redact(parsed)
+}
+
+/// [`redacted_url`] of a parsed URL.
+fn redact(mut parsed: url::Url) -> String {
     let _ = parsed.set_username("");
     let _ = parsed.set_password(None);
     if parsed.query().is_some() {
@@ -429,17 +448,16 @@ fn log_upstream_failure(upstream: &str, method: &str, url: &str, outcome: &Outco
 
 /// Adds an upstream's credentials to a built request: headers replace any of the same name, query
 /// parameters are appended, cookies join the `Cookie` header.
-fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) -> Result<(), Outcome> {
+fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) {
     for (name, value) in additions.headers {
         built.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
         built.headers.push((name, value));
     }
     if !additions.query.is_empty() {
-        let mut url = url::Url::parse(&built.url).map_err(|error| Outcome::Internal { detail: error.to_string() })?;
+        let mut pairs = built.url.query_pairs_mut();
         for (name, value) in &additions.query {
-            url.query_pairs_mut().append_pair(name, value);
+            pairs.append_pair(name, value);
         }
-        built.url = url.to_string();
     }
     if !additions.cookies.is_empty() {
         let added: Vec<String> = additions.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
@@ -450,17 +468,6 @@ fn apply(built: &mut request::BuiltRequest, additions: credentials::Additions) -
             }
             None => built.headers.push(("cookie".to_string(), added.join("; "))),
         }
-    }
-    Ok(())
-}
-
-/// What is left of a request after its last attempt took it.
-fn empty_request() -> request::BuiltRequest {
-    request::BuiltRequest {
-        method: crate::spec::HttpMethod::Get,
-        url: String::new(),
-        headers: Vec::new(),
-        body: request::RequestBodyBytes::None,
     }
 }
 

@@ -225,9 +225,16 @@ async fn fetch(
         Position::Cursor { c } => set(&mut arguments, &paginator.cursor_arg, json!(c)),
         Position::Offset { o } => set(&mut arguments, &paginator.offset_arg, json!(o)),
         Position::Page { p } => set(&mut arguments, &paginator.page_arg, json!(p)),
-        Position::Url { u } => url = Some(u.as_str()),
+        // A next-page URL is a parsed URL's serialization (`same_origin_url`), carried in a signed
+        // cursor: it parses.
+        Position::Url { u } => {
+            url =
+                Some(url::Url::parse(u).map_err(|error| Outcome::Internal {
+                    detail: format!("a next-page URL does not parse: {error}"),
+                })?);
+        }
     }
-    let response = caller.send(tool_index, &arguments, url, context, deadline).await?;
+    let response = caller.send(tool_index, &arguments, url.as_ref(), context, deadline).await?;
     let mut body: Value = serde_json::from_slice(&response.body).map_err(|_| Outcome::InvalidResponse {
         reason: "a page of results is not JSON; paginated tools need JSON responses".to_string(),
     })?;
@@ -337,7 +344,7 @@ fn same_origin_url(
 ) -> Option<Position> {
     let tool = &caller.catalogue.tools[tool_index];
     let origin = caller.origin(tool).ok()?;
-    let resolved = url::Url::parse(&response.url).ok()?.join(link).ok()?;
+    let resolved = response.url.join(link).ok()?;
     if resolved.origin().ascii_serialization() == origin {
         Some(Position::Url { u: resolved.to_string() })
     } else {

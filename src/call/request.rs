@@ -74,8 +74,9 @@ const URL_ARGUMENT: &str = "url";
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuiltRequest {
     pub method: HttpMethod,
-    /// Full URL: base_url (no trailing slash) + expanded path + `?` + query (omitted when empty).
-    pub url: String,
+    /// Full URL: base_url (no trailing slash) + expanded path + `?` + query (omitted when empty), as
+    /// the final check parsed it: what the HTTP client sends, never parsed again.
+    pub url: Url,
     /// Header name → value, in binding order, `Cookie` header last (one header, `a=1; b=2`), then
     /// `Accept`, then `Content-Type` when there is a byte body (a multipart body gets its
     /// `Content-Type`, with the boundary, from the client that assembles it).
@@ -108,7 +109,7 @@ pub enum MultipartValue {
     File { bytes: Vec<u8>, file_name: String, content_type: String },
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum BuildError {
     #[error("argument '{argument}': {reason}")]
     Invalid { argument: String, reason: String },
@@ -135,8 +136,34 @@ pub fn build(
     arguments: &Map<String, Value>,
     binary_arguments: &[&str],
 ) -> Result<BuiltRequest, BuildError> {
-    let base = base_url.trim_end_matches('/');
-    let parsed_base = parse_base(base)?;
+    build_on(&Base::parse(base_url)?, call, arguments, binary_arguments)
+}
+
+/// An upstream's base URL, checked and parsed once (the caller keeps one per upstream): the text
+/// paths are appended to (without trailing slashes) and its parse, which the finished URL is
+/// checked against.
+#[derive(Debug, Clone)]
+pub struct Base {
+    text: String,
+    parsed: Url,
+}
+
+impl Base {
+    /// `Err`: the base URL cannot be one (not absolute, no host, a query or a fragment).
+    pub fn parse(base_url: &str) -> Result<Base, BuildError> {
+        let text = base_url.trim_end_matches('/');
+        let parsed = parse_base(text)?;
+        Ok(Base { text: text.to_string(), parsed })
+    }
+}
+
+/// [`build`] on a base URL parsed already.
+pub fn build_on(
+    base: &Base,
+    call: &UpstreamCall,
+    arguments: &Map<String, Value>,
+    binary_arguments: &[&str],
+) -> Result<BuiltRequest, BuildError> {
     let path = expand_path(call, arguments)?;
 
     // Query pairs pinned in the spec's path key come first, strictly encoded like any other.
@@ -194,12 +221,12 @@ pub fn build(
     }
 
     let query = query.join("&");
-    let mut url = format!("{base}{path}");
+    let mut url = format!("{}{path}", base.text);
     if !query.is_empty() {
         url.push('?');
         url.push_str(&query);
     }
-    check_url(&parsed_base, &url, &path, &query)?;
+    let url = check_url(&base.parsed, &url, &path, &query)?;
 
     Ok(BuiltRequest { method: call.method, url, headers, body })
 }
@@ -318,8 +345,9 @@ fn parse_base(base: &str) -> Result<Url, BuildError> {
 
 /// Defence in depth: re-parses the finished URL with the parser the HTTP client uses and requires
 /// the base's origin, and exactly the path and query built here, so nothing an agent sent was
-/// re-interpreted (dot segments resolved, delimiters reinterpreted, host changed).
-fn check_url(base: &Url, url: &str, path: &str, query: &str) -> Result<(), BuildError> {
+/// re-interpreted (dot segments resolved, delimiters reinterpreted, host changed). The parse is
+/// what the client is handed.
+fn check_url(base: &Url, url: &str, path: &str, query: &str) -> Result<Url, BuildError> {
     let parsed = Url::parse(url).map_err(|_| invalid(URL_ARGUMENT, "the request URL does not parse"))?;
     let same_origin = parsed.scheme() == base.scheme()
         && parsed.host_str() == base.host_str()
@@ -334,7 +362,7 @@ fn check_url(base: &Url, url: &str, path: &str, query: &str) -> Result<(), Build
     if parsed.path() != expected_path || parsed.query().unwrap_or_default() != query || parsed.fragment().is_some() {
         return Err(invalid(URL_ARGUMENT, "the request URL would be rewritten by the HTTP client"));
     }
-    Ok(())
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
-//! The `/mcp` guard (axum middleware) and the RFC 9728 metadata routes: the HTTP face of `auth`.
-//! Every request carries a valid JWT, an introspected token or an API key, or is anonymous where
-//! the configuration allows it; otherwise `401` with `WWW-Authenticate` pointing at the metadata. A
-//! `tools/call` of a tool the caller's scopes do not permit (the tool read from the JSON-RPC body,
-//! never from `Mcp-Name`) is refused with `403 insufficient_scope`. The decision itself is
-//! `auth::permits`; this file only peeks at JSON-RPC and answers HTTP.
+//! The `/mcp` guard (the last of the checks in front of `/mcp`, `http.rs`) and the RFC 9728
+//! metadata routes: the HTTP face of `auth`. Every request carries a valid JWT, an introspected
+//! token or an API key, or is anonymous where the configuration allows it; otherwise `401` with
+//! `WWW-Authenticate` pointing at the metadata. A `tools/call` of a tool the caller's scopes do not
+//! permit (the tool read from the JSON-RPC body, never from `Mcp-Name`) is refused with
+//! `403 insufficient_scope`. The decision itself is `auth::permits`; this file only peeks at
+//! JSON-RPC and answers HTTP.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -29,13 +29,14 @@ fn tool_scopes(pinned: &Pinned, tool: &str) -> Option<Vec<String>> {
     catalogue.tool_index(tool).map(|index| catalogue.tools[index].scopes.clone())
 }
 
-/// Middleware in front of `/mcp`.
-pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+/// In front of `/mcp`: the request to hand on (who is calling and the pinned catalogue snapshot in
+/// its extensions), or (`Err`) the answer to send instead.
+pub async fn authorize(guard: &Guard, request: Request) -> Result<Request, Response> {
     let started = std::time::Instant::now();
     let (mut parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+        Err(_) => return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()),
     };
     // The tool is read from the body: headers such as `Mcp-Name` are hints a client controls.
     let called = called_tools(&body);
@@ -51,7 +52,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
             for tool in called.iter().map(String::as_str).chain(called.is_empty().then_some("-")) {
                 audit_denied(None, tool, &denial_reason(&denial), started.elapsed());
             }
-            return unauthorized(&guard.inbound, &parts.headers, &denial, &scope);
+            return Err(unauthorized(&guard.inbound, &parts.headers, &denial, &scope));
         }
     };
     for tool in &called {
@@ -59,7 +60,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
             && !permits(&principal.scopes, &required)
         {
             audit_denied(Some(&principal), tool, "insufficient_scope", started.elapsed());
-            return forbidden(&guard.inbound, &parts.headers, &required);
+            return Err(forbidden(&guard.inbound, &parts.headers, &required));
         }
     }
     let forwarded = guard.inbound.forwarded(&parts.headers);
@@ -71,7 +72,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     let audit_arguments = guard.inbound.settings().audit_arguments;
     parts.extensions.insert(Authenticated { principal, forwarded, audit_arguments, token });
     parts.extensions.insert(pinned);
-    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+    Ok(Request::from_parts(parts, axum::body::Body::from(body)))
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {

@@ -1,10 +1,12 @@
 //! Streamable HTTP at `/mcp` (both protocol eras, stateless, JSON responses unless a request needs a
 //! stream) and stdio. The HTTP server is hyper's, driven here rather than through `axum::serve`, so
 //! that accepted sockets get `TCP_NODELAY` (without it SSE responses stall about 40 ms each) and
-//! every connection is bounded (`connections`). In front of rmcp's service, outermost first: head
-//! checks (`framing`), load shedding (`shed`), the body limit, Host/Origin (`framing`), the JSON-RPC
-//! envelope (`jsonrpc`), the auth guard, then per endpoint the fast path of `tools/call` and
-//! `tools/list` (`fast`), which leaves every other request to rmcp.
+//! every connection is bounded (`connections`). In front of rmcp's service, outermost first: the
+//! request span and head checks (`framing`) on every route, then on `/mcp` paths the rate per
+//! address, load shedding (`shed`), the body limit, Host/Origin (`framing`), the JSON-RPC envelope
+//! (`jsonrpc`), the auth guard (two middlewares calling plain functions in that order), then per
+//! endpoint the fast path of `tools/call` and `tools/list` (`fast`), which leaves every other
+//! request to rmcp.
 
 mod connections;
 mod fast;
@@ -18,7 +20,7 @@ pub use framing::{MAX_HEAD_BYTES, MAX_REQUEST_TARGET_BYTES};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -153,49 +155,123 @@ fn router_with(
     for toolset in server.toolsets() {
         mcp = mcp.nest_service(&format!("/mcp/{toolset}"), endpoint(server.for_toolset(&toolset)));
     }
-    match guard {
-        None => {}
-        Some(Ok(guard)) => mcp = mcp.layer(middleware::from_fn_with_state(guard, super::guard::guard)),
+    let auth = match guard {
+        None => Auth::Open,
+        Some(Ok(guard)) => Auth::Guard(guard),
         Some(Err(error)) => {
             tracing::error!(%error, "inbound auth cannot start: refusing every MCP request");
-            mcp = mcp.layer(middleware::from_fn(refuse_all));
+            Auth::Broken
         }
-    }
+    };
     if let Some(metadata) = metadata {
         ops = ops.merge(metadata);
     }
-    mcp.layer(middleware::from_fn(jsonrpc::check_envelope))
-        .layer(middleware::from_fn(framing::check_host_and_origin))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(settings.max_body_bytes))
-        .layer(middleware::from_fn_with_state(shedding, shed::admit))
-        .layer(middleware::from_fn_with_state(server.clone(), limit_rate))
+    let front = Arc::new(Front { server, shedding, max_body_bytes: settings.max_body_bytes, auth });
+    mcp.layer(middleware::from_fn_with_state(front, in_front_of_mcp))
         // Added after the limits: health checks are answered even when MCP traffic is shed.
         .merge(ops)
-        .layer(middleware::from_fn(framing::check_head))
-        .layer(middleware::from_fn(crate::telemetry::request_span))
+        .layer(middleware::from_fn(on_every_request))
 }
 
-async fn refuse_all(_request: Request, _next: Next) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, "inbound auth is misconfigured; see the server log\n").into_response()
+/// What runs in front of the MCP endpoints (see [`in_front_of_mcp`]).
+struct Front {
+    server: McpServer,
+    shedding: shed::Shedding,
+    max_body_bytes: usize,
+    auth: Auth,
+}
+
+/// The inbound auth in front of `/mcp`.
+enum Auth {
+    /// The catalogue asks for none.
+    Open,
+    Guard(super::guard::Guard),
+    /// Configured, but its HTTP client cannot be built: every request is refused (fails closed).
+    Broken,
+}
+
+/// Every request, outermost: its span and request id, then the checks on its head.
+async fn on_every_request(request: Request, next: Next) -> Response {
+    crate::telemetry::request_span(request, |request| async move {
+        match framing::check_head(&request) {
+            None => next.run(request).await,
+            Some(refusal) => refusal,
+        }
+    })
+    .await
+}
+
+/// The checks in front of the MCP endpoints, in this order, each answering at once when it refuses:
+/// the rate per address, load shedding (its places held until the answer), the body limit, Host
+/// and Origin, the JSON-RPC envelope, the auth guard. One middleware calling plain functions
+/// rather than a layer each: every layer cost a clone of the boxed service below it and a boxed
+/// future per request.
+async fn in_front_of_mcp(State(front): State<Arc<Front>>, request: Request, next: Next) -> Response {
+    if let Some(refusal) = limit_rate(&front.server, &request) {
+        return refusal;
+    }
+    let admission = match front.shedding.admit(&request) {
+        Ok(admission) => admission,
+        Err(refusal) => return *refusal,
+    };
+    let request = match limit_body(request, front.max_body_bytes) {
+        Ok(request) => request,
+        Err(refusal) => return *refusal,
+    };
+    if let Some(refusal) = framing::check_host_and_origin(&request) {
+        return refusal;
+    }
+    let request = match jsonrpc::check_envelope(request).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let request = match &front.auth {
+        Auth::Open => request,
+        Auth::Guard(guard) => match super::guard::authorize(guard, request).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        },
+        Auth::Broken => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "inbound auth is misconfigured; see the server log\n")
+                .into_response();
+        }
+    };
+    let response = next.run(request).await;
+    drop(admission);
+    response
+}
+
+/// The body limit (`max_body_bytes`), as tower-http's `RequestBodyLimitLayer` sets it: a declared
+/// length over it is refused at once (413, its text), any other body is cut at the limit (or at the
+/// declared length) while it is read, which `jsonrpc` answers 413.
+fn limit_body(request: Request, max_body_bytes: usize) -> Result<Request, Box<Response>> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    let limit = match declared {
+        Some(length) if length > max_body_bytes => {
+            return Err(Box::new((StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response()));
+        }
+        Some(length) => max_body_bytes.min(length),
+        None => max_body_bytes,
+    };
+    Ok(request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit))))
 }
 
 /// A flood from one address is refused before anything is parsed: 429 with the exact wait
-/// (`server.limits.http_per_address`).
-async fn limit_rate(
-    axum::extract::State(server): axum::extract::State<McpServer>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(address) = request.extensions().get::<ClientAddress>().map(|a| a.0.ip().to_string()) else {
-        return next.run(request).await;
-    };
-    match server.caller().resilience().limiter.admit_http(&address) {
-        Ok(()) => next.run(request).await,
+/// (`server.limits.http_per_address`); `Some` is that answer.
+fn limit_rate(server: &McpServer, request: &Request) -> Option<Response> {
+    let address = request.extensions().get::<ClientAddress>().map(|a| a.0.ip())?;
+    match server.caller().resilience().limiter.admit_http(address) {
+        Ok(()) => None,
         Err(refusal) => {
             server.metrics().rate_limited(&refusal.limit);
             let seconds = refusal.retry_after.as_secs() + u64::from(refusal.retry_after.subsec_nanos() > 0);
-            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", seconds.max(1).to_string())], "too many requests\n")
-                .into_response()
+            Some(
+                (StatusCode::TOO_MANY_REQUESTS, [("retry-after", seconds.max(1).to_string())], "too many requests\n")
+                    .into_response(),
+            )
         }
     }
 }

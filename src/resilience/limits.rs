@@ -230,8 +230,9 @@ impl Limiter {
     }
 
     /// The `/mcp` request limit per client address (before any tool is known).
-    pub fn admit_http(&self, address: &str) -> Result<(), Refusal> {
+    pub fn admit_http(&self, address: std::net::IpAddr) -> Result<(), Refusal> {
         let Some(limiter) = &self.http else { return Ok(()) };
+        // Keyed by the address's text, made only when a limit is set.
         match limiter.check_key(&address.to_string()) {
             Ok(()) => Ok(()),
             Err(not_until) => Err(Refusal {

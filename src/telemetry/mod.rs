@@ -140,10 +140,14 @@ pub fn request_id(header: Option<&str>) -> String {
     format!("{hash:016x}")
 }
 
-/// Middleware: every HTTP request gets a request id (the client's `x-request-id` when sane, echoed
-/// back) and a span carrying it, continuing the caller's W3C trace when `traceparent` is sent. Log
-/// lines written while the request runs carry the id.
-pub async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+/// Every HTTP request gets a request id (the client's `x-request-id` when sane, echoed back) and a
+/// span carrying it, continuing the caller's W3C trace when `traceparent` is sent; `serve` answers
+/// the request inside that span, so log lines written while it runs carry the id.
+pub async fn request_span<Serve, Answer>(request: axum::extract::Request, serve: Serve) -> axum::response::Response
+where
+    Serve: FnOnce(axum::extract::Request) -> Answer,
+    Answer: std::future::Future<Output = axum::response::Response>,
+{
     use tracing::Instrument;
     let headers = request.headers();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -166,7 +170,7 @@ pub async fn request_span(request: axum::extract::Request, next: axum::middlewar
         span.record("otel.name", format!("{} {}", request.method(), request.uri().path()).as_str());
     }
     traces::continue_trace(&span, text("traceparent").as_deref(), text("tracestate").as_deref());
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = serve(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

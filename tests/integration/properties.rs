@@ -50,7 +50,7 @@ proptest! {
                 return Ok(());
             }
         };
-        let url = url::Url::parse(&built.url).unwrap();
+        let url = built.url.clone();
         prop_assert_eq!(url.origin().ascii_serialization(), "http://127.0.0.1:9");
         let segments: Vec<&str> = url.path_segments().unwrap().collect();
         prop_assert_eq!(segments.len(), 3, "{}", built.url);
@@ -63,7 +63,7 @@ proptest! {
     #[test]
     fn a_query_value_is_one_pair_that_round_trips(q in any::<String>()) {
         let built = build("echo", json!({"id": "x", "q": q})).expect("any string is a query value");
-        let url = url::Url::parse(&built.url).unwrap();
+        let url = built.url.clone();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         prop_assert_eq!(pairs, vec![("q".to_string(), q)]);
         prop_assert_eq!(url.path(), "/base/echo/x");
@@ -74,7 +74,7 @@ proptest! {
     #[test]
     fn integers_round_trip_in_the_query(n in any::<i64>()) {
         let built = build("echo", json!({"id": "x", "n": n})).unwrap();
-        prop_assert!(built.url.ends_with(&format!("?n={n}")), "{}", built.url);
+        prop_assert!(built.url.as_str().ends_with(&format!("?n={n}")), "{}", built.url);
     }
 
     /// A header value is sent exactly as given, or refused: never with a line break or control character.

@@ -9,7 +9,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The longest request target (path and query) accepted.
@@ -20,29 +19,29 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// hyper's read buffer: heads larger than this are refused by the parser itself (431).
 pub const PARSER_BUFFER_BYTES: usize = 64 * 1024;
 
-/// Middleware on every route: head size and transfer codings.
-pub async fn check_head(request: Request, next: Next) -> Response {
+/// On every route: head size and transfer codings; `Some` is the answer to send instead.
+pub fn check_head(request: &Request) -> Option<Response> {
     let target = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_REQUEST_TARGET_BYTES {
-        return refuse(
+        return Some(refuse(
             StatusCode::URI_TOO_LONG,
             &format!("the request target is {target} bytes; at most {MAX_REQUEST_TARGET_BYTES} are accepted"),
-        );
+        ));
     }
     let head = head_bytes(request.method().as_str().len(), target, request.headers());
     if head > MAX_HEAD_BYTES {
-        return refuse(
+        return Some(refuse(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!("the request head is {head} bytes; at most {MAX_HEAD_BYTES} are accepted"),
-        );
+        ));
     }
     if let Err(coding) = transfer_codings(request.headers()) {
-        return refuse(
+        return Some(refuse(
             StatusCode::NOT_IMPLEMENTED,
             &format!("transfer coding '{coding}' is not supported; send the body as is or chunked"),
-        );
+        ));
     }
-    next.run(request).await
+    None
 }
 
 /// Bytes of the head as HTTP/1.1 frames it: `METHOD SP target SP HTTP/1.1 CRLF`, then
@@ -66,24 +65,25 @@ fn transfer_codings(headers: &HeaderMap) -> Result<(), String> {
     Ok(())
 }
 
-/// Middleware in front of `/mcp`: one `Host`, and an `Origin` that is exactly a serialized origin.
-/// rmcp reads only the first of repeated headers and accepts origins with paths or odd hosts
-/// (`http://[::1].evil.example` passes as `[::1]`), so both are settled here first.
-pub async fn check_host_and_origin(request: Request, next: Next) -> Response {
+/// In front of `/mcp`: one `Host`, and an `Origin` that is exactly a serialized origin; `Some` is
+/// the answer to send instead. rmcp reads only the first of repeated headers and accepts origins
+/// with paths or odd hosts (`http://[::1].evil.example` passes as `[::1]`), so both are settled
+/// here first.
+pub fn check_host_and_origin(request: &Request) -> Option<Response> {
     let headers = request.headers();
     if headers.get_all(header::HOST).iter().count() > 1 {
-        return refuse(StatusCode::BAD_REQUEST, "more than one Host header");
+        return Some(refuse(StatusCode::BAD_REQUEST, "more than one Host header"));
     }
     let mut origins = headers.get_all(header::ORIGIN).iter();
     if let Some(origin) = origins.next() {
         if origins.next().is_some() {
-            return refuse(StatusCode::FORBIDDEN, "more than one Origin header");
+            return Some(refuse(StatusCode::FORBIDDEN, "more than one Origin header"));
         }
         if let Err(why) = origin.to_str().map_err(|_| "it is not text".to_string()).and_then(serialized_origin) {
-            return refuse(StatusCode::FORBIDDEN, &format!("the Origin header is not a valid origin: {why}"));
+            return Some(refuse(StatusCode::FORBIDDEN, &format!("the Origin header is not a valid origin: {why}")));
         }
     }
-    next.run(request).await
+    None
 }
 
 /// Checks that `text` is an origin as browsers serialize it (RFC 6454): `scheme://host[:port]`, no

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ConstString, JsonRpcMessage};
 use serde::Deserialize as _;
@@ -27,23 +26,24 @@ pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const INVALID_PARAMS: i64 = -32602;
 
-/// Middleware in front of rmcp on `/mcp`.
-pub async fn check_envelope(request: Request, next: Next) -> Response {
+/// In front of rmcp on `/mcp`: the request to hand on (a POST's body read, its message in the
+/// extensions), or (`Err`) the answer to send instead.
+pub async fn check_envelope(request: Request) -> Result<Request, Response> {
     if request.method() != Method::POST {
-        return next.run(request).await;
+        return Ok(request);
     }
     let (mut parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
-        Err(error) => return unreadable_body(&error),
+        Err(error) => return Err(unreadable_body(&error)),
     };
     match check(&body) {
         Ok(message) => {
             parts.extensions.insert(Parsed { message: Arc::new(message), body_bytes: body.len() });
         }
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return Err(rejection.into_response()),
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+    Ok(Request::from_parts(parts, axum::body::Body::from(body)))
 }
 
 /// The message a body that passed [`check`] holds, riding in the request's extensions so that the

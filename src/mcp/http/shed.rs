@@ -15,18 +15,18 @@
 //! Refusing costs CPU that admitted calls need, so it is done as early and as cheaply as possible:
 //! the limit is checked in the connection (`connections.rs`) as soon as a request head is parsed,
 //! before routing, logging or any other check, with a 503 and `Retry-After` and without reading
-//! the body ([`admit`] does the same for a router served without that accept loop). While the
-//! delay stands above the target (for [`SHED_INTERVAL`], a standing queue rather than a burst:
-//! CoDel's rule), new connections are refused in the accept loop itself with a 503 written without
-//! reading: the cheapest refusal there is, and it keeps the work to the connections already open.
+//! the body ([`Shedding::admit`] does the same for a router served without that accept loop).
+//! While the delay stands above the target (for [`SHED_INTERVAL`], a standing queue rather than a
+//! burst: CoDel's rule), new connections are refused in the accept loop itself with a 503 written
+//! without reading: the cheapest refusal there is, and it keeps the work to the connections already
+//! open.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
@@ -132,8 +132,8 @@ impl Control {
 /// One admitted request in flight; leaving frees its place.
 pub struct Entered(Arc<Control>);
 
-/// Marks a request admitted by the connection (`connections.rs`) before any middleware: [`admit`]
-/// does not count it again.
+/// Marks a request admitted by the connection (`connections.rs`) before any middleware:
+/// [`Shedding::admit`] does not count it again.
 #[derive(Debug, Clone, Copy)]
 pub struct AdmittedEarly;
 
@@ -230,31 +230,37 @@ async fn probe(control: Weak<Control>, metrics: Arc<Metrics>) {
     }
 }
 
-/// Middleware: sheds on the adaptive limit, then on the fixed cap. A client told to come back soon
-/// does better than one whose request waits behind thousands of others.
-pub async fn admit(State(shedding): State<Shedding>, request: Request, next: Next) -> Response {
-    let mut entered = None;
-    let admitted_early = request.extensions().get::<AdmittedEarly>().is_some();
-    if let Some(control) = shedding.control.as_ref().filter(|_| !admitted_early) {
-        shedding.start();
-        // A request that itself waited long to get here counts too (a runtime with one blocked
-        // worker), while the delay stands above the target: one stall alone refuses nothing.
-        let waited = request.extensions().get::<Arrived>().map_or(Duration::ZERO, |arrived| arrived.0.elapsed());
-        entered = control.try_enter().filter(|_| waited <= control.target || !control.queue_standing());
-        if entered.is_none() {
-            shedding.metrics.request_shed(SHED_QUEUE_DELAY);
-            return overloaded();
+/// One `/mcp` request admitted by [`Shedding::admit`]: its places under the adaptive limit and the
+/// fixed cap, held until it is dropped (after the response).
+pub struct Admission<'a> {
+    _entered: Option<Entered>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Shedding {
+    /// Sheds on the adaptive limit, then on the fixed cap: `Err` is the answer to send instead. A
+    /// client told to come back soon does better than one whose request waits behind thousands of
+    /// others.
+    pub fn admit(&self, request: &Request) -> Result<Admission<'_>, Box<Response>> {
+        let mut entered = None;
+        let admitted_early = request.extensions().get::<AdmittedEarly>().is_some();
+        if let Some(control) = self.control.as_ref().filter(|_| !admitted_early) {
+            self.start();
+            // A request that itself waited long to get here counts too (a runtime with one blocked
+            // worker), while the delay stands above the target: one stall alone refuses nothing.
+            let waited = request.extensions().get::<Arrived>().map_or(Duration::ZERO, |arrived| arrived.0.elapsed());
+            entered = control.try_enter().filter(|_| waited <= control.target || !control.queue_standing());
+            if entered.is_none() {
+                self.metrics.request_shed(SHED_QUEUE_DELAY);
+                return Err(Box::new(overloaded()));
+            }
         }
-    }
-    match shedding.permits.try_acquire() {
-        Ok(_permit) => {
-            let response = next.run(request).await;
-            drop(entered);
-            response
-        }
-        Err(_) => {
-            shedding.metrics.request_shed(SHED_CONCURRENCY);
-            busy("too many concurrent requests\n")
+        match self.permits.try_acquire() {
+            Ok(permit) => Ok(Admission { _entered: entered, _permit: permit }),
+            Err(_) => {
+                self.metrics.request_shed(SHED_CONCURRENCY);
+                Err(Box::new(busy("too many concurrent requests\n")))
+            }
         }
     }
 }
