@@ -242,7 +242,7 @@ pub fn views_report(catalogue: &Catalogue) -> String {
             let (mut rewritten, mut remaining) = (0, 0);
             let mut first: Option<String> = None;
             for &index in &members {
-                let original = &catalogue.tools[index].input_schema;
+                let original = &*catalogue.tools[index].input_schema;
                 let schema = profile::rewrite(candidate, original);
                 if &schema != original {
                     rewritten += 1;

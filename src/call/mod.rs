@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod pages;
 pub mod request;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -73,7 +74,7 @@ pub struct Progress {
 pub struct Caller {
     catalogue: Arc<Catalogue>,
     clients: Vec<reqwest::Client>,
-    checkers: Vec<arguments::ArgumentChecker>,
+    checkers: Vec<Arc<arguments::ArgumentChecker>>,
     shapers: Vec<Shaper>,
     /// Per tool, its shaping when it can consume a large response while it streams (not for
     /// paginated tools, whose pages are shaped item by item already).
@@ -92,8 +93,22 @@ impl Caller {
     pub fn new(catalogue: Arc<Catalogue>) -> Result<Self, String> {
         let clients =
             catalogue.upstreams.iter().map(|upstream| client::build(upstream)).collect::<Result<Vec<_>, _>>()?;
-        let checkers =
-            catalogue.tools.iter().map(|tool| arguments::ArgumentChecker::new(tool)).collect::<Result<Vec<_>, _>>()?;
+        // One checker per distinct input schema: tools with identical schemas share one
+        // (`compile/shared.rs`), so Kubernetes compiles ~200 validators instead of 1,123.
+        let mut by_schema: HashMap<*const Map<String, Value>, Arc<arguments::ArgumentChecker>> = HashMap::new();
+        let checkers = catalogue
+            .tools
+            .iter()
+            .map(|tool| {
+                let schema = Arc::as_ptr(&tool.input_schema);
+                if let Some(checker) = by_schema.get(&schema) {
+                    return Ok(checker.clone());
+                }
+                let checker = Arc::new(arguments::ArgumentChecker::new(tool)?);
+                by_schema.insert(schema, checker.clone());
+                Ok(checker)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let shapers = catalogue
             .tools
             .iter()
