@@ -242,7 +242,7 @@ pub fn views_report(catalogue: &Catalogue) -> String {
             let (mut rewritten, mut remaining) = (0, 0);
             let mut first: Option<String> = None;
             for &index in &members {
-                let original = &catalogue.tools[index].input_schema;
+                let original = &*catalogue.tools[index].input_schema;
                 let schema = profile::rewrite(candidate, original);
                 if &schema != original {
                     rewritten += 1;
@@ -344,6 +344,18 @@ async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catal
     Ok(std::sync::Arc::new(compiled.catalogue))
 }
 
+/// Builds the search indexes of a catalogue about to be served, on this thread, before serving
+/// starts (`McpServer` would otherwise build them on a thread of its own, which then finds them
+/// built). This thread parsed the document, which `catalogue_for_serving` has let go: glibc gives
+/// each thread its own arena, and an index built on another thread took new pages (Kubernetes
+/// +4 MiB at the server's peak) while the document's freed ones stayed mapped here, unused.
+/// Costs the time of the build before the listener opens (~0.1-0.2 s on the largest specs), no CPU.
+fn build_search_indexes(catalogue: &Catalogue) {
+    for view in &catalogue.views {
+        let _ = view.search_index(&catalogue.tools);
+    }
+}
+
 /// `catalogue_for_serving`, then the MCP server for it.
 async fn server_for_serving(args: &SourceArgs) -> Result<crate::mcp::McpServer, Failure> {
     mcp_server(catalogue_for_serving(args).await?, crate::body::Budget::default())
@@ -379,6 +391,7 @@ async fn serve(
     run: &crate::cli::RunArgs,
 ) -> Result<(), Failure> {
     let catalogue = catalogue_for_serving(args).await?;
+    build_search_indexes(&catalogue);
     let tool_count = catalogue.tools.len();
     let server = mcp_server(catalogue, crate::body::Budget::new(run.response_budget))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| Failure::Listen {
@@ -511,7 +524,9 @@ pub fn print_stdout(text: &str) -> Result<(), Failure> {
 }
 
 async fn stdio(args: &SourceArgs) -> Result<(), Failure> {
-    let server = server_for_serving(args).await?;
+    let catalogue = catalogue_for_serving(args).await?;
+    build_search_indexes(&catalogue);
+    let server = mcp_server(catalogue, crate::body::Budget::default())?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
     let served = crate::mcp::stdio::serve_stdio(server).await;

@@ -34,7 +34,7 @@ impl std::fmt::Display for Coercion {
 
 impl ArgumentChecker {
     pub fn new(tool: &Tool) -> Result<Self, String> {
-        let schema = Value::Object(tool.input_schema.clone());
+        let schema = Value::Object((*tool.input_schema).clone());
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(false)

@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod pages;
 pub mod request;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -76,7 +77,7 @@ pub struct Caller {
     /// Per upstream, its base URL parsed once (`None`: it has none; `Err`: what every call of its
     /// tools is refused with).
     bases: Vec<Option<Result<request::Base, request::BuildError>>>,
-    checkers: Vec<arguments::ArgumentChecker>,
+    checkers: Vec<Arc<arguments::ArgumentChecker>>,
     shapers: Vec<Shaper>,
     /// Per tool, its shaping when it can consume a large response while it streams (not for
     /// paginated tools, whose pages are shaped item by item already).
@@ -97,8 +98,22 @@ impl Caller {
             catalogue.upstreams.iter().map(|upstream| client::build(upstream)).collect::<Result<Vec<_>, _>>()?;
         let bases =
             catalogue.upstreams.iter().map(|upstream| upstream.base_url.as_deref().map(request::Base::parse)).collect();
-        let checkers =
-            catalogue.tools.iter().map(|tool| arguments::ArgumentChecker::new(tool)).collect::<Result<Vec<_>, _>>()?;
+        // One checker per distinct input schema: tools with identical schemas share one
+        // (`compile/shared.rs`), so Kubernetes compiles ~200 validators instead of 1,123.
+        let mut by_schema: HashMap<*const Map<String, Value>, Arc<arguments::ArgumentChecker>> = HashMap::new();
+        let checkers = catalogue
+            .tools
+            .iter()
+            .map(|tool| {
+                let schema = Arc::as_ptr(&tool.input_schema);
+                if let Some(checker) = by_schema.get(&schema) {
+                    return Ok(checker.clone());
+                }
+                let checker = Arc::new(arguments::ArgumentChecker::new(tool)?);
+                by_schema.insert(schema, checker.clone());
+                Ok(checker)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let shapers = catalogue
             .tools
             .iter()

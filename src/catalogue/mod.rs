@@ -124,7 +124,7 @@ impl serde::Serialize for ToolsList<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let repeated =
-            descriptions::repeated_in_list(self.mode, self.tools.iter().map(|tool| Some(&tool.input_schema)));
+            descriptions::repeated_in_list(self.mode, self.tools.iter().map(|tool| Some(&*tool.input_schema)));
         let entries: Vec<McpTool<'_>> = self
             .tools
             .iter()
@@ -320,8 +320,9 @@ pub struct Tool {
     pub name: String,
     pub title: Option<String>,
     pub description: String,
-    /// JSON Schema 2020-12, `type: object`, every `$ref` inlined.
-    pub input_schema: Map<String, Value>,
+    /// JSON Schema 2020-12, `type: object`, every `$ref` inlined; shared by the tools whose
+    /// schemas are identical (`compile/shared.rs`).
+    pub input_schema: Arc<Map<String, Value>>,
     pub output_schema: Option<Map<String, Value>>,
     /// Whether successful results carry `structuredContent` (the mapping's `structured_content`).
     pub structured_content: bool,

@@ -13,6 +13,7 @@ pub mod resilience;
 pub mod schema;
 pub mod security;
 pub mod select;
+mod shared;
 pub mod views;
 
 use std::collections::{HashMap, HashSet};
@@ -217,6 +218,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
+    let mut shared_schemas = shared::SharedSchemas::default();
     let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
     // Per upstream: how many exposed operations the spec says need credentials, and the schemes named.
     let mut secured: Vec<(usize, std::collections::BTreeSet<String>)> = vec![Default::default(); upstreams.len()];
@@ -241,7 +243,9 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
             tool.resilience = resilience::tool(method, upstream_settings, tool_settings);
             // The catalogue's schemas are most of what is held once the spec is freed (Kubernetes:
             // ~12 MiB for 1,123 tools); built by growing, they are a third unused capacity.
-            crate::load::json::compact_object(&mut tool.input_schema);
+            crate::load::json::compact_object(Arc::make_mut(&mut tool.input_schema));
+            // Shared as each tool is built: a copy let go here is reused by the next tool's.
+            tool.input_schema = shared_schemas.share(tool.input_schema);
             if let Some(output_schema) = &mut tool.output_schema {
                 crate::load::json::compact_object(output_schema);
             }
@@ -824,7 +828,7 @@ fn build_tool(
         name,
         title: tool_config.and_then(|t| t.title.clone()),
         description,
-        input_schema: input.schema,
+        input_schema: Arc::new(input.schema),
         output_schema,
         structured_content,
         annotations,

@@ -20,7 +20,7 @@ async fn snapshot_case(name: &str) {
         text.push_str(&format!("== tools/list\n{list}\n== calls\n{}", describe_calls(catalogue)));
         for tool in &catalogue.tools {
             jsonschema::draft202012::meta::validator()
-                .validate(&serde_json::Value::Object(tool.input_schema.clone()))
+                .validate(&serde_json::Value::Object((*tool.input_schema).clone()))
                 .unwrap_or_else(|error| {
                     panic!("{name}: inputSchema of {} is not valid JSON Schema: {error}", tool.name)
                 });

@@ -35,7 +35,7 @@ async fn every_shared_spec_compiles_to_valid_tools() {
         }
         let catalogue = prepared.catalogue().expect("no errors means a catalogue");
         for tool in &catalogue.tools {
-            let schema = serde_json::Value::Object(tool.input_schema.clone());
+            let schema = serde_json::Value::Object((*tool.input_schema).clone());
             if let Err(error) = meta.validate(&schema) {
                 failures.push(format!("{}: {}: invalid inputSchema: {error}", entry.display(), tool.name));
             }

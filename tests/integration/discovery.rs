@@ -342,7 +342,8 @@ async fn profiles_pass_their_rules_and_arguments_map_back() {
                 assert!(violations.is_empty(), "{spec} {} {}: {violations:?}", tool.name, candidate.label());
                 let rewritten_validator =
                     jsonschema::validator_for(&Value::Object(to_json_schema(&rewritten))).unwrap();
-                let original_validator = jsonschema::validator_for(&Value::Object(tool.input_schema.clone())).unwrap();
+                let original_validator =
+                    jsonschema::validator_for(&Value::Object((*tool.input_schema).clone())).unwrap();
                 runner
                     .run(&proptest::num::u64::ANY, |seed| {
                         let mut seed = seed | 1;
