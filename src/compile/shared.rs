@@ -21,34 +21,18 @@ impl SharedSchemas {
     /// `schema`, or the one kept before that serialises to the same bytes (same keys in the same
     /// order, same values): what a tool serves is unchanged whichever copy it holds.
     pub fn share(&mut self, schema: Arc<Schema>) -> Arc<Schema> {
-        let mut hasher = HashingWriter(DefaultHasher::new());
-        // Writing into a hasher cannot fail.
-        let _ = serde_json::to_writer(&mut hasher, &*schema);
-        let candidates = self.by_hash.entry(hasher.0.finish()).or_default();
-        if let Some(kept) = candidates.iter().find(|kept| same_bytes(kept, &schema)) {
+        // Serialised once: hashed, and compared with each kept schema of the same hash.
+        let bytes = serde_json::to_vec(&*schema).unwrap_or_default();
+        let mut hasher = DefaultHasher::new();
+        hasher.write(&bytes);
+        let candidates = self.by_hash.entry(hasher.finish()).or_default();
+        // Equal as JSON text, not only as maps: `Map`'s equality ignores the order of keys, which
+        // the served JSON keeps.
+        if let Some(kept) = candidates.iter().find(|kept| serde_json::to_vec(&***kept).ok().as_ref() == Some(&bytes)) {
             return kept.clone();
         }
         candidates.push(schema.clone());
         schema
-    }
-}
-
-/// Equal as JSON text, not only as maps: `Map`'s equality ignores the order of keys, which the
-/// served JSON keeps.
-fn same_bytes(a: &Schema, b: &Schema) -> bool {
-    std::ptr::eq(a, b) || serde_json::to_vec(a).ok() == serde_json::to_vec(b).ok()
-}
-
-struct HashingWriter(DefaultHasher);
-
-impl std::io::Write for HashingWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.write(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -226,7 +226,8 @@ async fn hostile_sockets_under_a_low_fd_limit_do_not_starve_a_normal_client() {
 #[tokio::test]
 async fn request_heads_and_transfer_codings_are_bounded() {
     let shutdown = CancellationToken::new();
-    let (_, address) = serve_with("http://127.0.0.1:9", HttpSettings::default(), shutdown.clone()).await;
+    let settings = HttpSettings { max_body_bytes: 1024, ..HttpSettings::default() };
+    let (_, address) = serve_with("http://127.0.0.1:9", settings, shutdown.clone()).await;
     let host = format!("host: {address}\r\n");
 
     let long_target = format!("GET /health?{} HTTP/1.1\r\n{host}\r\n", "a".repeat(16 * 1024));
@@ -253,6 +254,16 @@ async fn request_heads_and_transfer_codings_are_bounded() {
     let good_chunked = format!("{mcp_head}transfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
     let answer = raw(&address, good_chunked.as_bytes()).await;
     assert_eq!(status_of(&answer), 200, "{answer}");
+    // Bodies over the limit: a declared length is refused before reading, a chunked body once it
+    // has read past the limit.
+    let padded =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(2048));
+    let declared = format!("{mcp_head}content-length: {}\r\n\r\n{padded}", padded.len());
+    let answer = raw(&address, declared.as_bytes()).await;
+    assert_eq!(status_of(&answer), 413, "{answer}");
+    let chunked = format!("{mcp_head}transfer-encoding: chunked\r\n\r\n{:x}\r\n{padded}\r\n0\r\n\r\n", padded.len());
+    let answer = raw(&address, chunked.as_bytes()).await;
+    assert_eq!(status_of(&answer), 413, "{answer}");
     // The server still serves after all of that.
     assert_eq!(status_of(&raw(&address, format!("GET /health HTTP/1.1\r\n{host}\r\n").as_bytes()).await), 200);
     shutdown.cancel();
