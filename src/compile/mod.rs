@@ -1009,7 +1009,7 @@ fn output_schema(
             }
         }
         if chosen.is_none()
-            && let Some((media_type, media)) = params::preferred_media(content)
+            && let Some((media_type, media)) = crate::spec::preferred_media(content)
             && (media_type.contains("json") || media_type == "*/*")
             && let Some(schema) = media.get("schema")
         {

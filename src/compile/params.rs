@@ -336,7 +336,7 @@ fn bytes_as_arguments(media_type: &str, media: &Value, schema: &mut Value) {
         }
         return;
     }
-    if media_rank(media_type) < 4 || map.get("type").and_then(Value::as_str) != Some("string") {
+    if crate::spec::media_rank(media_type) < 4 || map.get("type").and_then(Value::as_str) != Some("string") {
         return;
     }
     if is_textual(media_type) {
@@ -365,28 +365,6 @@ fn style_of(map: &Map<String, Value>, location: ArgumentLocation) -> (ParameterS
     (style, explode)
 }
 
-/// Media types in the order api2mcp prefers to send them.
-fn media_rank(media_type: &str) -> u8 {
-    let media_type = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if media_type == "application/json" {
-        0
-    } else if media_type.ends_with("+json") || media_type.ends_with("/json") {
-        1
-    } else if media_type == "application/x-www-form-urlencoded" {
-        2
-    } else if media_type == "multipart/form-data" {
-        3
-    } else if media_type.starts_with("text/") {
-        4
-    } else {
-        5
-    }
-}
-
-pub fn preferred_media(content: &Map<String, Value>) -> Option<(&String, &Value)> {
-    content.iter().min_by_key(|(media_type, _)| media_rank(media_type))
-}
-
 /// The request body to send (media type, `required`, `encoding`) and its schema; `Err` with the
 /// reason when the only media type offered is one api2mcp cannot produce from arguments.
 fn request_body(
@@ -404,7 +382,7 @@ fn request_body(
         }
     };
     let content = body.get("content").and_then(Value::as_object)?;
-    let (media_type, media) = preferred_media(content)?;
+    let (media_type, media) = crate::spec::preferred_media(content)?;
     let required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
     let mut schema = match media.get("schema") {
         Some(schema) => compiler.compile(doc, schema).unwrap_or_else(|| json!({})),
@@ -423,7 +401,7 @@ fn request_body(
             "its request body is only offered as {media_type}, which api2mcp does not serialise from arguments"
         )));
     }
-    if media_rank(&media_type) >= 4
+    if crate::spec::media_rank(&media_type) >= 4
         && let Value::Object(map) = &mut schema
         && !map.contains_key("type")
     {

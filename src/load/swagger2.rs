@@ -571,7 +571,7 @@ fn body_request(parameter: &JsonObject, consumes: &[String], at: &str, conversio
     if let Some(d) = parameter.get("description") {
         out.insert("description".into(), d.clone());
     }
-    let content: JsonObject = (body_media(consumes).into_iter()).map(|m| (m, json!({ "schema": schema }))).collect();
+    let content = schema_once(body_media(consumes), schema);
     out.insert("content".into(), Value::Object(content));
     if let Some(r) = parameter.get("required") {
         out.insert("required".into(), r.clone());
@@ -583,6 +583,24 @@ fn body_request(parameter: &JsonObject, consumes: &[String], at: &str, conversio
         out.entry("x-codegen-request-body-name").or_insert_with(|| json!(name));
     }
     Value::Object(out)
+}
+
+/// A 2.0 body or response has one schema for all its media types. It is written once, under the
+/// media type api2mcp sends or reads (`spec::preferred_media`); the others are listed without one.
+/// Copied under each, Kubernetes' four media types per response made the upgraded document half as
+/// large again as the one read (issue 17 item 10), for schemas nothing reads.
+fn schema_once(media_types: Vec<String>, schema: Value) -> JsonObject {
+    let preferred = media_types.iter().min_by_key(|m| crate::spec::media_rank(m)).cloned();
+    let mut schema = Some(schema);
+    let mut content = Map::with_capacity(media_types.len());
+    for m in media_types {
+        let media = match (Some(&m) == preferred.as_ref()).then(|| schema.take()).flatten() {
+            Some(schema) => json!({ "schema": schema }),
+            None => json!({}),
+        };
+        content.entry(m).or_insert(media);
+    }
+    content
 }
 
 /// Folds formData parameters into one object-shaped request body.
@@ -668,20 +686,21 @@ fn convert_response(r: &JsonObject, produces: &[String], at: &str, conversion: &
     let description = r.get("description").cloned().unwrap_or_else(|| json!(""));
     out.insert("description".into(), description);
     let schema = r.get("schema").map(|s| convert_schema(s, 0, &format!("{at}.schema"), conversion));
-    let mut content = Map::new();
-    if let Some(schema) = &schema {
-        for m in produces {
-            content.insert(m.clone(), json!({ "schema": schema }));
+    let examples = r.get("examples").and_then(Value::as_object);
+    let mut content = match schema {
+        // A media type with an example is one of the response's too.
+        Some(schema) => {
+            let mut media_types = produces.to_vec();
+            media_types
+                .extend(examples.into_iter().flat_map(|ex| ex.keys()).filter(|m| !produces.contains(m)).cloned());
+            schema_once(media_types, schema)
         }
-    }
+        None => Map::new(),
+    };
     match r.get("examples") {
         Some(Value::Object(ex)) => {
             for (mime, example) in ex {
-                let entry = content.entry(mime.clone()).or_insert_with(|| match &schema {
-                    Some(s) => json!({ "schema": s }),
-                    None => json!({}),
-                });
-                entry["example"] = example.clone();
+                content.entry(mime.clone()).or_insert_with(|| json!({}))["example"] = example.clone();
             }
         }
         Some(_) => conversion.note(at, "examples is not an object; dropped"),
@@ -1036,7 +1055,9 @@ mod tests {
         assert_eq!(rb["x-codegen-request-body-name"], "pet");
         let content = rb["content"].as_object().cloned().unwrap_or_default();
         assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json", "application/xml"]);
-        assert_eq!(content["application/xml"]["schema"]["$ref"], "#/components/schemas/Pet");
+        // One schema for every media type: written once, under the one api2mcp sends.
+        assert_eq!(content["application/json"]["schema"]["$ref"], "#/components/schemas/Pet");
+        assert_eq!(content["application/xml"], json!({}));
         assert!(post["responses"]["200"].get("content").is_none());
     }
 
@@ -1249,6 +1270,31 @@ mod tests {
         assert!(d["components"].get("parameters").is_none());
     }
 
+    /// The schema goes under the media type api2mcp reads, even when only an example names it.
+    #[test]
+    fn a_schema_is_written_once_under_the_preferred_media_type() {
+        let d = op(json!({ "/r": { "put": {
+            "consumes": ["application/yaml", "application/vnd.kubernetes.protobuf", "application/merge-patch+json"],
+            "produces": ["application/xml"],
+            "parameters": [{ "in": "body", "name": "b", "schema": { "type": "object" } }],
+            "responses": { "200": { "description": "ok", "schema": { "type": "object" },
+                "examples": { "application/json": { "a": 1 } } } } } } }));
+        let put = &d["paths"]["/r"]["put"];
+        let body = &put["requestBody"]["content"];
+        assert_eq!(body["application/merge-patch+json"], json!({ "schema": { "type": "object" } }));
+        assert_eq!(
+            (body["application/yaml"].clone(), body["application/vnd.kubernetes.protobuf"].clone()),
+            (json!({}), json!({}))
+        );
+        let ok = &put["responses"]["200"]["content"];
+        assert_eq!(
+            ok.as_object().map(|c| c.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["application/xml".to_string(), "application/json".to_string()])
+        );
+        assert_eq!(ok["application/json"], json!({ "schema": { "type": "object" }, "example": { "a": 1 } }));
+        assert_eq!(ok["application/xml"], json!({}));
+    }
+
     #[test]
     fn responses_headers_examples_and_codes() {
         let d = op(json!({ "/r": { "get": { "produces": ["application/json", "application/xml"],
@@ -1261,8 +1307,8 @@ mod tests {
         let ok = &rs["200"];
         assert_eq!(ok["content"]["application/json"]["schema"]["items"]["type"], "string");
         assert_eq!(ok["content"]["application/json"]["example"], json!(["a"]));
-        assert!(ok["content"]["application/xml"].get("example").is_none());
-        assert_eq!(ok["content"]["text/plain"]["example"], "a");
+        assert_eq!(ok["content"]["application/xml"], json!({}));
+        assert_eq!(ok["content"]["text/plain"], json!({ "example": "a" }));
         assert_eq!(ok["x-r"], 1);
         let header = &ok["headers"]["X-Rate-Limit"];
         assert_eq!(header, &json!({ "description": "calls", "schema": { "type": "integer", "format": "int32" } }));

@@ -14,7 +14,7 @@ pub use text_index::TextIndex;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::diag::Location;
 
@@ -219,6 +219,29 @@ impl Spec {
             None => Location::file_only(&document.display),
         }
     }
+}
+
+/// Media types in the order api2mcp prefers to send them (and reads a response's schema from).
+pub fn media_rank(media_type: &str) -> u8 {
+    let media_type = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if media_type == "application/json" {
+        0
+    } else if media_type.ends_with("+json") || media_type.ends_with("/json") {
+        1
+    } else if media_type == "application/x-www-form-urlencoded" {
+        2
+    } else if media_type == "multipart/form-data" {
+        3
+    } else if media_type.starts_with("text/") {
+        4
+    } else {
+        5
+    }
+}
+
+/// The media type of a `content` map that api2mcp sends or reads, with its entry.
+pub fn preferred_media(content: &Map<String, Value>) -> Option<(&String, &Value)> {
+    content.iter().min_by_key(|(media_type, _)| media_rank(media_type))
 }
 
 pub fn locate_in_text(display: &str, text: Option<&str>, needle: &str) -> Location {
