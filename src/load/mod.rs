@@ -7,6 +7,7 @@
 //! one run reports everything.
 
 pub mod env;
+mod extensions;
 pub mod fetch;
 pub mod json;
 mod mapping_file;
@@ -159,7 +160,8 @@ pub async fn load_spec(
             );
         }
     }
-    let documents = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
+    let mut documents = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
+    extensions::drop_unread(&mut documents);
     Some(Spec::new(documents, version))
 }
 

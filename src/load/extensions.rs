@@ -1,0 +1,214 @@
+//! Vendor extensions (`x-` keys) that nothing in api2mcp reads are let go once a spec is loaded.
+//!
+//! They are documentation for other tools (OpenAI's `x-oaiMeta` is a third of its description,
+//! DigitalOcean's `x-codeSamples`, Kubernetes' `x-kubernetes-*`), and held as `serde_json` values
+//! they cost several times their text for the whole compile (issue 17 item 10). An `x-` key is an
+//! extension only where the object's keys are keywords (a schema, an operation, a parameter...):
+//! where they are names (`properties`, `paths`, `headers`, `content`, `components.*`...) it is a
+//! name and stays, and data (`example`, `default`, `enum`...) is never touched. Extensions api2mcp
+//! does read ([`READ`]) stay. When any `$ref` of the spec points into an extension, a spec that
+//! keeps reusable parts there, nothing is let go.
+
+use serde_json::{Map, Value};
+
+use crate::spec::Document;
+
+/// The extensions something in api2mcp reads.
+const READ: &[&str] = &["x-nullable"];
+
+/// Keys whose object value is a map of names (each to a keyword object).
+const NAME_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "definitions",
+    "$defs",
+    "dependentSchemas",
+    "dependentRequired",
+    "paths",
+    "webhooks",
+    "callbacks",
+    "schemas",
+    "responses",
+    "parameters",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "securityDefinitions",
+    "links",
+    "examples",
+    "content",
+    "encoding",
+    "variables",
+    "mapping",
+    "scopes",
+    "pathItems",
+];
+
+/// Keys whose value is data, whatever its keys.
+const DATA: &[&str] = &["example", "examples", "default", "enum", "const", "value", "x-nullable"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Keys {
+    /// Keywords: `x-` keys are extensions.
+    Keywords,
+    /// Names: every key stays.
+    Names,
+}
+
+/// Lets go of the unread extensions of every document, unless a `$ref` points into one. Returns
+/// how many were let go.
+pub fn drop_unread(documents: &mut [Document]) -> usize {
+    if documents.iter().any(|document| refers_into_extension(&document.value)) {
+        return 0;
+    }
+    let mut dropped = 0;
+    for (index, document) in documents.iter_mut().enumerate() {
+        // The root of a file another one refers to may be a map of names (`properties: {$ref:
+        // props.yaml}`): its own keys stay.
+        let keys = if index == 0 { Keys::Keywords } else { Keys::Names };
+        dropped += walk(&mut document.value, keys);
+    }
+    dropped
+}
+
+fn walk(value: &mut Value, keys: Keys) -> usize {
+    match value {
+        Value::Object(map) => object(map, keys),
+        // Items of an array are keyword objects (`allOf`, `parameters`, `servers`, `tags`), except
+        // the security requirements, whose keys are scheme names (handled by the caller).
+        Value::Array(items) => items.iter_mut().map(|item| walk(item, Keys::Keywords)).sum(),
+        _ => 0,
+    }
+}
+
+fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
+    let mut dropped = 0;
+    if keys == Keys::Keywords {
+        let before = map.len();
+        map.retain(|key, _| !key.starts_with("x-") || READ.contains(&key.as_str()));
+        dropped = before - map.len();
+        if dropped > 0 {
+            *map = super::json::exact(std::mem::take(map));
+        }
+    }
+    for (key, child) in map.iter_mut() {
+        dropped += match keys {
+            Keys::Names => walk(child, Keys::Keywords),
+            Keys::Keywords if DATA.contains(&key.as_str()) && !child.is_object() => 0,
+            // A schema's `examples` is an array of data; OpenAPI's is a map of Example objects,
+            // whose `value` is data.
+            Keys::Keywords if DATA.contains(&key.as_str()) && key != "examples" => 0,
+            Keys::Keywords if key == "security" => match child {
+                Value::Array(requirements) => requirements.iter_mut().map(|r| walk(r, Keys::Names)).sum(),
+                _ => 0,
+            },
+            Keys::Keywords if NAME_MAPS.contains(&key.as_str()) && child.is_object() => walk(child, Keys::Names),
+            Keys::Keywords => walk(child, Keys::Keywords),
+        };
+    }
+    dropped
+}
+
+/// Whether a `$ref` of the document points into an `x-` key (`#/x-components/schemas/A`).
+fn refers_into_extension(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child) {
+                        ("$ref", Value::String(reference)) => {
+                            let fragment = reference.split_once('#').map_or("", |(_, fragment)| fragment);
+                            if fragment.split('/').any(|segment| segment.starts_with("x-")) {
+                                return true;
+                            }
+                        }
+                        _ => stack.push(child),
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn document(url: &str, value: Value) -> Document {
+        Document::new(url.parse().unwrap(), url.to_string(), value, crate::spec::SourceText::held(String::new()))
+    }
+
+    #[test]
+    fn extensions_go_and_names_and_data_stay() {
+        let mut documents = vec![document(
+            "file:///r.yaml",
+            json!({
+                "openapi": "3.1.0", "x-tagGroups": [1], "info": {"title": "t", "x-logo": {"url": "l"}},
+                "paths": {
+                    "x-paths-extension": {"kept": true},
+                    "/a": {"x-path-meta": 1, "get": {
+                        "x-oaiMeta": {"examples": [1, 2]}, "x-codeSamples": [{"lang": "sh"}],
+                        "security": [{"x-scheme": []}],
+                        "parameters": [{"name": "x-request-id", "in": "header", "x-internal": true,
+                            "schema": {"type": "string", "x-go-type": "s", "example": {"x-data": 1}}}],
+                        "responses": {"200": {"description": "ok", "headers": {"x-rate-limit": {"schema": {}}},
+                            "content": {"application/json": {"examples": {"x-named": {"value": {"x-v": 1}, "x-e": 1}},
+                                "schema": {"type": "object", "x-nullable": true, "default": {"x-d": 1},
+                                    "enum": [{"x-e": 1}], "examples": [{"x-a": 1}],
+                                    "properties": {"x-prop": {"type": "string", "x-stainless": 1}}}}}}}}}},
+                "components": {"schemas": {"x-named-schema": {"type": "string", "x-internal": 1}},
+                    "securitySchemes": {"x-scheme": {"type": "http", "scheme": "bearer", "x-vendor": 1}}}
+            }),
+        )];
+        assert_eq!(drop_unread(&mut documents), 11);
+        assert_eq!(
+            documents[0].value,
+            json!({
+                "openapi": "3.1.0", "info": {"title": "t"},
+                "paths": {
+                    "x-paths-extension": {"kept": true},
+                    "/a": {"get": {
+                        "security": [{"x-scheme": []}],
+                        "parameters": [{"name": "x-request-id", "in": "header",
+                            "schema": {"type": "string", "example": {"x-data": 1}}}],
+                        "responses": {"200": {"description": "ok", "headers": {"x-rate-limit": {"schema": {}}},
+                            "content": {"application/json": {"examples": {"x-named": {"value": {"x-v": 1}}},
+                                "schema": {"type": "object", "x-nullable": true, "default": {"x-d": 1},
+                                    "enum": [{"x-e": 1}], "examples": [{"x-a": 1}],
+                                    "properties": {"x-prop": {"type": "string"}}}}}}}}}},
+                "components": {"schemas": {"x-named-schema": {"type": "string"}},
+                    "securitySchemes": {"x-scheme": {"type": "http", "scheme": "bearer"}}}
+            })
+        );
+    }
+
+    #[test]
+    fn a_referenced_files_own_keys_stay() {
+        let mut documents = vec![
+            document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
+            document("file:///props.yaml", json!({"x-prop": {"type": "string", "x-b": 1}, "name": {"type": "string"}})),
+        ];
+        assert_eq!(drop_unread(&mut documents), 2);
+        assert_eq!(documents[1].value, json!({"x-prop": {"type": "string"}, "name": {"type": "string"}}));
+    }
+
+    #[test]
+    fn nothing_goes_when_a_ref_points_into_an_extension() {
+        let value = json!({"openapi": "3.0.3", "x-components": {"A": {"type": "string"}},
+            "paths": {"/a": {"get": {"x-meta": 1, "responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": "#/x-components/A"}}}}}}}}});
+        let mut documents = vec![document("file:///r.yaml", value.clone())];
+        assert_eq!(drop_unread(&mut documents), 0);
+        assert_eq!(documents[0].value, value);
+        let mut documents = vec![
+            document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
+            document("file:///o.yaml", json!({"s": {"$ref": "r.yaml#/x-a"}})),
+        ];
+        assert_eq!(drop_unread(&mut documents), 0);
+    }
+}
