@@ -39,9 +39,9 @@ pub async fn prepare(source: &ConfigSource, env: &dyn Environment) -> Prepared {
 }
 
 /// Validates and compiles what was loaded: pure, no IO.
-pub fn compile_loaded(loaded: LoadedConfig, mut diagnostics: Diagnostics) -> Prepared {
+pub fn compile_loaded(mut loaded: LoadedConfig, mut diagnostics: Diagnostics) -> Prepared {
     validate::validate(&loaded, &mut diagnostics);
-    let compiled = compile::compile(&loaded, &mut diagnostics);
+    let compiled = compile::compile(&mut loaded, &mut diagnostics);
     Prepared { loaded: Some(loaded), compiled: Some(compiled), diagnostics }
 }
 

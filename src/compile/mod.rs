@@ -111,10 +111,10 @@ pub struct Compiled {
 }
 
 /// One selected operation on its way to becoming a tool.
-struct Pending<'a> {
+struct Pending<'m, 's> {
     upstream_index: usize,
-    operation: Operation<'a>,
-    entry: Option<(&'a String, &'a ToolConfig)>,
+    operation: Operation<'s>,
+    entry: Option<(&'m String, &'m ToolConfig)>,
     /// The entry's `output` and `pagination`, compiled.
     settings: EntrySettings,
     /// An explicit `name:` from the mapping.
@@ -122,14 +122,19 @@ struct Pending<'a> {
     base_name: String,
 }
 
-pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled {
-    let mapping = &loaded.mapping;
+/// Compiles what was loaded. The specs' path items written in the root document are let go as their
+/// tools are built ([`Spec::release_path_item`]): after this, a spec still names its documents and
+/// version, but lists no operations.
+pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled {
+    let LoadedConfig { mapping, mapping_source, specs: loaded_specs, .. } = loaded;
+    let mapping = &*mapping;
+    let specs = &*loaded_specs;
     let mut upstreams = Vec::new();
-    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut pending: Vec<Pending<'_, '_>> = Vec::new();
     let mut report = SelectionReport::default();
     let mut effective_by_upstream = Vec::new();
     let mut spec_by_upstream = Vec::new();
-    let source = loaded.mapping_source.as_ref();
+    let source = mapping_source.as_ref();
     // Every `output` of the file is compiled once, and reported where it is written, whether or not
     // a tool ends up using it.
     let file_output =
@@ -143,7 +148,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     }
 
     for (name, upstream_config) in &mapping.upstreams {
-        let Some(spec) = loaded.specs.get(name) else {
+        let Some(spec) = specs.get(name) else {
             continue;
         };
         let defaults_output = upstream_outputs.remove(name).or_else(|| file_output.clone());
@@ -216,43 +221,79 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         })
         .collect();
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
+    let upstream_names: Vec<&String> = spec_by_upstream.iter().map(|(name, _, _)| *name).collect();
+    let upstream_configs: Vec<&UpstreamConfig> = spec_by_upstream.iter().map(|(_, config, _)| *config).collect();
+    let releasable: Vec<bool> = spec_by_upstream.iter().map(|(_, _, spec)| !spec.refers_into_paths()).collect();
+    let references: Vec<Vec<usize>> =
+        spec_by_upstream.iter().map(|(_, _, spec)| spec.references_per_document()).collect();
+    // From here on the operations are found again path by path, so that each path item can be let
+    // go once its tools are built.
+    let pending: Vec<(Selected<'_>, String)> = pending
+        .into_iter()
+        .zip(tool_names)
+        .map(|(item, name)| {
+            let selected = Selected {
+                upstream_index: item.upstream_index,
+                path: item.operation.path.to_string(),
+                pointer: item.operation.pointer,
+                entry: item.entry,
+                settings: item.settings,
+            };
+            (selected, name)
+        })
+        .collect();
     let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
     let mut tools = Vec::with_capacity(pending.len());
     let mut shared_schemas = shared::SharedSchemas::default();
     let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
     // Per upstream: how many exposed operations the spec says need credentials, and the schemes named.
     let mut secured: Vec<(usize, std::collections::BTreeSet<String>)> = vec![Default::default(); upstreams.len()];
-    for (item, name) in pending.iter().zip(tool_names) {
-        let (upstream_name, _, spec) = spec_by_upstream[item.upstream_index];
-        let effective = &effective_by_upstream[item.upstream_index];
-        if let Some(schemes) = required_schemes(spec, &item.operation) {
-            secured[item.upstream_index].0 += 1;
-            secured[item.upstream_index].1.extend(schemes);
+    let mut rest = &pending[..];
+    while let Some((first, _)) = rest.first() {
+        // The selected operations of one path item are next to each other, in document order.
+        let same =
+            rest.iter().take_while(|(item, _)| item.upstream_index == first.upstream_index && item.path == first.path);
+        let (group, after) = rest.split_at(same.count());
+        rest = after;
+        let upstream_name = upstream_names[first.upstream_index];
+        let spec = &loaded_specs[upstream_name.as_str()];
+        let operations = spec.operations_of_path(&first.path);
+        // Documents only this path item or one of its operations names, let go with the path item.
+        let mut documents: Vec<DocId> = operations.iter().flat_map(|o| [o.path_item_doc, o.operation_doc]).collect();
+        documents.retain(|doc| *doc != crate::spec::ROOT && references[first.upstream_index][doc.0 as usize] == 1);
+        documents.dedup();
+        for (item, name) in group {
+            let Some(operation) = operations.iter().find(|operation| operation.pointer == item.pointer) else {
+                continue;
+            };
+            build_into(
+                name.clone(),
+                item,
+                operation,
+                BuildState {
+                    tools: &mut tools,
+                    shared_schemas: &mut shared_schemas,
+                    spec,
+                    upstream_name,
+                    upstream: &upstreams[item.upstream_index],
+                    upstream_config: upstream_configs[item.upstream_index],
+                    effective: &effective_by_upstream[item.upstream_index],
+                    notes: &mut notes[item.upstream_index],
+                    secured: &mut secured[item.upstream_index],
+                },
+                diagnostics,
+                &mut unresolved,
+            );
         }
-        let context = ToolContext {
-            upstream_name,
-            upstream: &upstreams[item.upstream_index],
-            spec,
-            effective,
-            notes: &mut notes[item.upstream_index],
-        };
-        let upstream_settings = &spec_by_upstream[item.upstream_index].1.settings;
-        let tool_settings = item.entry.map(|(_, config)| &config.settings);
-        let method = item.operation.method;
-        if let Some(mut tool) = build_tool(name, item, context, diagnostics, &mut unresolved) {
-            tool.resilience = resilience::tool(method, upstream_settings, tool_settings);
-            // The catalogue's schemas are most of what is held once the spec is freed (Kubernetes:
-            // ~12 MiB for 1,123 tools); built by growing, they are a third unused capacity.
-            crate::load::json::compact_object(Arc::make_mut(&mut tool.input_schema));
-            // Shared as each tool is built: a copy let go here is reused by the next tool's.
-            tool.input_schema = shared_schemas.share(tool.input_schema);
-            if let Some(output_schema) = &mut tool.output_schema {
-                crate::load::json::compact_object(output_schema);
-            }
-            tool.description.shrink_to_fit();
-            tools.push(Arc::new(tool));
+        let spec = &mut loaded_specs[upstream_name.as_str()];
+        if releasable[first.upstream_index] {
+            spec.release_path_item(&first.path);
         }
+        documents.into_iter().for_each(|doc| spec.release_document(doc));
     }
+    let spec_by_upstream: Vec<(&String, &UpstreamConfig, &Spec)> = (upstream_names.iter().zip(&upstream_configs))
+        .map(|(name, config)| (*name, *config, &loaded_specs[name.as_str()]))
+        .collect();
     for ((upstream, (_, _, spec)), notes) in upstreams.iter().zip(&spec_by_upstream).zip(&notes) {
         notes.report(upstream, spec, diagnostics);
     }
@@ -314,10 +355,7 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
         // `${REDIS_URL:-}` leaves it empty: no Redis.
         redis_url: mapping.server.redis_url.clone().filter(|url| !url.trim().is_empty()),
         discovery: discovery_info(&mapping.server.discovery),
-        auth: mapping
-            .auth
-            .as_ref()
-            .and_then(|settings| auth::inbound(settings, loaded.mapping_source.as_ref(), diagnostics)),
+        auth: mapping.auth.as_ref().and_then(|settings| auth::inbound(settings, source, diagnostics)),
         limits: resilience::server_limits(&mapping.server.limits),
     };
     let upstream_names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();
@@ -325,6 +363,62 @@ pub fn compile(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled
     let catalogue = Catalogue::new(server, upstreams, tools).with_views(views);
     catalogue_size_warning(&catalogue, diagnostics);
     Compiled { catalogue, selection: report }
+}
+
+/// A selected operation with its name decided, found again by path and method when its tool is built.
+struct Selected<'m> {
+    upstream_index: usize,
+    path: String,
+    /// `paths./pets.get`, the method key as written: what tells two operations of a path apart.
+    pointer: String,
+    entry: Option<(&'m String, &'m ToolConfig)>,
+    settings: EntrySettings,
+}
+
+/// What building one tool reads and adds to, for its upstream.
+struct BuildState<'a> {
+    /// The catalogue's tools so far.
+    tools: &'a mut Vec<Arc<Tool>>,
+    shared_schemas: &'a mut shared::SharedSchemas,
+    spec: &'a Spec,
+    upstream_name: &'a str,
+    upstream: &'a Upstream,
+    upstream_config: &'a UpstreamConfig,
+    effective: &'a Effective,
+    notes: &'a mut UpstreamNotes,
+    /// How many exposed operations need credentials, and the schemes named.
+    secured: &'a mut (usize, std::collections::BTreeSet<String>),
+}
+
+/// Builds the tool of one selected operation and adds it to the catalogue's tools.
+fn build_into(
+    name: String,
+    item: &Selected<'_>,
+    operation: &Operation<'_>,
+    state: BuildState<'_>,
+    diagnostics: &mut Diagnostics,
+    unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
+) {
+    let BuildState { tools, shared_schemas, spec, upstream_name, upstream, upstream_config, effective, notes, secured } =
+        state;
+    if let Some(schemes) = required_schemes(spec, operation) {
+        secured.0 += 1;
+        secured.1.extend(schemes);
+    }
+    let context = ToolContext { upstream_name, upstream, spec, effective, notes };
+    let tool_settings = item.entry.map(|(_, config)| &config.settings);
+    let Some(mut tool) = build_tool(name, item, operation, context, diagnostics, unresolved) else { return };
+    tool.resilience = resilience::tool(operation.method, &upstream_config.settings, tool_settings);
+    // The catalogue's schemas are most of what is held once the spec is freed (Kubernetes:
+    // ~12 MiB for 1,123 tools); built by growing, they are a third unused capacity.
+    crate::load::json::compact_object(Arc::make_mut(&mut tool.input_schema));
+    // Shared as each tool is built: a copy let go here is reused by the next tool's.
+    tool.input_schema = shared_schemas.share(tool.input_schema);
+    if let Some(output_schema) = &mut tool.output_schema {
+        crate::load::json::compact_object(output_schema);
+    }
+    tool.description.shrink_to_fit();
+    tools.push(Arc::new(tool));
 }
 
 /// A tool entry's `output` and `pagination`, compiled.
@@ -526,7 +620,7 @@ fn spec_server_url(spec: &Spec, config: &UpstreamConfig) -> Result<Option<String
 /// Names in two passes: explicit names from the mapping are reserved first; generated names are then
 /// fitted to the length limit and, on collision, suffixed `_2`, `_3`, ... in spec order, with a warning.
 fn assign_names(
-    pending: &[Pending<'_>],
+    pending: &[Pending<'_, '_>],
     effective: &[Effective],
     specs: &[(&String, &UpstreamConfig, &Spec)],
     diagnostics: &mut Diagnostics,
@@ -604,7 +698,7 @@ fn assign_names(
     names
 }
 
-fn describe(item: &Pending<'_>, specs: &[(&String, &UpstreamConfig, &Spec)]) -> String {
+fn describe(item: &Pending<'_, '_>, specs: &[(&String, &UpstreamConfig, &Spec)]) -> String {
     let upstream = specs[item.upstream_index].0;
     let what = match item.operation.operation_id() {
         Some(id) => format!("'{id}' ({})", item.operation.method_and_path()),
@@ -698,13 +792,13 @@ pub fn split_path_key(key: &str) -> (String, Vec<(String, String)>) {
 /// Builds one tool; `None` when the operation cannot be called from arguments (the reason is reported).
 fn build_tool(
     name: String,
-    item: &Pending<'_>,
+    item: &Selected<'_>,
+    operation: &Operation<'_>,
     context: ToolContext<'_>,
     diagnostics: &mut Diagnostics,
     unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
 ) -> Option<Tool> {
     let ToolContext { upstream_name, upstream, spec, effective, notes } = context;
-    let operation = &item.operation;
     let tool_config = item.entry.map(|(_, config)| config);
     // Looked up only when a diagnostic is emitted: finding it needs the document's text index.
     let operation_location = || operation.location(spec);

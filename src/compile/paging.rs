@@ -200,7 +200,10 @@ pub fn response_schema(spec: &Spec, operation: &Operation<'_>, depth: usize) -> 
     codes.sort();
     let (doc, response) = spec.deref(operation.operation_doc, responses.get(*codes.first()?)?).ok()?;
     let content = response.get("content")?.as_object()?;
-    let schema = content.iter().find(|(media, _)| media.contains("json"))?.1.get("schema")?;
+    // The media type the output schema is read from (`output_schema`), whose schema a Swagger 2.0
+    // upgrade writes once for all the response's types.
+    let (media, entry) = crate::spec::preferred_media(content)?;
+    let schema = entry.get("schema").filter(|_| media.contains("json") || media == "*/*")?;
     let mut compiler = SchemaCompiler::new(
         spec,
         SchemaOptions { mode: Mode::Output, description_words: 0, max_depth: depth, max_bytes: None },

@@ -130,39 +130,137 @@ impl Spec {
             return (operations, problems);
         };
         for (path, raw_path_item) in paths {
-            if !path.starts_with('/') {
-                // `x-` extensions at the paths level are not paths.
-                continue;
+            self.path_operations(path, raw_path_item, &mut operations, &mut problems);
+        }
+        (operations, problems)
+    }
+
+    /// The operations of one path key, as [`Spec::operations`] lists them.
+    pub fn operations_of_path(&self, path: &str) -> Vec<Operation<'_>> {
+        let mut operations = Vec::new();
+        let paths = self.root().get("paths").and_then(Value::as_object);
+        if let Some((path, raw_path_item)) = paths.and_then(|paths| paths.get_key_value(path)) {
+            self.path_operations(path, raw_path_item, &mut operations, &mut Vec::new());
+        }
+        operations
+    }
+
+    fn path_operations<'a>(
+        &'a self,
+        path: &'a str,
+        raw_path_item: &'a Value,
+        operations: &mut Vec<Operation<'a>>,
+        problems: &mut Vec<OperationProblem>,
+    ) {
+        if !path.starts_with('/') {
+            // `x-` extensions at the paths level are not paths.
+            return;
+        }
+        let path_pointer = format!("/paths/{}", pointer_segment(path));
+        let (path_item_doc, path_item) = match self.deref(super::ROOT, raw_path_item) {
+            Ok((doc, Value::Object(map))) => (doc, map),
+            Ok(_) => return,
+            Err(error) => {
+                problems.push(OperationProblem { pointer: path_pointer, error });
+                return;
             }
-            let path_pointer = format!("/paths/{}", pointer_segment(path));
-            let (path_item_doc, path_item) = match self.deref(super::ROOT, raw_path_item) {
-                Ok((doc, Value::Object(map))) => (doc, map),
-                Ok(_) => continue,
-                Err(error) => {
-                    problems.push(OperationProblem { pointer: path_pointer, error });
-                    continue;
-                }
+        };
+        for (key, raw_operation) in path_item {
+            let Some(method) = HttpMethod::parse(key) else {
+                continue;
             };
-            for (key, raw_operation) in path_item {
-                let Some(method) = HttpMethod::parse(key) else {
-                    continue;
-                };
-                let pointer = format!("{path_pointer}/{key}");
-                match self.deref(path_item_doc, raw_operation) {
-                    Ok((operation_doc, Value::Object(operation))) => operations.push(Operation {
-                        method,
-                        path,
-                        operation_doc,
-                        operation,
-                        path_item_doc,
-                        path_item,
-                        pointer: super::readable_pointer(&pointer),
-                    }),
-                    Ok(_) => {}
-                    Err(error) => problems.push(OperationProblem { pointer, error }),
+            let pointer = format!("{path_pointer}/{key}");
+            match self.deref(path_item_doc, raw_operation) {
+                Ok((operation_doc, Value::Object(operation))) => operations.push(Operation {
+                    method,
+                    path,
+                    operation_doc,
+                    operation,
+                    path_item_doc,
+                    path_item,
+                    pointer: super::readable_pointer(&pointer),
+                }),
+                Ok(_) => {}
+                Err(error) => problems.push(OperationProblem { pointer, error }),
+            }
+        }
+    }
+
+    /// Whether any `$ref` of the spec points into a `paths` entry (`#/paths/~1pets/get/...`): then
+    /// no path item may be released.
+    pub fn refers_into_paths(&self) -> bool {
+        let mut stack: Vec<&Value> = self.documents.iter().map(|document| &document.value).collect();
+        while let Some(value) = stack.pop() {
+            match value {
+                Value::Object(map) => {
+                    for (key, child) in map {
+                        match (key.as_str(), child) {
+                            ("$ref", Value::String(reference)) if reference.contains("#/paths") => return true,
+                            _ => stack.push(child),
+                        }
+                    }
+                }
+                Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// How many `$ref`s name each document from another one (or from itself by its own name).
+    pub fn references_per_document(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.documents.len()];
+        for document in &self.documents {
+            let mut stack = vec![&document.value];
+            while let Some(value) = stack.pop() {
+                match value {
+                    Value::Object(map) => {
+                        for (key, child) in map {
+                            match (key.as_str(), child) {
+                                ("$ref", Value::String(reference)) => {
+                                    let document_part = reference.split('#').next().unwrap_or_default();
+                                    if document_part.is_empty() {
+                                        continue;
+                                    }
+                                    let target = document.url.join(document_part).ok().and_then(|mut url| {
+                                        url.set_fragment(None);
+                                        self.doc_id(&url)
+                                    });
+                                    if let Some(target) = target {
+                                        counts[target.0 as usize] += 1;
+                                    }
+                                }
+                                _ => stack.push(child),
+                            }
+                        }
+                    }
+                    Value::Array(items) => stack.extend(items),
+                    _ => {}
                 }
             }
         }
-        (operations, problems)
+        counts
+    }
+
+    /// Lets go of a whole document (not the root) that only one operation's or path item's `$ref`
+    /// names, once that operation's tool is built: a description split into a file per operation
+    /// (DigitalOcean's) holds a quarter of itself in them.
+    pub fn release_document(&mut self, doc: DocId) {
+        if doc != super::ROOT {
+            self.documents[doc.0 as usize].value = Value::Null;
+        }
+    }
+
+    /// Lets go of a path item written in the root document once its tools are built (issue 17 item
+    /// 10: a spec's paths are most of it, and the catalogue grows into what they free). Only for a
+    /// spec of which [`Spec::refers_into_paths`] is false; the key stays, with `null`, which
+    /// [`Spec::operations`] reads as no operations. A path item that is a `$ref` stays.
+    pub fn release_path_item(&mut self, path: &str) {
+        let Some(Value::Object(paths)) = self.documents[0].value.get_mut("paths") else { return };
+        if let Some(item) = paths.get_mut(path)
+            && !item.get("$ref").is_some_and(Value::is_string)
+        {
+            *item = Value::Null;
+        }
     }
 }

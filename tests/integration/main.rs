@@ -25,5 +25,6 @@ mod resilience;
 mod schema_fidelity;
 mod serve;
 mod shaping;
+mod spec_release;
 mod stream_shaping;
 mod telemetry;

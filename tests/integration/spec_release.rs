@@ -1,0 +1,54 @@
+//! The compile lets go of each path item, and of each document only one operation names, once the
+//! tools it gives are built (issue 17 item 10, `compile::compile`): every tool is still built from
+//! the whole of what it refers to, and what is let go is let go.
+
+use std::collections::HashMap;
+
+use api2mcp::catalogue::Catalogue;
+use api2mcp::load::ConfigSource;
+use api2mcp::pipeline::{Prepared, prepare};
+use serde_json::{Value, json};
+
+async fn prepared(spec: &str) -> Prepared {
+    let spec = format!("tests/fixtures/release/{spec}");
+    let prepared = prepare(&ConfigSource::Spec { spec, base_url: None }, &HashMap::new()).await;
+    let diagnostics = crate::support::rendered_diagnostics(&prepared);
+    assert!(!prepared.diagnostics.has_errors(), "{diagnostics}");
+    prepared
+}
+
+fn properties(catalogue: &Catalogue, tool: &str) -> Value {
+    let tool = catalogue.tools.iter().find(|t| t.name == tool).unwrap_or_else(|| panic!("no tool {tool}"));
+    tool.input_schema["properties"].clone()
+}
+
+#[tokio::test]
+async fn a_document_named_by_one_operation_is_let_go_once_its_tool_is_built() {
+    let prepared = prepared("split.yaml").await;
+    let catalogue = prepared.catalogue().unwrap();
+    let names: Vec<&str> = catalogue.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["shared_op", "shared_op_2", "once_op", "inline_d"]);
+    // Both operations of the shared document got all of it, the second one too.
+    for tool in ["shared_op", "shared_op_2"] {
+        assert_eq!(properties(catalogue, tool)["filter"]["enum"], json!(["all", "some"]), "{tool}");
+    }
+    assert_eq!(properties(catalogue, "once_op")["size"]["minimum"], 1);
+    // The path item's own parameters count for its operation.
+    assert_eq!(properties(catalogue, "inline_d")["level"]["type"], "integer");
+
+    let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
+    let document = |name: &str| &spec.documents.iter().find(|d| d.url.path().ends_with(name)).unwrap().value;
+    assert_eq!(document("ops/once.yaml"), &Value::Null, "named once: let go");
+    assert_eq!(document("ops/shared.yaml")["operationId"], "sharedOp", "named twice: kept");
+    assert_eq!(spec.root()["paths"]["/d"], Value::Null, "an inline path item is let go");
+    assert_eq!(spec.root()["info"]["title"], "Split", "the rest stays");
+}
+
+#[tokio::test]
+async fn no_path_item_is_let_go_when_a_ref_points_into_one() {
+    let prepared = prepared("paths-ref.yaml").await;
+    let catalogue = prepared.catalogue().unwrap();
+    assert_eq!(properties(catalogue, "second")["cursor"]["maxLength"], 40);
+    let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
+    assert!(spec.root()["paths"]["/first"].is_object());
+}
