@@ -394,6 +394,7 @@ async fn serve(
     build_search_indexes(&catalogue);
     let tool_count = catalogue.tools.len();
     let server = mcp_server(catalogue, crate::body::Budget::new(run.response_budget))?;
+    crate::memory::return_freed_memory();
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| Failure::Listen {
         option: "--listen",
         listen: listen.to_string(),
@@ -527,6 +528,7 @@ async fn stdio(args: &SourceArgs) -> Result<(), Failure> {
     let catalogue = catalogue_for_serving(args).await?;
     build_search_indexes(&catalogue);
     let server = mcp_server(catalogue, crate::body::Budget::default())?;
+    crate::memory::return_freed_memory();
     let shutdown = tokio_util::sync::CancellationToken::new();
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
     let served = crate::mcp::stdio::serve_stdio(server).await;

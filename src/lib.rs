@@ -40,6 +40,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod mapping;
 pub mod mcp;
+pub mod memory;
 pub mod ops;
 pub mod pipeline;
 pub mod resilience;

@@ -37,7 +37,10 @@ async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, Stri
         .keep_cursor_key(&previous)
         .with_response_budget(previous.response_budget().clone());
     let tools = caller.catalogue().tools.len();
+    drop(previous);
     server.replace(Arc::new(caller)).await?;
+    // The new spec's values and whatever of the old catalogue no call holds any more.
+    crate::memory::return_freed_memory();
     Ok(tools)
 }
 

@@ -115,6 +115,26 @@ fn only_mcp_uses_rmcp() {
     assert!(outside.is_empty(), "rmcp used outside src/mcp/: {outside:?}");
 }
 
+/// `unsafe` is denied crate-wide (Cargo.toml) and allowed in `src/memory.rs` alone: one FFI call.
+#[test]
+fn unsafe_code_is_allowed_only_in_memory() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let outside: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|path| *path != src.join("memory.rs"))
+        .filter(|path| {
+            std::fs::read_to_string(path).unwrap().lines().any(|line| {
+                let code: String = line.split('"').step_by(2).collect();
+                !code.trim_start().starts_with("//") && (code.contains("unsafe_code") || code.contains("unsafe "))
+            })
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(outside.is_empty(), "unsafe code outside src/memory.rs: {outside:?}");
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("unsafe_code = \"deny\""), "the crate-wide lint is gone");
+}
+
 /// `auth` knows identities and scopes only: it reads its compiled settings (catalogue) and reports
 /// (telemetry), and uses the two leaf utilities `body` (capped reads) and `tls` (client builder). It
 /// never reaches into the call path, the serving layer or the mapping file's types.
