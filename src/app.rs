@@ -12,7 +12,7 @@ use crate::catalogue::Catalogue;
 use crate::cli::{Cli, Command, SourceArgs};
 use crate::compile::Compiled;
 use crate::load::{LoadedConfig, ProcessEnvironment};
-use crate::pipeline::{Prepared, config_source, prepare, render_all};
+use crate::pipeline::{Prepared, config_source, prepare_here, render_all};
 use crate::shape::approx_tokens;
 
 /// Runs one command; the exit code follows the failure, if any.
@@ -54,7 +54,7 @@ async fn with_prepared(
     command: impl FnOnce(&Prepared) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let source = config_source(args)?;
-    let prepared = prepare(&source, &ProcessEnvironment).await;
+    let prepared = prepare_here(&source, &ProcessEnvironment).await;
     let result = command(&prepared);
     // The process exits right after these one-shot commands: freeing a large spec's millions of
     // small values one by one was ~10% of `tools`' CPU (GitHub's description), for nothing.
@@ -331,7 +331,7 @@ pub fn tools_table(catalogue: &Catalogue) -> String {
 /// Loads and compiles for serving: diagnostics to stderr, a failure when there are errors.
 async fn catalogue_for_serving(args: &SourceArgs) -> Result<std::sync::Arc<Catalogue>, Failure> {
     let source = config_source(args)?;
-    let prepared = prepare(&source, &ProcessEnvironment).await;
+    let prepared = prepare_here(&source, &ProcessEnvironment).await;
     let rendered = render_all(&prepared);
     if !rendered.is_empty() {
         eprint!("{rendered}");
