@@ -58,7 +58,7 @@ enum Keys {
 /// Lets go of the unread extensions of every document, unless a `$ref` points into one. Returns
 /// how many were let go.
 pub fn drop_unread(documents: &mut [Document]) -> usize {
-    if documents.iter().any(|document| refers_into_extension(&document.value)) {
+    if any_ref_into_extension(documents) {
         return 0;
     }
     let mut dropped = 0;
@@ -85,7 +85,7 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
     let mut dropped = 0;
     if keys == Keys::Keywords {
         let before = map.len();
-        map.retain(|key, _| !key.starts_with("x-") || READ.contains(&key.as_str()));
+        map.retain(|key, _| !unread(key, keys));
         dropped = before - map.len();
         if dropped > 0 {
             *map = super::json::exact(std::mem::take(map));
@@ -107,6 +107,64 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
         };
     }
     dropped
+}
+
+/// Whether `key`, met in an object of `keys`, is an extension [`drop_unread`] lets go of.
+fn unread(key: &str, keys: Keys) -> bool {
+    keys == Keys::Keywords && key.starts_with("x-") && !READ.contains(&key)
+}
+
+/// The `$ref`s to other documents outside the unread extensions of a document (`root`: the spec's
+/// own, whose top-level keys are keywords): what loading must follow when the extensions are let go.
+/// DigitalOcean's `x-codeSamples` name 1,379 files of code samples nothing reads.
+pub fn external_refs_outside_unread(value: &Value, root: bool) -> Vec<&str> {
+    let mut found = Vec::new();
+    // `None`: data, where nothing is an extension (and `$ref`s are followed, as loading always did).
+    let mut stack = vec![(value, Some(if root { Keys::Keywords } else { Keys::Names }))];
+    while let Some((value, keys)) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if key == "$ref" {
+                        if let Some(reference) = child.as_str().filter(|r| !r.starts_with('#')) {
+                            found.push(reference);
+                        }
+                        continue;
+                    }
+                    if keys.is_some_and(|keys| unread(key, keys)) {
+                        continue;
+                    }
+                    // As `object` walks the value.
+                    let child_keys = match keys {
+                        None => None,
+                        Some(Keys::Names) => Some(Keys::Keywords),
+                        Some(Keys::Keywords) if DATA.contains(&key.as_str()) && !child.is_object() => None,
+                        Some(Keys::Keywords) if DATA.contains(&key.as_str()) && key != "examples" => None,
+                        Some(Keys::Keywords) if key == "security" => Some(Keys::Names),
+                        Some(Keys::Keywords) if NAME_MAPS.contains(&key.as_str()) && child.is_object() => {
+                            Some(Keys::Names)
+                        }
+                        Some(Keys::Keywords) => Some(Keys::Keywords),
+                    };
+                    stack.push((child, child_keys));
+                }
+            }
+            // Items are keyword objects, but a security requirement's keys are names, and data stays data.
+            Value::Array(items) => {
+                let item_keys = keys.map(|keys| if keys == Keys::Names { Keys::Names } else { Keys::Keywords });
+                stack.extend(items.iter().map(|item| (item, item_keys)));
+            }
+            _ => {}
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// Whether any document has a `$ref` into an `x-` key: then nothing is let go (see [`drop_unread`]).
+pub fn any_ref_into_extension(documents: &[Document]) -> bool {
+    documents.iter().any(|document| refers_into_extension(&document.value))
 }
 
 /// Whether a `$ref` of the document points into an `x-` key (`#/x-components/schemas/A`).

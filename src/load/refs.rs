@@ -24,12 +24,47 @@ pub async fn load_referenced(
 ) -> Vec<Document> {
     let mut documents = vec![root];
     let mut known: HashSet<String> = HashSet::from([documents[0].url.to_string()]);
-    let mut queue: VecDeque<usize> = VecDeque::from([0]);
+    // The `$ref`s inside extensions that will be let go (`super::extensions`) are not followed: what
+    // they name is never read (DigitalOcean's `x-codeSamples` name 1,379 files). Unless a `$ref`
+    // points into an extension, which keeps them all: then they are followed too.
+    follow(&mut documents, &mut known, Refs::OutsideUnread, fetcher, ref_origins, diagnostics).await;
+    if super::extensions::any_ref_into_extension(&documents) {
+        follow(&mut documents, &mut known, Refs::InsideUnread, fetcher, ref_origins, diagnostics).await;
+    }
+    documents
+}
+
+/// Which `$ref`s of the documents loaded so far a pass follows.
+#[derive(Clone, Copy, PartialEq)]
+enum Refs {
+    OutsideUnread,
+    /// Those the first pass left: inside the unread extensions (every one, in a document loaded now).
+    InsideUnread,
+}
+
+async fn follow(
+    documents: &mut Vec<Document>,
+    known: &mut HashSet<String>,
+    pass: Refs,
+    fetcher: &mut Fetcher,
+    ref_origins: &[url::Origin],
+    diagnostics: &mut Diagnostics,
+) {
+    let scanned = documents.len();
+    let mut queue: VecDeque<usize> = (0..documents.len()).collect();
     while let Some(index) = queue.pop_front() {
         let mut wanted: Vec<(Url, String)> = Vec::new();
         {
             let document = &documents[index];
-            for reference in external_refs(&document.value) {
+            let outside = super::extensions::external_refs_outside_unread(&document.value, index == 0);
+            let references = match pass {
+                Refs::OutsideUnread => outside,
+                Refs::InsideUnread if index >= scanned => external_refs(&document.value),
+                Refs::InsideUnread => {
+                    external_refs(&document.value).into_iter().filter(|r| !outside.contains(r)).collect()
+                }
+            };
+            for reference in references {
                 let document_part = reference.split('#').next().unwrap_or_default();
                 let mut target = match document.url.join(document_part) {
                     Ok(url) => url,
@@ -78,7 +113,6 @@ pub async fn load_referenced(
             }
         }
     }
-    documents
 }
 
 /// Whether `referrer` may make api2mcp read `target`.

@@ -52,3 +52,19 @@ async fn no_path_item_is_let_go_when_a_ref_points_into_one() {
     let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
     assert!(spec.root()["paths"]["/first"].is_object());
 }
+
+#[tokio::test]
+async fn files_named_only_inside_unread_extensions_are_not_read() {
+    let prepared = prepared("samples.yaml").await;
+    let catalogue = prepared.catalogue().unwrap();
+    assert_eq!(properties(catalogue, "list_a")["filter"]["enum"], json!(["all", "some"]));
+    let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
+    let read: Vec<&str> = spec.documents.iter().map(|d| d.url.path().rsplit('/').next().unwrap()).collect();
+    assert_eq!(read, ["samples.yaml", "shared.yaml"]);
+}
+
+#[tokio::test]
+async fn a_ref_into_an_extension_keeps_extensions_and_what_they_name() {
+    let prepared = prepared("extension-ref.yaml").await;
+    assert_eq!(properties(prepared.catalogue().unwrap(), "list_a")["size"]["minimum"], 1);
+}
