@@ -56,17 +56,17 @@ enum Keys {
 }
 
 /// Lets go of the unread extensions of every document, unless a `$ref` points into one. Returns
-/// how many were let go.
-pub fn drop_unread(documents: &mut [Document]) -> usize {
+/// how many were let go. `keyword_roots[i]`: whether document `i`'s top-level keys are keywords (the
+/// root's; a file named only where a schema or an operation stands); a file some `$ref` names as a
+/// map of names (`properties: {$ref: props.yaml}`) keeps its own keys.
+pub fn drop_unread(documents: &mut [Document], keyword_roots: &[bool]) -> usize {
     if any_ref_into_extension(documents) {
         return 0;
     }
     let mut dropped = 0;
     for (index, document) in documents.iter_mut().enumerate() {
-        // The root of a file another one refers to may be a map of names (`properties: {$ref:
-        // props.yaml}`): its own keys stay.
-        let keys = if index == 0 { Keys::Keywords } else { Keys::Names };
-        dropped += walk(&mut document.value, keys);
+        let keyword_root = index == 0 || keyword_roots.get(index).copied().unwrap_or(false);
+        dropped += walk(&mut document.value, if keyword_root { Keys::Keywords } else { Keys::Names });
     }
     dropped
 }
@@ -114,20 +114,23 @@ fn unread(key: &str, keys: Keys) -> bool {
     keys == Keys::Keywords && key.starts_with("x-") && !READ.contains(&key)
 }
 
-/// The `$ref`s to other documents outside the unread extensions of a document (`root`: the spec's
-/// own, whose top-level keys are keywords): what loading must follow when the extensions are let go.
-/// DigitalOcean's `x-codeSamples` name 1,379 files of code samples nothing reads.
-pub fn external_refs_outside_unread(value: &Value, root: bool) -> Vec<&str> {
+/// The `$ref`s to other documents outside the unread extensions of a document whose top-level keys
+/// are keywords (`keyword_root`: the spec's own, or a file a `$ref` names in a keyword position, such
+/// as an operation's): what loading must follow when the extensions are let go. DigitalOcean's
+/// `x-codeSamples` name 1,379 files of code samples nothing reads. With each, whether the document it
+/// names is one of keywords too (a `$ref` standing for a schema, an operation...), not of names (a
+/// `properties: {$ref: ...}`) or data.
+pub fn external_refs_outside_unread(value: &Value, keyword_root: bool) -> Vec<(&str, bool)> {
     let mut found = Vec::new();
     // `None`: data, where nothing is an extension (and `$ref`s are followed, as loading always did).
-    let mut stack = vec![(value, Some(if root { Keys::Keywords } else { Keys::Names }))];
+    let mut stack = vec![(value, Some(if keyword_root { Keys::Keywords } else { Keys::Names }))];
     while let Some((value, keys)) = stack.pop() {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
                     if key == "$ref" {
                         if let Some(reference) = child.as_str().filter(|r| !r.starts_with('#')) {
-                            found.push(reference);
+                            found.push((reference, keys == Some(Keys::Keywords)));
                         }
                         continue;
                     }
@@ -223,7 +226,7 @@ mod tests {
                     "securitySchemes": {"x-scheme": {"type": "http", "scheme": "bearer", "x-vendor": 1}}}
             }),
         )];
-        assert_eq!(drop_unread(&mut documents), 11);
+        assert_eq!(drop_unread(&mut documents, &[true]), 11);
         assert_eq!(
             documents[0].value,
             json!({
@@ -251,7 +254,7 @@ mod tests {
             document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
             document("file:///props.yaml", json!({"x-prop": {"type": "string", "x-b": 1}, "name": {"type": "string"}})),
         ];
-        assert_eq!(drop_unread(&mut documents), 2);
+        assert_eq!(drop_unread(&mut documents, &[true, false]), 2);
         assert_eq!(documents[1].value, json!({"x-prop": {"type": "string"}, "name": {"type": "string"}}));
     }
 
@@ -261,12 +264,12 @@ mod tests {
             "paths": {"/a": {"get": {"x-meta": 1, "responses": {"200": {"description": "ok",
                 "content": {"application/json": {"schema": {"$ref": "#/x-components/A"}}}}}}}}});
         let mut documents = vec![document("file:///r.yaml", value.clone())];
-        assert_eq!(drop_unread(&mut documents), 0);
+        assert_eq!(drop_unread(&mut documents, &[true, true]), 0);
         assert_eq!(documents[0].value, value);
         let mut documents = vec![
             document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
             document("file:///o.yaml", json!({"s": {"$ref": "r.yaml#/x-a"}})),
         ];
-        assert_eq!(drop_unread(&mut documents), 0);
+        assert_eq!(drop_unread(&mut documents, &[true, true]), 0);
     }
 }

@@ -160,8 +160,8 @@ pub async fn load_spec(
             );
         }
     }
-    let mut documents = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
-    extensions::drop_unread(&mut documents);
+    let (mut documents, keyword_roots) = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
+    extensions::drop_unread(&mut documents, &keyword_roots);
     Some(Spec::new(documents, version))
 }
 

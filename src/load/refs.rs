@@ -7,7 +7,7 @@
 //! only a local document may refer to local files. Each fetch has the size and time limits of
 //! [`super::fetch`].
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value;
 use url::Url;
@@ -21,18 +21,26 @@ pub async fn load_referenced(
     fetcher: &mut Fetcher,
     ref_origins: &[url::Origin],
     diagnostics: &mut Diagnostics,
-) -> Vec<Document> {
+) -> (Vec<Document>, Vec<bool>) {
     let mut documents = vec![root];
-    let mut known: HashSet<String> = HashSet::from([documents[0].url.to_string()]);
+    // Each document's position by URL, and whether its top-level keys are keywords (see
+    // `extensions::drop_unread`): the root's are; a file's are when every `$ref` to it stands where
+    // a schema, an operation or another keyword object does.
+    let mut known: HashMap<String, usize> = HashMap::from([(documents[0].url.to_string(), 0)]);
+    let mut keyword_roots = vec![true];
     // The `$ref`s inside extensions that will be let go (`super::extensions`) are not followed: what
     // they name is never read (DigitalOcean's `x-codeSamples` name 1,379 files). Unless a `$ref`
     // points into an extension, which keeps them all: then they are followed too.
-    follow(&mut documents, &mut known, Refs::OutsideUnread, fetcher, ref_origins, diagnostics).await;
-    if super::extensions::any_ref_into_extension(&documents) {
-        follow(&mut documents, &mut known, Refs::InsideUnread, fetcher, ref_origins, diagnostics).await;
+    let mut state = (&mut documents, &mut known, &mut keyword_roots);
+    follow(&mut state, Refs::OutsideUnread, fetcher, ref_origins, diagnostics).await;
+    if super::extensions::any_ref_into_extension(state.0) {
+        follow(&mut state, Refs::InsideUnread, fetcher, ref_origins, diagnostics).await;
     }
-    documents
+    (documents, keyword_roots)
 }
+
+/// The documents loaded so far, their positions by URL, and whether their top-level keys are keywords.
+type Loaded<'a> = (&'a mut Vec<Document>, &'a mut HashMap<String, usize>, &'a mut Vec<bool>);
 
 /// Which `$ref`s of the documents loaded so far a pass follows.
 #[derive(Clone, Copy, PartialEq)]
@@ -43,8 +51,7 @@ enum Refs {
 }
 
 async fn follow(
-    documents: &mut Vec<Document>,
-    known: &mut HashSet<String>,
+    (documents, known, keyword_roots): &mut Loaded<'_>,
     pass: Refs,
     fetcher: &mut Fetcher,
     ref_origins: &[url::Origin],
@@ -53,18 +60,22 @@ async fn follow(
     let scanned = documents.len();
     let mut queue: VecDeque<usize> = (0..documents.len()).collect();
     while let Some(index) = queue.pop_front() {
-        let mut wanted: Vec<(Url, String)> = Vec::new();
+        let mut wanted: Vec<(Url, String, bool)> = Vec::new();
         {
             let document = &documents[index];
-            let outside = super::extensions::external_refs_outside_unread(&document.value, index == 0);
-            let references = match pass {
+            let outside = super::extensions::external_refs_outside_unread(&document.value, keyword_roots[index]);
+            let references: Vec<(&str, bool)> = match pass {
                 Refs::OutsideUnread => outside,
-                Refs::InsideUnread if index >= scanned => external_refs(&document.value),
-                Refs::InsideUnread => {
-                    external_refs(&document.value).into_iter().filter(|r| !outside.contains(r)).collect()
+                // Inside extensions: their targets' keys are kept whole (names).
+                Refs::InsideUnread if index >= scanned => {
+                    external_refs(&document.value).into_iter().map(|r| (r, false)).collect()
                 }
+                Refs::InsideUnread => (external_refs(&document.value).into_iter())
+                    .filter(|r| !outside.iter().any(|(o, _)| o == r))
+                    .map(|r| (r, false))
+                    .collect(),
             };
-            for reference in references {
+            for (reference, keyword_target) in references {
                 let document_part = reference.split('#').next().unwrap_or_default();
                 let mut target = match document.url.join(document_part) {
                     Ok(url) => url,
@@ -92,15 +103,29 @@ async fn follow(
                     );
                     continue;
                 }
-                if known.insert(target.to_string()) {
-                    wanted.push((target, reference.to_string()));
+                match known.get(target.as_str()) {
+                    // Loaded, or about to be (`usize::MAX`; left so when it could not be read).
+                    Some(&loaded) => match keyword_roots.get_mut(loaded) {
+                        Some(keyword_root) => *keyword_root &= keyword_target,
+                        None => {
+                            if let Some(want) = wanted.iter_mut().find(|want| want.0 == target) {
+                                want.2 &= keyword_target;
+                            }
+                        }
+                    },
+                    None => {
+                        known.insert(target.to_string(), usize::MAX);
+                        wanted.push((target, reference.to_string(), keyword_target));
+                    }
                 }
             }
         }
-        for (url, reference) in wanted {
+        for (url, reference, keyword_target) in wanted {
             match super::read_referenced_document(&url, fetcher, diagnostics).await {
                 Ok(document) => {
                     documents.push(document);
+                    keyword_roots.push(keyword_target);
+                    known.insert(url.to_string(), documents.len() - 1);
                     queue.push_back(documents.len() - 1);
                 }
                 Err(message) => {
