@@ -223,9 +223,10 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
     let tool_names = assign_names(&pending, &effective_by_upstream, &spec_by_upstream, diagnostics);
     let upstream_names: Vec<&String> = spec_by_upstream.iter().map(|(name, _, _)| *name).collect();
     let upstream_configs: Vec<&UpstreamConfig> = spec_by_upstream.iter().map(|(_, config, _)| *config).collect();
-    let releasable: Vec<bool> = spec_by_upstream.iter().map(|(_, _, spec)| !spec.refers_into_paths()).collect();
-    let references: Vec<Vec<usize>> =
-        spec_by_upstream.iter().map(|(_, _, spec)| spec.references_per_document()).collect();
+    let (releasable, references): (Vec<bool>, Vec<Vec<usize>>) = (spec_by_upstream.iter())
+        .map(|(_, _, spec)| spec.reference_facts())
+        .map(|(into_paths, references)| (!into_paths, references))
+        .unzip();
     // From here on the operations are found again path by path, so that each path item can be let
     // go once its tools are built.
     let pending: Vec<(Selected<'_>, String)> = pending

@@ -16,36 +16,42 @@ use crate::spec::Document;
 /// The extensions something in api2mcp reads.
 const READ: &[&str] = &["x-nullable"];
 
-/// Keys whose object value is a map of names (each to a keyword object).
-const NAME_MAPS: &[&str] = &[
-    "properties",
-    "patternProperties",
-    "definitions",
-    "$defs",
-    "dependentSchemas",
-    "dependentRequired",
-    "paths",
-    "webhooks",
-    "callbacks",
-    "schemas",
-    "responses",
-    "parameters",
-    "requestBodies",
-    "headers",
-    "securitySchemes",
-    "securityDefinitions",
-    "links",
-    "examples",
-    "content",
-    "encoding",
-    "variables",
-    "mapping",
-    "scopes",
-    "pathItems",
-];
+/// Keys whose object value is a map of names (each to a keyword object). A `match`, not a list:
+/// it runs for every key of a spec.
+fn name_map(key: &str) -> bool {
+    matches!(
+        key,
+        "properties"
+            | "patternProperties"
+            | "definitions"
+            | "$defs"
+            | "dependentSchemas"
+            | "dependentRequired"
+            | "paths"
+            | "webhooks"
+            | "callbacks"
+            | "schemas"
+            | "responses"
+            | "parameters"
+            | "requestBodies"
+            | "headers"
+            | "securitySchemes"
+            | "securityDefinitions"
+            | "links"
+            | "examples"
+            | "content"
+            | "encoding"
+            | "variables"
+            | "mapping"
+            | "scopes"
+            | "pathItems"
+    )
+}
 
 /// Keys whose value is data, whatever its keys.
-const DATA: &[&str] = &["example", "examples", "default", "enum", "const", "value", "x-nullable"];
+fn data(key: &str) -> bool {
+    matches!(key, "example" | "examples" | "default" | "enum" | "const" | "value" | "x-nullable")
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Keys {
@@ -59,8 +65,9 @@ enum Keys {
 /// how many were let go. `keyword_roots[i]`: whether document `i`'s top-level keys are keywords (the
 /// root's; a file named only where a schema or an operation stands); a file some `$ref` names as a
 /// map of names (`properties: {$ref: props.yaml}`) keeps its own keys.
-pub fn drop_unread(documents: &mut [Document], keyword_roots: &[bool]) -> usize {
-    if any_ref_into_extension(documents) {
+/// `refs_into_extensions`: [`any_ref_into_extension`] of the documents, which loading has found.
+pub fn drop_unread(documents: &mut [Document], keyword_roots: &[bool], refs_into_extensions: bool) -> usize {
+    if refs_into_extensions {
         return 0;
     }
     let mut dropped = 0;
@@ -94,15 +101,15 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
     for (key, child) in map.iter_mut() {
         dropped += match keys {
             Keys::Names => walk(child, Keys::Keywords),
-            Keys::Keywords if DATA.contains(&key.as_str()) && !child.is_object() => 0,
+            Keys::Keywords if data(key) && !child.is_object() => 0,
             // A schema's `examples` is an array of data; OpenAPI's is a map of Example objects,
             // whose `value` is data.
-            Keys::Keywords if DATA.contains(&key.as_str()) && key != "examples" => 0,
+            Keys::Keywords if data(key) && key != "examples" => 0,
             Keys::Keywords if key == "security" => match child {
                 Value::Array(requirements) => requirements.iter_mut().map(|r| walk(r, Keys::Names)).sum(),
                 _ => 0,
             },
-            Keys::Keywords if NAME_MAPS.contains(&key.as_str()) && child.is_object() => walk(child, Keys::Names),
+            Keys::Keywords if name_map(key) && child.is_object() => walk(child, Keys::Names),
             Keys::Keywords => walk(child, Keys::Keywords),
         };
     }
@@ -120,7 +127,13 @@ fn unread(key: &str, keys: Keys) -> bool {
 /// `x-codeSamples` name 1,379 files of code samples nothing reads. With each, whether the document it
 /// names is one of keywords too (a `$ref` standing for a schema, an operation...), not of names (a
 /// `properties: {$ref: ...}`) or data.
-pub fn external_refs_outside_unread(value: &Value, keyword_root: bool) -> Vec<(&str, bool)> {
+/// `into_extension` is set when one of the `$ref`s walked (local ones too) points into an extension
+/// (see [`drop_unread`]): one walk of the document for both.
+pub fn external_refs_outside_unread<'v>(
+    value: &'v Value,
+    keyword_root: bool,
+    into_extension: &mut bool,
+) -> Vec<(&'v str, bool)> {
     let mut found = Vec::new();
     // `None`: data, where nothing is an extension (and `$ref`s are followed, as loading always did).
     let mut stack = vec![(value, Some(if keyword_root { Keys::Keywords } else { Keys::Names }))];
@@ -129,8 +142,11 @@ pub fn external_refs_outside_unread(value: &Value, keyword_root: bool) -> Vec<(&
             Value::Object(map) => {
                 for (key, child) in map {
                     if key == "$ref" {
-                        if let Some(reference) = child.as_str().filter(|r| !r.starts_with('#')) {
-                            found.push((reference, keys == Some(Keys::Keywords)));
+                        if let Some(reference) = child.as_str() {
+                            *into_extension |= points_into_extension(reference);
+                            if !reference.starts_with('#') {
+                                found.push((reference, keys == Some(Keys::Keywords)));
+                            }
                         }
                         continue;
                     }
@@ -141,12 +157,10 @@ pub fn external_refs_outside_unread(value: &Value, keyword_root: bool) -> Vec<(&
                     let child_keys = match keys {
                         None => None,
                         Some(Keys::Names) => Some(Keys::Keywords),
-                        Some(Keys::Keywords) if DATA.contains(&key.as_str()) && !child.is_object() => None,
-                        Some(Keys::Keywords) if DATA.contains(&key.as_str()) && key != "examples" => None,
+                        Some(Keys::Keywords) if data(key) && !child.is_object() => None,
+                        Some(Keys::Keywords) if data(key) && key != "examples" => None,
                         Some(Keys::Keywords) if key == "security" => Some(Keys::Names),
-                        Some(Keys::Keywords) if NAME_MAPS.contains(&key.as_str()) && child.is_object() => {
-                            Some(Keys::Names)
-                        }
+                        Some(Keys::Keywords) if name_map(key) && child.is_object() => Some(Keys::Names),
                         Some(Keys::Keywords) => Some(Keys::Keywords),
                     };
                     stack.push((child, child_keys));
@@ -165,12 +179,21 @@ pub fn external_refs_outside_unread(value: &Value, keyword_root: bool) -> Vec<(&
     found
 }
 
+/// `#/x-components/schemas/A`: a reference whose fragment goes through an `x-` key.
+fn points_into_extension(reference: &str) -> bool {
+    let fragment = reference.split_once('#').map_or("", |(_, fragment)| fragment);
+    fragment.split('/').any(|segment| segment.starts_with("x-"))
+}
+
 /// Whether any document has a `$ref` into an `x-` key: then nothing is let go (see [`drop_unread`]).
+/// Loading finds it while it walks the documents for their `$ref`s; the tests ask it directly.
+#[cfg(test)]
 pub fn any_ref_into_extension(documents: &[Document]) -> bool {
     documents.iter().any(|document| refers_into_extension(&document.value))
 }
 
 /// Whether a `$ref` of the document points into an `x-` key (`#/x-components/schemas/A`).
+#[cfg(test)]
 fn refers_into_extension(value: &Value) -> bool {
     let mut stack = vec![value];
     while let Some(value) = stack.pop() {
@@ -178,12 +201,8 @@ fn refers_into_extension(value: &Value) -> bool {
             Value::Object(map) => {
                 for (key, child) in map {
                     match (key.as_str(), child) {
-                        ("$ref", Value::String(reference)) => {
-                            let fragment = reference.split_once('#').map_or("", |(_, fragment)| fragment);
-                            if fragment.split('/').any(|segment| segment.starts_with("x-")) {
-                                return true;
-                            }
-                        }
+                        ("$ref", Value::String(reference)) if points_into_extension(reference) => return true,
+                        ("$ref", _) => {}
                         _ => stack.push(child),
                     }
                 }
@@ -226,7 +245,7 @@ mod tests {
                     "securitySchemes": {"x-scheme": {"type": "http", "scheme": "bearer", "x-vendor": 1}}}
             }),
         )];
-        assert_eq!(drop_unread(&mut documents, &[true]), 11);
+        assert_eq!(drop_unread(&mut documents, &[true], false), 11);
         assert_eq!(
             documents[0].value,
             json!({
@@ -254,7 +273,7 @@ mod tests {
             document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
             document("file:///props.yaml", json!({"x-prop": {"type": "string", "x-b": 1}, "name": {"type": "string"}})),
         ];
-        assert_eq!(drop_unread(&mut documents, &[true, false]), 2);
+        assert_eq!(drop_unread(&mut documents, &[true, false], false), 2);
         assert_eq!(documents[1].value, json!({"x-prop": {"type": "string"}, "name": {"type": "string"}}));
     }
 
@@ -264,12 +283,14 @@ mod tests {
             "paths": {"/a": {"get": {"x-meta": 1, "responses": {"200": {"description": "ok",
                 "content": {"application/json": {"schema": {"$ref": "#/x-components/A"}}}}}}}}});
         let mut documents = vec![document("file:///r.yaml", value.clone())];
-        assert_eq!(drop_unread(&mut documents, &[true, true]), 0);
+        assert!(any_ref_into_extension(&documents));
+        assert_eq!(drop_unread(&mut documents, &[true, true], true), 0);
         assert_eq!(documents[0].value, value);
         let mut documents = vec![
             document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
             document("file:///o.yaml", json!({"s": {"$ref": "r.yaml#/x-a"}})),
         ];
-        assert_eq!(drop_unread(&mut documents, &[true, true]), 0);
+        assert!(any_ref_into_extension(&documents));
+        assert_eq!(drop_unread(&mut documents, &[true, true], true), 0);
     }
 }

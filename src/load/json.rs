@@ -23,16 +23,6 @@ pub fn from_str(text: &str) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
-/// [`from_str`] from a reader: a file parsed as it is read, so that its text is never held whole
-/// beside its values (its size off the load's peak).
-pub fn from_reader<R: std::io::Read>(reader: R) -> Result<Value, serde_json::Error> {
-    let mut stacks = Stacks::default();
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    let value = CompactValue { stacks: &mut stacks }.deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
-}
-
 /// Reallocates every object and array of a value built by growing (a tool's schemas) at its exact
 /// size.
 pub fn compact(value: &mut Value) {

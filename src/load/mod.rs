@@ -160,8 +160,9 @@ pub async fn load_spec(
             );
         }
     }
-    let (mut documents, keyword_roots) = refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
-    extensions::drop_unread(&mut documents, &keyword_roots);
+    let (mut documents, keyword_roots, refs_into_extensions) =
+        refs::load_referenced(root, fetcher, ref_origins, diagnostics).await;
+    extensions::drop_unread(&mut documents, &keyword_roots, refs_into_extensions);
     Some(Spec::new(documents, version))
 }
 
@@ -193,9 +194,6 @@ pub(crate) async fn read_document(
     fetcher: &mut Fetcher,
     diagnostics: &mut Diagnostics,
 ) -> Result<Document, String> {
-    if let Some(document) = parse_json_file(url) {
-        return Ok(document);
-    }
     let text = fetcher.fetch(url).await.map_err(|error| error.to_string())?;
     parse_document(url, text, diagnostics)
 }
@@ -206,9 +204,6 @@ pub(crate) async fn read_referenced_document(
     fetcher: &mut Fetcher,
     diagnostics: &mut Diagnostics,
 ) -> Result<Document, String> {
-    if let Some(document) = parse_json_file(url) {
-        return Ok(document);
-    }
     let text = fetcher.fetch_referenced(url).await.map_err(|error| error.to_string())?;
     parse_document(url, text, diagnostics)
 }
@@ -231,34 +226,6 @@ fn parse_document(url: &Url, text: String, diagnostics: &mut Diagnostics) -> Res
         );
     }
     Ok(Document::new(url.clone(), display, value, source_text(url, text)))
-}
-
-/// A local JSON file, parsed as it is read: its text is never held whole beside its values, which
-/// takes the text's size off the load's peak (issue 17 item 10; ~6 ms more CPU for Kubernetes' 4 MB).
-/// `None` when the file is not JSON, is too large, or does not parse: the text path then reads it
-/// and says why, with the same words as ever.
-fn parse_json_file(url: &Url) -> Option<Document> {
-    use std::io::{BufRead, Read};
-    if url.scheme() != "file" {
-        return None;
-    }
-    let file = std::fs::File::open(url.to_file_path().ok()?).ok()?;
-    let metadata = file.metadata().ok()?;
-    if metadata.len() > fetch::MAX_DOCUMENT_BYTES as u64 {
-        return None;
-    }
-    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
-    let head = reader.fill_buf().ok()?;
-    let bom = if head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-    let first = head[bom..].iter().find(|byte| !byte.is_ascii_whitespace())?;
-    if !matches!(first, b'{' | b'[') {
-        return None;
-    }
-    reader.consume(bom);
-    let value = json::from_reader(reader.take(metadata.len())).ok()?;
-    let length = metadata.len() as usize - bom;
-    let text = reread_text(url, length, metadata.modified().ok());
-    Some(Document::new(url.clone(), display_name(url), value, text))
 }
 
 /// A file's text is let go once parsed and read again only if a diagnostic needs it: the same
@@ -314,28 +281,6 @@ pub fn display_name(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A local JSON file is parsed as it is read, and its text read again for a diagnostic as any
-    /// file's; what is not JSON, or not valid, is left to the text path (`None`).
-    #[test]
-    fn a_json_file_is_parsed_as_it_is_read() {
-        let path = std::env::temp_dir().join(format!("api2mcp-json-reader-{}.json", std::process::id()));
-        let url = Url::from_file_path(&path).unwrap();
-        let text = "  {\"openapi\": \"3.1.0\", \"paths\": {\"/a\": {\"get\": {\"operationId\": \"listA\"}}}}\n";
-        std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
-        let document = parse_json_file(&url).expect("JSON after a BOM");
-        assert_eq!(document.value["paths"]["/a"]["get"]["operationId"], "listA");
-        assert_eq!(document.text(), Some(text), "read again, without the BOM");
-        for (content, why) in [
-            (b"openapi: 3.1.0\n".to_vec(), "YAML"),
-            (b"{\"openapi\": }".to_vec(), "invalid JSON"),
-            (b"{\"openapi\": \"\xff\"}".to_vec(), "not UTF-8"),
-        ] {
-            std::fs::write(&path, content).unwrap();
-            assert!(parse_json_file(&url).is_none(), "{why}");
-        }
-        std::fs::remove_file(&path).unwrap();
-    }
 
     /// A spec file's text is let go after parsing and read again for a diagnostic; once the file
     /// has changed, a diagnostic gets the file without a line rather than a wrong one.

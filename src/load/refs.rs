@@ -21,7 +21,7 @@ pub async fn load_referenced(
     fetcher: &mut Fetcher,
     ref_origins: &[url::Origin],
     diagnostics: &mut Diagnostics,
-) -> (Vec<Document>, Vec<bool>) {
+) -> (Vec<Document>, Vec<bool>, bool) {
     let mut documents = vec![root];
     // Each document's position by URL, and whether its top-level keys are keywords (see
     // `extensions::drop_unread`): the root's are; a file's are when every `$ref` to it stands where
@@ -32,11 +32,11 @@ pub async fn load_referenced(
     // they name is never read (DigitalOcean's `x-codeSamples` name 1,379 files). Unless a `$ref`
     // points into an extension, which keeps them all: then they are followed too.
     let mut state = (&mut documents, &mut known, &mut keyword_roots);
-    follow(&mut state, Refs::OutsideUnread, fetcher, ref_origins, diagnostics).await;
-    if super::extensions::any_ref_into_extension(state.0) {
+    let refs_into_extensions = follow(&mut state, Refs::OutsideUnread, fetcher, ref_origins, diagnostics).await;
+    if refs_into_extensions {
         follow(&mut state, Refs::InsideUnread, fetcher, ref_origins, diagnostics).await;
     }
-    (documents, keyword_roots)
+    (documents, keyword_roots, refs_into_extensions)
 }
 
 /// The documents loaded so far, their positions by URL, and whether their top-level keys are keywords.
@@ -56,14 +56,19 @@ async fn follow(
     fetcher: &mut Fetcher,
     ref_origins: &[url::Origin],
     diagnostics: &mut Diagnostics,
-) {
+) -> bool {
+    let mut into_extension = false;
     let scanned = documents.len();
     let mut queue: VecDeque<usize> = (0..documents.len()).collect();
     while let Some(index) = queue.pop_front() {
         let mut wanted: Vec<(Url, String, bool)> = Vec::new();
         {
             let document = &documents[index];
-            let outside = super::extensions::external_refs_outside_unread(&document.value, keyword_roots[index]);
+            let outside = super::extensions::external_refs_outside_unread(
+                &document.value,
+                keyword_roots[index],
+                &mut into_extension,
+            );
             let references: Vec<(&str, bool)> = match pass {
                 Refs::OutsideUnread => outside,
                 // Inside extensions: their targets' keys are kept whole (names).
@@ -138,6 +143,7 @@ async fn follow(
             }
         }
     }
+    into_extension
 }
 
 /// Whether `referrer` may make api2mcp read `target`.

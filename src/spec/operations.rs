@@ -186,29 +186,11 @@ impl Spec {
         }
     }
 
-    /// Whether any `$ref` of the spec points into a `paths` entry (`#/paths/~1pets/get/...`): then
-    /// no path item may be released.
-    pub fn refers_into_paths(&self) -> bool {
-        let mut stack: Vec<&Value> = self.documents.iter().map(|document| &document.value).collect();
-        while let Some(value) = stack.pop() {
-            match value {
-                Value::Object(map) => {
-                    for (key, child) in map {
-                        match (key.as_str(), child) {
-                            ("$ref", Value::String(reference)) if reference.contains("#/paths") => return true,
-                            _ => stack.push(child),
-                        }
-                    }
-                }
-                Value::Array(items) => stack.extend(items),
-                _ => {}
-            }
-        }
-        false
-    }
-
-    /// How many `$ref`s name each document from another one (or from itself by its own name).
-    pub fn references_per_document(&self) -> Vec<usize> {
+    /// In one walk of every document: whether any `$ref` points into a `paths` entry
+    /// (`#/paths/~1pets/get/...`: then no path item may be released), and how many `$ref`s name each
+    /// document from another one (or from itself by its own name).
+    pub fn reference_facts(&self) -> (bool, Vec<usize>) {
+        let mut into_paths = false;
         let mut counts = vec![0; self.documents.len()];
         for document in &self.documents {
             let mut stack = vec![&document.value];
@@ -218,6 +200,7 @@ impl Spec {
                         for (key, child) in map {
                             match (key.as_str(), child) {
                                 ("$ref", Value::String(reference)) => {
+                                    into_paths |= reference.contains("#/paths");
                                     let document_part = reference.split('#').next().unwrap_or_default();
                                     if document_part.is_empty() {
                                         continue;
@@ -239,7 +222,7 @@ impl Spec {
                 }
             }
         }
-        counts
+        (into_paths, counts)
     }
 
     /// Lets go of a whole document (not the root) that only one operation's or path item's `$ref`
@@ -253,7 +236,7 @@ impl Spec {
 
     /// Lets go of a path item written in the root document once its tools are built (issue 17 item
     /// 10: a spec's paths are most of it, and the catalogue grows into what they free). Only for a
-    /// spec of which [`Spec::refers_into_paths`] is false; the key stays, with `null`, which
+    /// spec of which [`Spec::reference_facts`] finds no `$ref` into `paths`; the key stays, with `null`, which
     /// [`Spec::operations`] reads as no operations. A path item that is a `$ref` stays.
     pub fn release_path_item(&mut self, path: &str) {
         let Some(Value::Object(paths)) = self.documents[0].value.get_mut("paths") else { return };
