@@ -59,12 +59,16 @@ enum Keys {
     Keywords,
     /// Names: every key stays.
     Names,
+    /// The top of a file not known to be a keyword object (named with a fragment, or where names
+    /// stand): its keys stay, and what they hold is taken by the keyword rules (a `definitions`
+    /// there holds names, an `example` data), which keep at least what either reading would.
+    Unknown,
 }
 
 /// Lets go of the unread extensions of every document, unless a `$ref` points into one. Returns
 /// how many were let go. `keyword_roots[i]`: whether document `i`'s top-level keys are keywords (the
-/// root's; a file named only where a schema or an operation stands); a file some `$ref` names as a
-/// map of names (`properties: {$ref: props.yaml}`) keeps its own keys.
+/// root's; a file named whole, only where a schema or an operation stands); any other file
+/// (`properties: {$ref: props.yaml}`, `headers.yml#/x-request-id`) keeps its own keys.
 /// `refs_into_extensions`: [`any_ref_into_extension`] of the documents, which loading has found.
 pub fn drop_unread(documents: &mut [Document], keyword_roots: &[bool], refs_into_extensions: bool) -> usize {
     if refs_into_extensions {
@@ -73,7 +77,7 @@ pub fn drop_unread(documents: &mut [Document], keyword_roots: &[bool], refs_into
     let mut dropped = 0;
     for (index, document) in documents.iter_mut().enumerate() {
         let keyword_root = index == 0 || keyword_roots.get(index).copied().unwrap_or(false);
-        dropped += walk(&mut document.value, if keyword_root { Keys::Keywords } else { Keys::Names });
+        dropped += walk(&mut document.value, if keyword_root { Keys::Keywords } else { Keys::Unknown });
     }
     dropped
 }
@@ -82,8 +86,12 @@ fn walk(value: &mut Value, keys: Keys) -> usize {
     match value {
         Value::Object(map) => object(map, keys),
         // Items of an array are keyword objects (`allOf`, `parameters`, `servers`, `tags`), except
-        // the security requirements, whose keys are scheme names (handled by the caller).
-        Value::Array(items) => items.iter_mut().map(|item| walk(item, Keys::Keywords)).sum(),
+        // the security requirements, whose keys are scheme names (handled by the caller); a file
+        // that is an array is not known to hold either.
+        Value::Array(items) => {
+            let item_keys = if keys == Keys::Unknown { Keys::Names } else { Keys::Keywords };
+            items.iter_mut().map(|item| walk(item, item_keys)).sum()
+        }
         _ => 0,
     }
 }
@@ -101,16 +109,16 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
     for (key, child) in map.iter_mut() {
         dropped += match keys {
             Keys::Names => walk(child, Keys::Keywords),
-            Keys::Keywords if data(key) && !child.is_object() => 0,
+            _ if data(key) && !child.is_object() => 0,
             // A schema's `examples` is an array of data; OpenAPI's is a map of Example objects,
             // whose `value` is data.
-            Keys::Keywords if data(key) && key != "examples" => 0,
-            Keys::Keywords if key == "security" => match child {
+            _ if data(key) && key != "examples" => 0,
+            _ if key == "security" => match child {
                 Value::Array(requirements) => requirements.iter_mut().map(|r| walk(r, Keys::Names)).sum(),
                 _ => 0,
             },
-            Keys::Keywords if name_map(key) && child.is_object() => walk(child, Keys::Names),
-            Keys::Keywords => walk(child, Keys::Keywords),
+            _ if name_map(key) && child.is_object() => walk(child, Keys::Names),
+            _ => walk(child, Keys::Keywords),
         };
     }
     dropped
@@ -121,31 +129,47 @@ fn unread(key: &str, keys: Keys) -> bool {
     keys == Keys::Keywords && key.starts_with("x-") && !READ.contains(&key)
 }
 
+/// What the `$ref`s of the documents walked so far say about pointing into extensions (see
+/// [`drop_unread`]: when one does, nothing is let go).
+#[derive(Default)]
+pub struct RefsIntoExtensions<'v> {
+    /// A `$ref` points through an `x-` key below the top of a document, where keys are keywords.
+    pub below_top: bool,
+    /// `$ref`s to an `x-` key at the top of a document (`headers.yml#/x-request-id`): an extension
+    /// only if that document's top-level keys are keywords, which is known once every `$ref` to it
+    /// has been seen, so loading decides (`super::refs`).
+    pub at_top: Vec<&'v str>,
+}
+
 /// The `$ref`s to other documents outside the unread extensions of a document whose top-level keys
-/// are keywords (`keyword_root`: the spec's own, or a file a `$ref` names in a keyword position, such
-/// as an operation's): what loading must follow when the extensions are let go. DigitalOcean's
+/// are keywords (`keyword_root`: the spec's own, or a file a `$ref` names whole in a keyword position,
+/// such as an operation's): what loading must follow when the extensions are let go. DigitalOcean's
 /// `x-codeSamples` name 1,379 files of code samples nothing reads. With each, whether the document it
-/// names is one of keywords too (a `$ref` standing for a schema, an operation...), not of names (a
-/// `properties: {$ref: ...}`) or data.
-/// `into_extension` is set when one of the `$ref`s walked (local ones too) points into an extension
-/// (see [`drop_unread`]): one walk of the document for both.
+/// names is one of keywords too (a `$ref` without a fragment standing for a schema, an operation...),
+/// not of names (a `properties: {$ref: ...}`), data, or not known (a fragment names a part of it).
+/// `into_extension` gathers the `$ref`s walked (local ones too) that point into an extension: one
+/// walk of the document for both.
 pub fn external_refs_outside_unread<'v>(
     value: &'v Value,
     keyword_root: bool,
-    into_extension: &mut bool,
+    into_extension: &mut RefsIntoExtensions<'v>,
 ) -> Vec<(&'v str, bool)> {
     let mut found = Vec::new();
     // `None`: data, where nothing is an extension (and `$ref`s are followed, as loading always did).
-    let mut stack = vec![(value, Some(if keyword_root { Keys::Keywords } else { Keys::Names }))];
+    let mut stack = vec![(value, Some(if keyword_root { Keys::Keywords } else { Keys::Unknown }))];
     while let Some((value, keys)) = stack.pop() {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
                     if key == "$ref" {
                         if let Some(reference) = child.as_str() {
-                            *into_extension |= points_into_extension(reference);
+                            match points_into_extension(reference) {
+                                Pointing::Elsewhere => {}
+                                Pointing::BelowTop => into_extension.below_top = true,
+                                Pointing::AtTop => into_extension.at_top.push(reference),
+                            }
                             if !reference.starts_with('#') {
-                                found.push((reference, keys == Some(Keys::Keywords)));
+                                found.push((reference, keys == Some(Keys::Keywords) && names_whole(reference)));
                             }
                         }
                         continue;
@@ -157,18 +181,19 @@ pub fn external_refs_outside_unread<'v>(
                     let child_keys = match keys {
                         None => None,
                         Some(Keys::Names) => Some(Keys::Keywords),
-                        Some(Keys::Keywords) if data(key) && !child.is_object() => None,
-                        Some(Keys::Keywords) if data(key) && key != "examples" => None,
-                        Some(Keys::Keywords) if key == "security" => Some(Keys::Names),
-                        Some(Keys::Keywords) if name_map(key) && child.is_object() => Some(Keys::Names),
-                        Some(Keys::Keywords) => Some(Keys::Keywords),
+                        Some(_) if data(key) && !child.is_object() => None,
+                        Some(_) if data(key) && key != "examples" => None,
+                        Some(_) if key == "security" => Some(Keys::Names),
+                        Some(_) if name_map(key) && child.is_object() => Some(Keys::Names),
+                        Some(_) => Some(Keys::Keywords),
                     };
                     stack.push((child, child_keys));
                 }
             }
-            // Items are keyword objects, but a security requirement's keys are names, and data stays data.
+            // Items are keyword objects, but a security requirement's keys are names, data stays
+            // data, and a file that is an array is not known to hold either.
             Value::Array(items) => {
-                let item_keys = keys.map(|keys| if keys == Keys::Names { Keys::Names } else { Keys::Keywords });
+                let item_keys = keys.map(|keys| if keys == Keys::Keywords { Keys::Keywords } else { Keys::Names });
                 stack.extend(items.iter().map(|item| (item, item_keys)));
             }
             _ => {}
@@ -179,10 +204,39 @@ pub fn external_refs_outside_unread<'v>(
     found
 }
 
-/// `#/x-components/schemas/A`: a reference whose fragment goes through an `x-` key.
-fn points_into_extension(reference: &str) -> bool {
-    let fragment = reference.split_once('#').map_or("", |(_, fragment)| fragment);
-    fragment.split('/').any(|segment| segment.starts_with("x-"))
+/// Whether a `$ref` names a whole document (no fragment, or an empty one).
+fn names_whole(reference: &str) -> bool {
+    reference.split_once('#').is_none_or(|(_, fragment)| fragment.is_empty() || fragment == "/")
+}
+
+#[derive(Debug, PartialEq)]
+enum Pointing {
+    Elsewhere,
+    /// Through an `x-` key below the top of a document, where keys are keywords.
+    BelowTop,
+    /// At an `x-` key at the top of a document.
+    AtTop,
+}
+
+/// `#/x-components/schemas/A` points into an extension if its document's top-level keys are
+/// keywords; `other.yaml#/paths/~1a/get/x-meta` does. `#/components/headers/x-request-id` names a
+/// header: after a map of names, an `x-` segment is a name, not an extension. Anywhere else an `x-`
+/// segment counts as an extension, so that nothing is let go, which is the safe side of not knowing
+/// (`#/paths/~1a/get/security/0/x-scheme`, or data's keys).
+fn points_into_extension(reference: &str) -> Pointing {
+    let Some((_, fragment)) = reference.split_once('#') else { return Pointing::Elsewhere };
+    let mut segments = fragment.split('/').skip(1);
+    let Some(mut previous) = segments.next() else { return Pointing::Elsewhere };
+    if previous.starts_with("x-") {
+        return Pointing::AtTop;
+    }
+    for segment in segments {
+        if segment.starts_with("x-") && !name_map(previous) {
+            return Pointing::BelowTop;
+        }
+        previous = segment;
+    }
+    Pointing::Elsewhere
 }
 
 /// Whether any document has a `$ref` into an `x-` key: then nothing is let go (see [`drop_unread`]).
@@ -201,7 +255,11 @@ fn refers_into_extension(value: &Value) -> bool {
             Value::Object(map) => {
                 for (key, child) in map {
                     match (key.as_str(), child) {
-                        ("$ref", Value::String(reference)) if points_into_extension(reference) => return true,
+                        ("$ref", Value::String(reference))
+                            if points_into_extension(reference) != Pointing::Elsewhere =>
+                        {
+                            return true;
+                        }
                         ("$ref", _) => {}
                         _ => stack.push(child),
                     }
@@ -268,6 +326,36 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_starts_with_x_is_not_an_extension() {
+        use Pointing::*;
+        for (reference, pointing) in [
+            ("#/x-components/schemas/A", AtTop),
+            ("shared/headers.yml#/x-request-id", AtTop),
+            ("other.yaml#/paths/~1a/get/x-meta", BelowTop),
+            ("shared/headers.yml#/paths/~1a/x-meta", BelowTop),
+            ("#/paths/~1a/get/security/0/x-scheme", BelowTop),
+            ("#/components/headers/x-request-id", Elsewhere),
+            ("#/definitions/x-thing", Elsewhere),
+            ("#/components/schemas/A/properties/x-total", Elsewhere),
+            ("models/x-thing.yaml", Elsewhere),
+            ("models/x-thing.yaml#", Elsewhere),
+        ] {
+            assert_eq!(points_into_extension(reference), pointing, "{reference}");
+        }
+    }
+
+    #[test]
+    fn only_a_file_named_whole_where_keywords_stand_is_one_of_keywords() {
+        let value = json!({"paths": {"/a": {"$ref": "item.yaml"}, "/b": {"$ref": "items.yaml#/b"}},
+            "components": {"schemas": {"A": {"properties": {"$ref": "props.yaml"}}}},
+            "x-samples": {"$ref": "samples.yaml"}});
+        let mut into = RefsIntoExtensions::default();
+        let found = external_refs_outside_unread(&value, true, &mut into);
+        assert_eq!(found, [("item.yaml", true), ("items.yaml#/b", false), ("props.yaml", false)]);
+        assert!(!into.below_top && into.at_top.is_empty());
+    }
+
+    #[test]
     fn a_referenced_files_own_keys_stay() {
         let mut documents = vec![
             document("file:///r.yaml", json!({"openapi": "3.0.3", "x-a": 1})),
@@ -275,6 +363,19 @@ mod tests {
         ];
         assert_eq!(drop_unread(&mut documents, &[true, false], false), 2);
         assert_eq!(documents[1].value, json!({"x-prop": {"type": "string"}, "name": {"type": "string"}}));
+        // What the top-level keys hold is read by the keyword rules: names and data stay.
+        let mut documents = vec![
+            document("file:///r.yaml", json!({"openapi": "3.0.3"})),
+            document(
+                "file:///common.yaml",
+                json!({"x-top": 1, "definitions": {"x-name": {"type": "string", "x-go": 1}}, "example": {"x-d": 1}}),
+            ),
+        ];
+        assert_eq!(drop_unread(&mut documents, &[true, false], false), 1);
+        assert_eq!(
+            documents[1].value,
+            json!({"x-top": 1, "definitions": {"x-name": {"type": "string"}}, "example": {"x-d": 1}})
+        );
     }
 
     #[test]

@@ -57,18 +57,33 @@ async fn follow(
     ref_origins: &[url::Origin],
     diagnostics: &mut Diagnostics,
 ) -> bool {
-    let mut into_extension = false;
+    let mut below_top = false;
+    // The `$ref`s to an `x-` key at the top of a document, by the document they name: an extension
+    // if that document's top-level keys are keywords, known when every document has been walked.
+    let mut at_top: Vec<AtTop> = Vec::new();
     let scanned = documents.len();
     let mut queue: VecDeque<usize> = (0..documents.len()).collect();
     while let Some(index) = queue.pop_front() {
         let mut wanted: Vec<(Url, String, bool)> = Vec::new();
         {
             let document = &documents[index];
+            let mut into_extension = super::extensions::RefsIntoExtensions::default();
             let outside = super::extensions::external_refs_outside_unread(
                 &document.value,
                 keyword_roots[index],
                 &mut into_extension,
             );
+            below_top |= into_extension.below_top;
+            at_top.extend(into_extension.at_top.iter().map(|reference| match reference.split_once('#') {
+                Some(("", _)) => AtTop::Document(index),
+                _ => AtTop::Url(document.url.join(reference).map_or_else(
+                    |_| String::new(),
+                    |mut url| {
+                        url.set_fragment(None);
+                        url.to_string()
+                    },
+                )),
+            }));
             let references: Vec<(&str, bool)> = match pass {
                 Refs::OutsideUnread => outside,
                 // Inside extensions: their targets' keys are kept whole (names).
@@ -143,7 +158,18 @@ async fn follow(
             }
         }
     }
-    into_extension
+    let keywords = |index: usize| index == 0 || keyword_roots.get(index).copied().unwrap_or(false);
+    below_top
+        || at_top.iter().any(|target| match target {
+            AtTop::Document(index) => keywords(*index),
+            AtTop::Url(url) => known.get(url).is_some_and(|&index| keywords(index)),
+        })
+}
+
+/// The document a `$ref` to a top-level `x-` key names.
+enum AtTop {
+    Document(usize),
+    Url(String),
 }
 
 /// Whether `referrer` may make api2mcp read `target`.

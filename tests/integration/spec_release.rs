@@ -58,13 +58,18 @@ async fn files_named_only_inside_unread_extensions_are_not_read() {
     let prepared = prepared("samples.yaml").await;
     let catalogue = prepared.catalogue().unwrap();
     assert_eq!(properties(catalogue, "list_a")["filter"]["enum"], json!(["all", "some"]));
+    // `params.yml#/x-trace` names a parameter, not an extension.
+    assert_eq!(properties(catalogue, "list_a")["X-Trace"], json!({"type": "string", "maxLength": 64}));
     let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
     let read: Vec<&str> = spec.documents.iter().map(|d| d.url.path().rsplit('/').next().unwrap()).collect();
-    assert_eq!(read, ["samples.yaml", "shared.yaml"]);
+    assert_eq!(read, ["samples.yaml", "params.yml", "shared.yaml"]);
 }
 
 #[tokio::test]
 async fn a_ref_into_an_extension_keeps_extensions_and_what_they_name() {
-    let prepared = prepared("extension-ref.yaml").await;
-    assert_eq!(properties(prepared.catalogue().unwrap(), "list_a")["size"]["minimum"], 1);
+    let named = prepared("extension-ref.yaml").await;
+    assert_eq!(properties(named.catalogue().unwrap(), "list_a")["size"]["minimum"], 1);
+    // At the top of a file named whole where keywords stand, an `x-` key is an extension too.
+    let top = prepared("top-extension-ref.yaml").await;
+    assert_eq!(properties(top.catalogue().unwrap(), "list_b")["size"]["minimum"], 1);
 }
