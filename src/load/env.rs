@@ -139,13 +139,13 @@ mod tests {
 
     #[test]
     fn reads_secrets_from_files_relative_to_the_mapping_file() {
-        let dir = std::env::temp_dir().join(format!("api2mcp-env-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("api2mcp-test-env-").tempdir().unwrap();
+        let dir = scratch.path();
         std::fs::write(dir.join("token"), "s3cret\n").unwrap();
-        let result = interpolate("Bearer ${file:token}", &env(), &dir).unwrap();
+        let result = interpolate("Bearer ${file:token}", &env(), dir).unwrap();
         assert_eq!(result, Interpolated { value: "Bearer s3cret".into(), whole: false, secret: true });
-        let missing = interpolate("${file:nope}", &env(), &dir);
+        let missing = interpolate("${file:nope}", &env(), dir);
         assert!(matches!(missing, Err(InterpolationError::SecretFile { .. })));
-        std::fs::remove_dir_all(&dir).unwrap();
+        scratch.close().unwrap();
     }
 }

@@ -286,10 +286,11 @@ mod tests {
     /// has changed, a diagnostic gets the file without a line rather than a wrong one.
     #[test]
     fn a_files_text_is_read_again_only_while_unchanged() {
-        let path = std::env::temp_dir().join(format!("api2mcp-source-text-{}.yaml", std::process::id()));
+        let file = tempfile::Builder::new().prefix("api2mcp-test-source-text-").suffix(".yaml").tempfile().unwrap();
+        let path = file.path();
         let text = "openapi: 3.0.3\npaths:\n  /a:\n    get:\n      operationId: listA\n";
-        std::fs::write(&path, text).unwrap();
-        let url = Url::from_file_path(&path).unwrap();
+        std::fs::write(path, text).unwrap();
+        let url = Url::from_file_path(path).unwrap();
         let mut diagnostics = Diagnostics::new();
         let document = parse_document(&url, text.to_string(), &mut diagnostics).unwrap();
         assert_eq!(document.value["paths"]["/a"]["get"]["operationId"], "listA");
@@ -299,9 +300,9 @@ mod tests {
         assert_eq!(document.text(), Some(text));
 
         let changed = parse_document(&url, text.to_string(), &mut diagnostics).unwrap();
-        std::fs::write(&path, format!("# moved\n{text}")).unwrap();
+        std::fs::write(path, format!("# moved\n{text}")).unwrap();
         let location = changed.location_at(offset);
         assert_eq!((location.line, location.column, changed.text()), (0, 0, None));
-        std::fs::remove_file(&path).unwrap();
+        file.close().unwrap();
     }
 }

@@ -199,3 +199,51 @@ fn tests_never_choose_a_port_by_binding_and_dropping() {
     }
     assert!(found.is_empty(), "bind-drop-rebind ports in tests: {found:?}");
 }
+
+/// Whether a line of code (strings and `//` comments aside) makes a scratch path by hand under the
+/// system's temporary directory.
+fn names_the_system_temp_dir(line: &str) -> bool {
+    // Each string left as `""`, so that `temp_dir("label")` does not read as `temp_dir()`.
+    let code = line.split('"').step_by(2).collect::<Vec<_>>().join("\"\"");
+    !code.trim_start().starts_with("//") && (code.contains("env::temp_dir") || code.contains("temp_dir()"))
+}
+
+/// Tests make temporary files only through `tempfile` (`support::temp_dir`, `support::TempFile`,
+/// `tempfile::Builder` in unit tests): its guards remove them when dropped, even when a test panics.
+/// Paths made by hand under `std::env::temp_dir()` were never all removed: every run of the suite
+/// left some 90 directories in /tmp.
+#[test]
+fn tests_make_temporary_files_only_through_tempfile() {
+    for by_hand in [
+        r#"    let dir = std::env::temp_dir().join(format!("api2mcp-{label}"));"#,
+        "let dir = env::temp_dir();",
+        "use std::env::temp_dir;",
+        "let dir = temp_dir().join(name);",
+    ] {
+        assert!(names_the_system_temp_dir(by_hand), "not found in {by_hand:?}");
+    }
+    for fine in [
+        r#"    let dir = crate::support::temp_dir("shaping");"#,
+        "// never std::env::temp_dir() by hand",
+        r#"panic!("std::env::temp_dir() is not used")"#,
+        r#"tempfile::Builder::new().prefix("api2mcp-test-env-").tempdir().unwrap()"#,
+    ] {
+        assert!(!names_the_system_temp_dir(fine), "wrongly found in {fine:?}");
+    }
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let this = root.join("tests/integration/architecture.rs");
+    let files: Vec<PathBuf> =
+        rust_files(&root.join("src")).into_iter().chain(rust_files(&root.join("tests"))).collect();
+    assert!(files.len() > 50, "found only {} files", files.len());
+    let mut found = Vec::new();
+    for path in files.into_iter().filter(|path| *path != this) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (index, line) in text.lines().enumerate() {
+            if names_the_system_temp_dir(line) {
+                found.push(format!("{}:{}", path.strip_prefix(root).unwrap().display(), index + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "temporary paths made by hand (use support::temp_dir or tempfile): {found:?}");
+}

@@ -3,7 +3,7 @@
 //! 127.0.0.1:0, an upstream that records every request it receives, and a token endpoint.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +17,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
+
+use crate::support::TempFile;
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth/openapi.yaml");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth");
@@ -127,12 +129,9 @@ async fn upstream() -> (String, Seen) {
     (url, seen)
 }
 
-fn write(label: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("api2mcp-auth-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("api2mcp.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// `text` as `api2mcp.yaml` in a fresh directory, removed when the `TempFile` is dropped.
+fn write(label: &str, text: &str) -> TempFile {
+    TempFile::new(&format!("auth-{label}"), "api2mcp.yaml", text)
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -140,7 +139,7 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// A mapping with inbound auth by `issuer` (refresh interval `interval`) and an API key.
-fn mapping(label: &str, issuer: &Issuer, upstream: &str, interval: &str, extra_auth: &str) -> PathBuf {
+fn mapping(label: &str, issuer: &Issuer, upstream: &str, interval: &str, extra_auth: &str) -> TempFile {
     write(
         label,
         &format!(
@@ -233,7 +232,8 @@ async fn call(mcp: &str, auth: Option<&str>, tool: &str) -> Answer {
 async fn tokens_are_verified_with_hardened_settings() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("tokens", &issuer, &base, "10s", "")).await;
+    let config = mapping("tokens", &issuer, &base, "10s", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     let valid = issuer.token("rsa1", issuer.claims("pets:read"));
     let answer = call(&mcp, Some(&bearer(&valid)), "get_pet").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -319,7 +319,8 @@ async fn tokens_are_verified_with_hardened_settings() {
 async fn key_rotation_and_an_issuer_that_goes_down() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("rotation", &issuer, &base, "0s", "")).await;
+    let config = mapping("rotation", &issuer, &base, "0s", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     let old = bearer(&issuer.token("rsa1", issuer.claims("pets:read")));
     assert_eq!(call(&mcp, Some(&old), "get_pet").await.status, 200);
     // A token signed by a key the issuer has not published yet: refused after one refresh.
@@ -344,7 +345,8 @@ async fn key_rotation_and_an_issuer_that_goes_down() {
         let issuer = Issuer::start(vec![]).await;
         issuer.set(mode);
         let (base, seen) = upstream().await;
-        let (mcp, shutdown) = serve(&mapping("down", &issuer, &base, "0s", "")).await;
+        let config = mapping("down", &issuer, &base, "0s", "");
+        let (mcp, shutdown) = serve(&config.path).await;
         let answer = call(&mcp, Some(&bearer(&issuer.token("rsa1", issuer.claims("pets:read")))), "get_pet").await;
         assert_eq!(answer.status, 401, "{}", answer.body);
         assert!(answer.challenge.contains("invalid_token"), "{}", answer.challenge);
@@ -358,7 +360,8 @@ async fn key_rotation_and_an_issuer_that_goes_down() {
 async fn a_flood_of_unknown_kids_does_not_hammer_the_issuer() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("flood", &issuer, &base, "10s", "")).await;
+    let config = mapping("flood", &issuer, &base, "10s", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     assert_eq!(
         call(&mcp, Some(&bearer(&issuer.token("rsa1", issuer.claims("pets:read")))), "get_pet").await.status,
         200
@@ -410,7 +413,8 @@ async fn listed_and_callable_agree_for_every_scope_set() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
     // `scp` (read only when configured) carries scopes with spaces intact.
-    let (mcp, shutdown) = serve(&mapping("scopes", &issuer, &base, "10s, read_scp: true", "")).await;
+    let config = mapping("scopes", &issuer, &base, "10s, read_scp: true", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     // Real scopes and their near misses: case, whitespace, a Cyrillic "а", a wildcard.
     let pool =
         ["pets:read", "pets:write", "pets:admin", "Pets:read", "pets:read ", "pets:reаd", "pets:*", "*", "admin"];
@@ -460,7 +464,8 @@ async fn listed_and_callable_agree_for_every_scope_set() {
 async fn the_tool_name_is_read_from_the_body_not_the_header() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("mcp-name", &issuer, &base, "10s", "")).await;
+    let config = mapping("mcp-name", &issuer, &base, "10s", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     let auth = bearer(&issuer.token("rsa1", issuer.claims("pets:read")));
     let params = json!({"name": "create_pet", "arguments": {"name": "x"}});
     let answer = rpc_with(&mcp, Some(&auth), "tools/call", params, &[("mcp-name", "get_pet")]).await;
@@ -473,8 +478,8 @@ async fn the_tool_name_is_read_from_the_body_not_the_header() {
 async fn api_keys_metadata_and_what_goes_upstream() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let path = mapping("keys", &issuer, &base, "10s", "  forward_headers: [X-Tenant-Id]\n");
-    let (mcp, shutdown) = serve(&path).await;
+    let config = mapping("keys", &issuer, &base, "10s", "  forward_headers: [X-Tenant-Id]\n");
+    let (mcp, shutdown) = serve(&config.path).await;
     for auth in [format!("Bearer {API_KEY}")] {
         assert_eq!(listed(&mcp, &auth).await, ["list_pets", "get_pet", "get_status"]);
     }
@@ -573,7 +578,8 @@ async fn each_credential_scheme_reaches_the_upstream_in_its_place() {
         ),
         upstream("custom", "{anything: {type: api_key, in: header, name: X-Custom-Key, value: CANARY-custom}}"),
     );
-    let (mcp, shutdown) = serve(&write("credentials", &text)).await;
+    let config = write("credentials", &text);
+    let (mcp, shutdown) = serve(&config.path).await;
     let client = crate::serve::client(
         &mcp,
         rmcp::ClientLifecycleMode::Discover { preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28] },
@@ -618,7 +624,8 @@ async fn expiring_client_credentials_tokens_are_refreshed() {
     let text = format!(
         "version: 1\nupstreams:\n  machine:\n    spec: {SPEC}\n    base_url: {base}\n    include: [{{operation_id: getStatus}}]\n    credentials: {{machine: {{client_id: machine, client_secret: CANARY-client-secret, token_url: '{token_url}/token'}}}}\n"
     );
-    let (mcp, shutdown) = serve(&write("refresh", &text)).await;
+    let config = write("refresh", &text);
+    let (mcp, shutdown) = serve(&config.path).await;
     for _ in 0..2 {
         let answer = rpc(&mcp, None, "tools/call", json!({"name": "get_status", "arguments": {}})).await;
         assert_eq!(answer.body["result"]["isError"], json!(false), "{}", answer.body);
@@ -633,7 +640,7 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
     let (base, _) = upstream().await;
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let canary = "CANARY-7f3a9c-never-show";
-    let path = write(
+    let config = write(
         "canary",
         &format!(
             "version: 1\nauth:\n  resource: {AUDIENCE}\n  issuers: [{{issuer: '{iss}', jwks_uri: '{iss}/jwks'}}]\n\
@@ -643,7 +650,7 @@ async fn a_canary_secret_appears_in_no_log_error_or_metric() {
     );
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
     command
-        .args(["serve", "--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--config", config.path.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("SECRET", canary)
         .env("RUST_LOG", "trace");
     let mut running = crate::support::ServeProcess::start(command).await;
@@ -698,8 +705,8 @@ async fn check_reports_unusable_auth_and_credentials() {
         "version: 1\nauth:\n  issuers: [{{issuer: x, jwks_uri: 'ftp://nope'}}]\n  algorithms: [HS256]\n  api_keys: [{{id: a, sha256: short}}]\n  forward_headers: [Authorization]\n\
          upstreams:\n  store:\n    spec: {SPEC}\n    credentials:\n      oidc: {{}}\n      nothing: {{value: x}}\n      bearer_auth: {{}}\n"
     );
-    let path = write("check", &text);
-    let source = api2mcp::load::ConfigSource::Mapping(path);
+    let config = write("check", &text);
+    let source = api2mcp::load::ConfigSource::Mapping(config.path.clone());
     let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);
     for expected in [
@@ -745,14 +752,14 @@ async fn opaque_tokens_are_introspected_and_cached() {
         .with_state(asked.clone());
     let endpoint = format!("{}/introspect", crate::support::serve_router(app).await);
     let (base, seen) = upstream().await;
-    let path = write(
+    let config = write(
         "introspection",
         &format!(
             "version: 1\nauth:\n  resource: {AUDIENCE}\n  introspection: {{url: '{endpoint}', client_id: api2mcp, client_secret: introspect-secret}}\n\
              upstreams:\n  store:\n    spec: {SPEC}\n    base_url: {base}\n"
         ),
     );
-    let (mcp, shutdown) = serve(&path).await;
+    let (mcp, shutdown) = serve(&config.path).await;
     for _ in 0..3 {
         let answer = call(&mcp, Some("Bearer opaque-reader"), "get_pet").await;
         assert_eq!(answer.status, 200, "{}", answer.body);
@@ -792,10 +799,10 @@ async fn token_exchange_gives_each_caller_its_own_upstream_token() {
     let credentials = format!(
         "    credentials:\n      machine: {{type: token_exchange, token_url: '{token_url}', client_id: api2mcp, client_secret: x-secret, audience: 'https://api.example.test'}}\n"
     );
-    let path = mapping("exchange", &issuer, &base, "10s", "");
-    let text = std::fs::read_to_string(&path).unwrap() + &credentials;
-    std::fs::write(&path, text).unwrap();
-    let (mcp, shutdown) = serve(&path).await;
+    let config = mapping("exchange", &issuer, &base, "10s", "");
+    let text = std::fs::read_to_string(&config.path).unwrap() + &credentials;
+    std::fs::write(&config.path, text).unwrap();
+    let (mcp, shutdown) = serve(&config.path).await;
     let alice = issuer.token("rsa1", issuer.claims("pets:read"));
     let mut bob_claims = issuer.claims("pets:read");
     bob_claims["sub"] = json!("bob");
@@ -821,7 +828,8 @@ async fn token_exchange_gives_each_caller_its_own_upstream_token() {
 async fn ambiguous_credentials_and_array_scopes_grant_nothing() {
     let issuer = Issuer::start(vec![jwk("rsa1")]).await;
     let (base, seen) = upstream().await;
-    let (mcp, shutdown) = serve(&mapping("ambiguous", &issuer, &base, "10s", "")).await;
+    let config = mapping("ambiguous", &issuer, &base, "10s", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     let valid = bearer(&issuer.token("rsa1", issuer.claims("pets:read")));
     assert_eq!(call(&mcp, Some(&valid), "get_pet").await.status, 200);
 
@@ -856,7 +864,8 @@ async fn ambiguous_credentials_and_array_scopes_grant_nothing() {
     assert_eq!(seen.count(), 1, "no refused call reached the upstream");
     shutdown.cancel();
 
-    let (mcp, shutdown) = serve(&mapping("read-scp", &issuer, &base, "10s, read_scp: true", "")).await;
+    let config = mapping("read-scp", &issuer, &base, "10s, read_scp: true", "");
+    let (mcp, shutdown) = serve(&config.path).await;
     assert_eq!(call(&mcp, Some(&scp_token), "get_pet").await.status, 200, "`read_scp: true` grants `scp`");
     shutdown.cancel();
 }

@@ -22,10 +22,9 @@ use crate::support::serve_prepared;
 
 /// Serves `tests/fixtures/serve/faults.yaml` against `base_url` with a short upstream timeout.
 async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
-    let dir = std::env::temp_dir().join(format!("api2mcp-faults-{}", base_url.rsplit(':').next().unwrap()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::temp_dir("faults");
     let spec = std::fs::canonicalize("tests/fixtures/serve/faults.yaml").unwrap();
-    let mapping = dir.join("api2mcp.yaml");
+    let mapping = dir.path().join("api2mcp.yaml");
     std::fs::write(
         &mapping,
         format!(
@@ -35,7 +34,7 @@ async fn api2mcp(base_url: &str, shutdown: CancellationToken) -> String {
     )
     .unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     serve_prepared(prepared, Default::default(), shutdown).await
 }
 

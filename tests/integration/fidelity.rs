@@ -5,7 +5,7 @@
 //! parse them. The Stripe case compiles `PostCustomers` from the shared Stripe description.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use api2mcp::pipeline::{Prepared, prepare};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::support::{RawRequest, raw_recorder, rendered_diagnostics};
+use crate::support::{RawRequest, TempFile, raw_recorder, rendered_diagnostics};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fidelity");
 
@@ -26,6 +26,8 @@ struct Harness {
     caller: Caller,
     requests: UnboundedReceiver<RawRequest>,
     diagnostics: String,
+    /// The mapping file, when there is one: removed when the harness is dropped.
+    _mapping: Option<TempFile>,
 }
 
 impl Harness {
@@ -38,8 +40,10 @@ impl Harness {
     /// `mapping` is a mapping file's text with `{base}` for the recorder's URL.
     async fn mapping(label: &str, mapping: &str) -> Harness {
         let (base, requests) = raw_recorder(json!({})).await;
-        let path = write_mapping(label, &mapping.replace("{base}", &base));
-        Harness::from(prepare(&ConfigSource::Mapping(path), &HashMap::new()).await, requests)
+        let file = TempFile::new(&format!("fidelity-{label}"), "api2mcp.yaml", &mapping.replace("{base}", &base));
+        let harness =
+            Harness::from(prepare(&ConfigSource::Mapping(file.path.clone()), &HashMap::new()).await, requests);
+        Harness { _mapping: Some(file), ..harness }
     }
 
     fn from(prepared: Prepared, requests: UnboundedReceiver<RawRequest>) -> Harness {
@@ -47,7 +51,7 @@ impl Harness {
         assert!(!prepared.diagnostics.has_errors(), "{diagnostics}");
         let catalogue = Arc::new(prepared.compiled.expect("a catalogue").catalogue);
         let caller = Caller::new(catalogue.clone()).expect("a caller");
-        Harness { catalogue, caller, requests, diagnostics }
+        Harness { catalogue, caller, requests, diagnostics, _mapping: None }
     }
 
     /// Calls a tool and returns the request the upstream received.
@@ -66,14 +70,6 @@ impl Harness {
         let tool = self.catalogue.tool(tool).unwrap_or_else(|| panic!("no tool {tool}"));
         tool.input_schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
     }
-}
-
-fn write_mapping(label: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("api2mcp-fidelity-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("api2mcp.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 // --- readers ------------------------------------------------------------------------------------

@@ -356,8 +356,8 @@ fn every_command_takes_dash_c_for_its_mapping_file() {
 
 #[tokio::test]
 async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() {
-    let dir = std::env::temp_dir().join(format!("api2mcp-first-hour-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::support::temp_dir("first-hour-check");
+    let dir = scratch.path();
     // 130 secured operations, one of them open to anonymous callers.
     let mut paths = String::new();
     for i in 0..130 {
@@ -371,7 +371,7 @@ async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() 
          security: [{{token: []}}]\ncomponents:\n  securitySchemes:\n    token: {{type: http, scheme: bearer}}\npaths:\n{paths}"
     );
     std::fs::write(dir.join("spec.yaml"), spec).unwrap();
-    let prepared = crate::support::prepare_case(&dir).await;
+    let prepared = crate::support::prepare_case(dir).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);
     assert!(
         rendered.contains("warning[upstream/no-credentials]: upstream 'api': 129 exposed operations need credentials (security: token)"),
@@ -381,7 +381,7 @@ async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() 
     assert!(!rendered.contains("catalogue-too-large"), "{rendered}");
     let mapping = "version: 1\ndefaults: {discovery: off}\nupstreams:\n  api:\n    spec: spec.yaml\n";
     std::fs::write(dir.join("api2mcp.yaml"), mapping).unwrap();
-    let prepared = crate::support::prepare_case(&dir).await;
+    let prepared = crate::support::prepare_case(dir).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);
     assert!(rendered.contains("warning[tool/catalogue-too-large]: the catalogue has 130 tools"), "{rendered}");
     assert!(rendered.contains("include`/`exclude"), "{rendered}");
@@ -390,8 +390,8 @@ async fn check_warns_of_missing_upstream_credentials_and_oversized_catalogues() 
     let mapping = "version: 1\nupstreams:\n  api:\n    spec: spec.yaml\n    include: [{path: /items1*}]\n    \
                    credentials: {token: {value: abc}}\n";
     std::fs::write(dir.join("api2mcp.yaml"), mapping).unwrap();
-    let prepared = crate::support::prepare_case(&dir).await;
+    let prepared = crate::support::prepare_case(dir).await;
     let rendered = crate::support::rendered_diagnostics(&prepared);
     assert!(!rendered.contains("upstream/no-credentials") && !rendered.contains("catalogue-too-large"), "{rendered}");
-    std::fs::remove_dir_all(&dir).unwrap();
+    scratch.close().unwrap();
 }

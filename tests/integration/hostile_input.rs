@@ -70,10 +70,9 @@ async fn api2mcp(
     base_url: &str,
     shutdown: CancellationToken,
 ) -> (Vec<String>, String, Arc<api2mcp::telemetry::metrics::Metrics>) {
-    let dir = std::env::temp_dir().join(format!("api2mcp-hostile-{}", base_url.rsplit(':').next().unwrap()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::temp_dir("hostile");
     let spec = std::fs::canonicalize(SPEC).unwrap();
-    let mapping = dir.join("api2mcp.yaml");
+    let mapping = dir.path().join("api2mcp.yaml");
     std::fs::write(
         &mapping,
         format!(
@@ -83,7 +82,7 @@ async fn api2mcp(
     )
     .unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
     let warnings = prepared.diagnostics.sorted().iter().map(|d| format!("{}: {}", d.code, d.message)).collect();
     let catalogue = Arc::new(prepared.compiled.expect("a catalogue").catalogue);
@@ -218,14 +217,13 @@ async fn results_are_cleaned_and_instruction_like_text_is_flagged() {
 }
 
 async fn prepare_spec(name: &str, spec: &str, base_url: Option<&str>) -> api2mcp::pipeline::Prepared {
-    let dir = std::env::temp_dir().join(format!("api2mcp-hostile-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spec.yaml");
+    let dir = crate::support::temp_dir(&format!("hostile-{name}"));
+    let path = dir.path().join("spec.yaml");
     std::fs::write(&path, spec).unwrap();
     let source =
         api2mcp::load::ConfigSource::Spec { spec: path.display().to_string(), base_url: base_url.map(str::to_string) };
     let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     prepared
 }
 
@@ -290,10 +288,12 @@ async fn remote_refs_follow_the_origin_policy() {
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
+    // One folder per mapping, all removed when `dir` is dropped at the end of the test.
+    let dir = crate::support::temp_dir("refs");
     let mapping = |name: &str, extra: &str| {
-        let dir = std::env::temp_dir().join(format!("api2mcp-refs-{name}-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("api2mcp.yaml");
+        let folder = dir.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        let path = folder.join("api2mcp.yaml");
         std::fs::write(&path, format!("upstreams:\n  api:\n    spec: http://127.0.0.1:{port}/spec.yaml\n{extra}"))
             .unwrap();
         path

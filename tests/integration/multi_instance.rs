@@ -11,7 +11,6 @@
 //! HAProxy's own status codes as well as MCP answers.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -198,7 +197,8 @@ struct Fleet {
     /// HAProxy's listening address: the one clients use.
     balancer: SocketAddr,
     http: reqwest::Client,
-    dir: PathBuf,
+    /// HAProxy's configuration and log; removed after the processes are told to stop.
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Fleet {
@@ -207,7 +207,6 @@ impl Drop for Fleet {
             let _ = instance.process.start_kill();
         }
         let _ = self.haproxy.start_kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -236,9 +235,9 @@ impl Fleet {
         // pass a descriptor. Connections made before HAProxy is up wait in the socket's backlog.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let balancer = listener.local_addr().unwrap();
-        let config = dir.join("haproxy.cfg");
+        let config = dir.path().join("haproxy.cfg");
         std::fs::write(&config, haproxy_config(&instances)).unwrap();
-        let haproxy_log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
+        let haproxy_log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
         let haproxy = tokio::process::Command::new(haproxy_binary())
             .args(["-db", "-f"])
             .arg(&config)
@@ -263,7 +262,7 @@ impl Fleet {
                 return;
             }
             if let Ok(Some(status)) = self.haproxy.try_wait() {
-                let log = std::fs::read_to_string(self.dir.join("haproxy.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.path().join("haproxy.log")).unwrap_or_default();
                 panic!("haproxy exited ({status}):\n{log}");
             }
             assert!(Instant::now() < deadline, "haproxy did not answer within {STEP:?}");

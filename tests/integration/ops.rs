@@ -3,7 +3,6 @@
 //! 2026-07-28 era, and the `api2mcp` binary's `healthcheck` and `summary` commands.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,12 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serve/openapi.yaml");
 
-/// A mapping file for the serve fixture, written to a fresh directory. `extra_server` and
-/// `extra_upstream` are YAML lines added under `server:` and the upstream.
-fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("api2mcp-ops-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("api2mcp.yaml");
+/// A mapping file for the serve fixture, written to a fresh directory (removed when the `TempFile`
+/// is dropped). `extra_server` and `extra_upstream` are YAML lines added under `server:` and the
+/// upstream.
+fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str) -> TempFile {
     let text = format!(
         "version: 1\n\
          server:\n  name: ops-test\n  title: 'Ops <b>test</b> & \"friends\"'\n  description: Pets for the operational tests.\n{extra_server}\
@@ -32,8 +29,7 @@ fn mapping(label: &str, base_url: &str, extra_server: &str, extra_upstream: &str
          \x20   settings: {{headers: {{Authorization: Bearer s3cret-token}}}}\n\
          \x20   tools:\n      getPet: {{scopes: [pets.read]}}\n{extra_upstream}"
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    TempFile::new(&format!("ops-{label}"), "api2mcp.yaml", &text)
 }
 
 async fn serve(path: &std::path::Path, shutdown: CancellationToken) -> String {
@@ -80,7 +76,8 @@ async fn wait_ready(base: &str, expected: u16) -> Value {
 #[tokio::test]
 async fn summary_tools_list_and_server_discover_agree() {
     let shutdown = CancellationToken::new();
-    let base = serve(&mapping("agree", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    let config = mapping("agree", "http://127.0.0.1:9", "", "");
+    let base = serve(&config.path, shutdown.clone()).await;
     let (status, summary) = get_json(&format!("{base}/")).await;
     assert_eq!(status, 200);
 
@@ -129,7 +126,8 @@ async fn every_endpoint_answers_with_its_status_and_body() {
     let shutdown = CancellationToken::new();
     let discovery = "  discovery: {server_card: true, registry_name: com.example/pets}\n";
     let upstream = "https://user:pa55word@pets.example.com/v1?api_key=k3y#frag";
-    let base = serve(&mapping("endpoints", upstream, discovery, ""), shutdown.clone()).await;
+    let config = mapping("endpoints", upstream, discovery, "");
+    let base = serve(&config.path, shutdown.clone()).await;
     let mcp_url = format!("{base}/mcp");
 
     // GET / as JSON, and the same document at the well-known URL.
@@ -217,7 +215,8 @@ async fn every_endpoint_answers_with_its_status_and_body() {
 #[tokio::test]
 async fn the_server_card_is_off_unless_switched_on() {
     let shutdown = CancellationToken::new();
-    let base = serve(&mapping("card-off", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    let config = mapping("card-off", "http://127.0.0.1:9", "", "");
+    let base = serve(&config.path, shutdown.clone()).await;
     assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 404);
     assert_eq!(get_with(&format!("{base}/.well-known/mcp/catalog.json"), "*/*").await.0, 404);
     let (_, summary) = get_json(&format!("{base}/")).await;
@@ -226,7 +225,8 @@ async fn the_server_card_is_off_unless_switched_on() {
     shutdown.cancel();
     let shutdown = CancellationToken::new();
     let discovery = "  discovery: {public_url: 'https://mcp.example.com/pets/mcp'}\n";
-    let base = serve(&mapping("public-url", "http://127.0.0.1:9", discovery, ""), shutdown.clone()).await;
+    let config = mapping("public-url", "http://127.0.0.1:9", discovery, "");
+    let base = serve(&config.path, shutdown.clone()).await;
     let (_, summary) = get_json(&format!("{base}/")).await;
     assert_eq!(summary["endpoints"]["mcp"], "https://mcp.example.com/pets/mcp");
     assert_eq!(summary["endpoints"]["health"], "https://mcp.example.com/pets/health");
@@ -239,7 +239,8 @@ async fn ready_follows_the_upstream_down_and_up() {
     let upstream_url = format!("http://{}", closed.address());
     let shutdown = CancellationToken::new();
     let probe = "    health: {path: /status, timeout: 2s}\n";
-    let base = serve(&mapping("upstream", &upstream_url, "", probe), shutdown.clone()).await;
+    let config = mapping("upstream", &upstream_url, "", probe);
+    let base = serve(&config.path, shutdown.clone()).await;
 
     // Nothing listens yet.
     let body = wait_ready(&base, 503).await;
@@ -277,7 +278,8 @@ async fn a_tcp_probe_needs_only_a_listening_port() {
     let closed = ClosedPort::new();
     let shutdown = CancellationToken::new();
     let probe = "    health: {timeout: 500ms}\n";
-    let base = serve(&mapping("tcp", &format!("http://{}", closed.address()), "", probe), shutdown.clone()).await;
+    let config = mapping("tcp", &format!("http://{}", closed.address()), "", probe);
+    let base = serve(&config.path, shutdown.clone()).await;
     wait_ready(&base, 503).await;
     let listener = closed.listen();
     let body = wait_ready(&base, 200).await;
@@ -286,7 +288,7 @@ async fn a_tcp_probe_needs_only_a_listening_port() {
     shutdown.cancel();
 }
 
-use crate::support::{ClosedPort, RedisServer, ServeProcess, poll};
+use crate::support::{ClosedPort, RedisServer, ServeProcess, TempFile, poll};
 
 #[tokio::test]
 async fn ready_reports_redis_down_as_degraded_but_stays_ready() {
@@ -295,7 +297,8 @@ async fn ready_reports_redis_down_as_degraded_but_stays_ready() {
     let port = RedisServer::start().port();
     let shutdown = CancellationToken::new();
     let redis = format!("  redis_url: 'redis://127.0.0.1:{port}/0'\n");
-    let base = serve(&mapping("redis", "http://127.0.0.1:9", &redis, ""), shutdown.clone()).await;
+    let config = mapping("redis", "http://127.0.0.1:9", &redis, "");
+    let base = serve(&config.path, shutdown.clone()).await;
 
     // Redis down: rate limits fall back to this instance's share, so it still serves.
     let body = wait_redis(&base, "degraded").await;
@@ -343,7 +346,8 @@ fn api2mcp(args: &[&str], listen: Option<&str>) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
     let shutdown = CancellationToken::new();
-    let base = serve(&mapping("healthcheck", "http://127.0.0.1:9", "", ""), shutdown.clone()).await;
+    let config = mapping("healthcheck", "http://127.0.0.1:9", "", "");
+    let base = serve(&config.path, shutdown.clone()).await;
     let listen = base.trim_start_matches("http://").to_string();
 
     // The default URL: /ready on API2MCP_LISTEN, with 0.0.0.0 asked on loopback.
@@ -362,8 +366,8 @@ async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
     // A server that is not ready, and a port nobody listens on.
     let probe = "    health: {timeout: 500ms}\n";
     let closed = ClosedPort::new();
-    let not_ready =
-        serve(&mapping("healthcheck-down", &format!("http://{}", closed.address()), "", probe), shutdown.clone()).await;
+    let config_down = mapping("healthcheck-down", &format!("http://{}", closed.address()), "", probe);
+    let not_ready = serve(&config_down.path, shutdown.clone()).await;
     let url = format!("{not_ready}/ready");
     let (code, _, stderr) =
         tokio::task::spawn_blocking(move || api2mcp(&["healthcheck", "--url", &url], None)).await.unwrap();
@@ -381,11 +385,12 @@ async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_command_prints_what_the_server_serves() {
     let discovery = "  discovery: {registry_name: com.example/pets, website_url: 'https://example.com/pets'}\n";
-    let path = mapping("summary", "https://pets.example.com/v1", discovery, "");
+    let file = mapping("summary", "https://pets.example.com/v1", discovery, "");
+    let path = &file.path;
     let config = path.display().to_string();
 
     let shutdown = CancellationToken::new();
-    let base = serve(&path, shutdown.clone()).await;
+    let base = serve(path, shutdown.clone()).await;
     let (_, served) = get_json(&format!("{base}/")).await;
     shutdown.cancel();
 
@@ -425,9 +430,9 @@ fn check_reports_bad_operational_settings() {
     let extra_server = "  redis_url: '${OPS_REDIS_URL}'\n  \
                         discovery: {public_url: 'ftp://x', registry_name: petstore, website_url: 'https://u:p@example.com'}\n";
     let probe = "    health: {path: status, timeout: 0s}\n";
-    let path = mapping("check", "http://127.0.0.1:9", extra_server, probe);
+    let config = mapping("check", "http://127.0.0.1:9", extra_server, probe);
     let output = Command::new(env!("CARGO_BIN_EXE_api2mcp"))
-        .args(["check", "--config", &path.display().to_string()])
+        .args(["check", "--config", &config.path.display().to_string()])
         .env("OPS_REDIS_URL", "http://:hunter2@redis:6379")
         .output()
         .unwrap();
@@ -460,14 +465,13 @@ async fn the_container_contract_holds_outside_docker() {
     let example_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker");
     let mapping = std::fs::read_to_string(format!("{example_dir}/api2mcp.yaml")).unwrap();
     assert!(mapping.contains("${file:/run/secrets/cursor_secret}"), "{mapping}");
-    let work_dir = std::env::temp_dir().join(format!("api2mcp-container-contract-{}", std::process::id()));
-    std::fs::create_dir_all(&work_dir).unwrap();
-    let secret_path = work_dir.join("cursor_secret");
+    let work_dir = crate::support::temp_dir("container-contract");
+    let secret_path = work_dir.path().join("cursor_secret");
     std::fs::write(&secret_path, "0123456789abcdef0123456789abcdef\n").unwrap();
     let mapping = mapping
         .replace("/run/secrets/cursor_secret", &secret_path.display().to_string())
         .replace("../petstore/", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/petstore/"));
-    let mapping_path = work_dir.join("api2mcp.yaml");
+    let mapping_path = work_dir.path().join("api2mcp.yaml");
     std::fs::write(&mapping_path, mapping).unwrap();
     let environment = [
         ("API2MCP_CONFIG", mapping_path.display().to_string()),
@@ -507,7 +511,7 @@ async fn the_container_contract_holds_outside_docker() {
     assert_eq!((status, summary["name"].as_str()), (200, Some("petstore")));
     assert_eq!(get_with(&format!("{base}/mcp/server-card"), "*/*").await.0, 200);
     server.child.kill().await.unwrap();
-    std::fs::remove_dir_all(&work_dir).unwrap();
+    work_dir.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,7 +528,8 @@ async fn a_flood_of_ready_requests_probes_the_upstream_once() {
     let upstream_url = crate::support::serve_router(upstream).await;
     let shutdown = CancellationToken::new();
     let probe = "    health: {path: /status}\n";
-    let base = serve(&mapping("flood", &upstream_url, "", probe), shutdown.clone()).await;
+    let config = mapping("flood", &upstream_url, "", probe);
+    let base = serve(&config.path, shutdown.clone()).await;
 
     let requests: Vec<_> = (0..20).map(|_| tokio::spawn(get_json_owned(format!("{base}/ready")))).collect();
     for request in requests {
@@ -544,7 +549,8 @@ async fn get_json_owned(url: String) -> (u16, Value) {
 async fn health_checks_are_answered_while_mcp_traffic_is_shed() {
     // No permits at all: every MCP request is shed, the operational endpoints still answer.
     let settings = api2mcp::mcp::http::HttpSettings { max_concurrent_requests: 0, ..Default::default() };
-    let source = api2mcp::load::ConfigSource::Mapping(mapping("shed", "http://127.0.0.1:9", "", ""));
+    let config = mapping("shed", "http://127.0.0.1:9", "", "");
+    let source = api2mcp::load::ConfigSource::Mapping(config.path.clone());
     let prepared = api2mcp::pipeline::prepare(&source, &HashMap::new()).await;
     let shutdown = CancellationToken::new();
     let mcp_url = crate::support::serve_prepared(prepared, settings, shutdown.clone()).await;

@@ -50,9 +50,8 @@ async fn multi_file_spec_loads_from_a_url() {
     let address = serve().await;
     // A mapping file that names the spec by URL, asking for output schemas so that the `$ref`s into
     // the second document are followed.
-    let dir = std::env::temp_dir().join(format!("api2mcp-remote-{}", address.port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mapping = dir.join("api2mcp.yaml");
+    let dir = crate::support::temp_dir("remote");
+    let mapping = dir.path().join("api2mcp.yaml");
     std::fs::write(
         &mapping,
         format!("defaults: {{output_schema: always}}\nupstreams:\n  remote:\n    spec: http://{address}/specs/openapi.yaml\n"),
@@ -60,7 +59,7 @@ async fn multi_file_spec_loads_from_a_url() {
     .unwrap();
     let source = api2mcp::load::ConfigSource::Mapping(mapping);
     let prepared = api2mcp::pipeline::prepare(&source, &std::collections::HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     assert!(prepared.diagnostics.is_empty(), "{:?}", prepared.diagnostics);
     let catalogue = prepared.catalogue().unwrap();
     assert_eq!(catalogue.upstreams[0].base_url.as_deref(), Some(format!("http://{address}/api/v2").as_str()));

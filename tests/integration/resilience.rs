@@ -100,10 +100,10 @@ pub async fn upstream() -> (String, Arc<Upstream>) {
 pub async fn serve_mapping(yaml: &str, shutdown: CancellationToken) -> String {
     let spec = std::fs::canonicalize("tests/fixtures/resilience/api.yaml").unwrap();
     let dir = temp_dir("resilience");
-    let mapping = dir.join("api2mcp.yaml");
+    let mapping = dir.path().join("api2mcp.yaml");
     std::fs::write(&mapping, yaml.replace("{spec}", &spec.display().to_string())).unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     serve_prepared(prepared, Default::default(), shutdown).await
 }
 
@@ -176,10 +176,10 @@ async fn unidentified_callers_share_one_strict_bucket() {
     );
     let spec = std::fs::canonicalize("tests/fixtures/resilience/api.yaml").unwrap();
     let dir = temp_dir("resilience-anon");
-    let mapping = dir.join("api2mcp.yaml");
+    let mapping = dir.path().join("api2mcp.yaml");
     std::fs::write(&mapping, yaml.replace("{spec}", &spec.display().to_string())).unwrap();
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(mapping), &HashMap::new()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
     let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
     // `call_once` has no subject and no address: the anonymous bucket, never unlimited.
     let server = crate::support::server_for(catalogue);

@@ -144,7 +144,8 @@ fn fixtures() -> PathBuf {
 
 /// A server for one tool of the records spec with the given tool settings (YAML/JSON value).
 async fn server_for(base: &str, operation: &str, tool: &Value, defaults: Option<&Value>) -> McpServer {
-    let dir = tempdir();
+    // Removed when this returns: only `prepare` reads the mapping file.
+    let dir = crate::support::temp_dir("shaping");
     let mut mapping = json!({
         "server": {"cursor_secret": "test secret"},
         "upstreams": {"records": {
@@ -162,7 +163,7 @@ async fn server_for(base: &str, operation: &str, tool: &Value, defaults: Option<
         }
     }
     // JSON is YAML: the mapping file is written as JSON.
-    let path = dir.join("api2mcp.yaml");
+    let path = dir.path().join("api2mcp.yaml");
     std::fs::write(&path, serde_json::to_string_pretty(&mapping).unwrap()).unwrap();
     let env: HashMap<String, String> = HashMap::from([("UPSTREAM".to_string(), base.to_string())]);
     let prepared = prepare(&ConfigSource::Mapping(path), &env).await;
@@ -170,17 +171,6 @@ async fn server_for(base: &str, operation: &str, tool: &Value, defaults: Option<
     let catalogue = Arc::new(prepared.compiled.unwrap().catalogue);
     let caller = Arc::new(api2mcp::call::Caller::new(catalogue).unwrap());
     McpServer::new(caller).unwrap()
-}
-
-fn tempdir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "api2mcp-shaping-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 async fn call(server: &McpServer, tool: &str, arguments: Value) -> Value {

@@ -91,12 +91,10 @@ async fn caller(budget: usize) -> (Arc<api2mcp::call::Caller>, usize, usize) {
             ),
     )
     .await;
-    // One file per caller: the tests run at once.
-    static CALLERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let count = CALLERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("api2mcp-stream-shaping-{}-{count}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("api2mcp.yaml");
+    // One directory per caller (the tests run at once), removed when this returns: only `prepare`
+    // reads the mapping file.
+    let dir = crate::support::temp_dir("stream-shaping");
+    let path = dir.path().join("api2mcp.yaml");
     std::fs::write(
         &path,
         format!(

@@ -402,13 +402,27 @@ impl ClosedPort {
     }
 }
 
-/// A unique scratch directory for one test (removed by the caller when it matters).
-pub fn temp_dir(label: &str) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("api2mcp-{label}-{}-{index}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A unique scratch directory for one test, `api2mcp-test-<label>-<random>` in the system's temporary
+/// directory. It is removed when the guard is dropped, even when the test panics: keep the guard for
+/// as long as anything (a child process included) uses the files in it.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("api2mcp-test-{label}-")).tempdir().unwrap()
+}
+
+/// A file written into a fresh `temp_dir`; the file and its directory are removed when this is dropped.
+pub struct TempFile {
+    pub path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TempFile {
+    /// `text` written to `<temp_dir(label)>/<name>`.
+    pub fn new(label: &str, name: &str, text: &str) -> TempFile {
+        let dir = temp_dir(label);
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        TempFile { path, _dir: dir }
+    }
 }
 
 /// `api2mcp serve` as a child process: it listens where `--listen` says (`127.0.0.1:0` in tests) and

@@ -232,7 +232,8 @@ async fn tool_names(mcp: &str) -> Vec<String> {
 #[tokio::test]
 async fn reload_swaps_a_valid_catalogue_and_refuses_an_invalid_one() {
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("telemetry-reload").join("api2mcp.yaml");
+    let dir = temp_dir("telemetry-reload");
+    let path = dir.path().join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
     let args = api2mcp::cli::SourceArgs { config: Some(path.clone()), spec: None, base_url: None };
     let source = api2mcp::load::ConfigSource::Mapping(path.clone());
@@ -285,7 +286,8 @@ async fn summary_tools(base: &str) -> Option<usize> {
 #[tokio::test]
 async fn sighup_reloads_the_running_binary_and_sigterm_stops_it() {
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("telemetry-sighup").join("api2mcp.yaml");
+    let dir = temp_dir("telemetry-sighup");
+    let path = dir.path().join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
     command.args(["serve", "--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
@@ -437,7 +439,8 @@ impl rmcp::ClientHandler for ListChanges {
 async fn stdio_clients_are_told_when_a_reload_changes_the_tools() {
     use rmcp::ServiceExt;
     let (base_url, _) = crate::serve::upstream().await;
-    let path = temp_dir("telemetry-stdio-reload").join("api2mcp.yaml");
+    let dir = temp_dir("telemetry-stdio-reload");
+    let path = dir.path().join("api2mcp.yaml");
     write_mapping(&path, &base_url, &["listPets"]);
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_api2mcp"));
     command.args(["stdio", "--config", path.to_str().unwrap()]);
