@@ -53,6 +53,13 @@ pub fn is_reserved_header(name: &str) -> bool {
     RESERVED_HEADERS.contains(&name.as_str()) || name.starts_with(RESERVED_HEADER_PREFIX) || name.starts_with(':')
 }
 
+/// How the argument checker (`call/arguments.rs`) reads a tool's `inputSchema`: JSON Schema
+/// 2020-12, formats not asserted. The compiler asks the same of every `pattern` it keeps
+/// (`compile::schema::pattern_checkable`), so that an advertised schema is one the checker compiles.
+pub fn argument_checker_options() -> jsonschema::ValidationOptions<'static> {
+    jsonschema::options().with_draft(jsonschema::Draft::Draft202012).should_validate_formats(false)
+}
+
 #[derive(Debug, Default)]
 pub struct Catalogue {
     pub server: ServerInfo,

@@ -243,7 +243,7 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
             (selected, name)
         })
         .collect();
-    let mut unresolved: HashMap<(DocId, usize, String), (String, usize)> = HashMap::new();
+    let mut problems = SharedProblems::default();
     let mut tools = Vec::with_capacity(pending.len());
     let mut shared_schemas = shared::SharedSchemas::default();
     let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
@@ -283,7 +283,7 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
                     secured: &mut secured[item.upstream_index],
                 },
                 diagnostics,
-                &mut unresolved,
+                &mut problems,
             );
         }
         let spec = &mut loaded_specs[upstream_name.as_str()];
@@ -297,6 +297,31 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
         .collect();
     for ((upstream, (_, _, spec)), notes) in upstreams.iter().zip(&spec_by_upstream).zip(&notes) {
         notes.report(upstream, spec, diagnostics);
+    }
+    let SharedProblems { unresolved, invalid } = problems;
+    let mut invalid: Vec<_> = invalid.into_iter().collect();
+    invalid.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((upstream_index, _, _), (first_use, uses, keyword)) in invalid {
+        let (_, _, spec) = spec_by_upstream[upstream_index];
+        let also = if uses > 1 { format!(" and {} more operations", uses - 1) } else { String::new() };
+        let needles = [
+            format!("{}: {}", keyword.key, keyword.value),
+            format!("\"{}\": {}", keyword.key, keyword.value),
+            format!("\"{}\":{}", keyword.key, keyword.value),
+            keyword.value.clone(),
+        ];
+        let location = needles
+            .iter()
+            .map(|needle| spec.locate_text(keyword.doc, needle))
+            .find(|location| location.line > 0)
+            .unwrap_or_else(|| spec.locate_text(keyword.doc, &keyword.key));
+        diagnostics.push(
+            Diagnostic::warning("spec/invalid-keyword", format!("{}; in the input of {first_use}{also}", keyword.note))
+                .at(Some(location))
+                .with_help(
+                    "the API still validates what it receives; correct the schema to give agents the constraint",
+                ),
+        );
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
     unresolved.sort_by(|a, b| (a.0.0, a.0.1, &a.0.2).cmp(&(b.0.0, b.0.1, &b.0.2)));
@@ -391,6 +416,16 @@ struct BuildState<'a> {
     secured: &'a mut (usize, std::collections::BTreeSet<String>),
 }
 
+/// Problems many operations can share (a schema they all refer to), reported once each, with the
+/// first operation that met it and how many more did.
+#[derive(Default)]
+struct SharedProblems {
+    /// `$ref`s that could not be followed, by document, upstream and message.
+    unresolved: HashMap<(DocId, usize, String), (String, usize)>,
+    /// Keyword values the argument checker could not read, by upstream, document and note.
+    invalid: HashMap<(usize, DocId, String), (String, usize, schema::InvalidKeyword)>,
+}
+
 /// Builds the tool of one selected operation and adds it to the catalogue's tools.
 fn build_into(
     name: String,
@@ -398,7 +433,7 @@ fn build_into(
     operation: &Operation<'_>,
     state: BuildState<'_>,
     diagnostics: &mut Diagnostics,
-    unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
+    problems: &mut SharedProblems,
 ) {
     let BuildState { tools, shared_schemas, spec, upstream_name, upstream, upstream_config, effective, notes, secured } =
         state;
@@ -408,7 +443,7 @@ fn build_into(
     }
     let context = ToolContext { upstream_name, upstream, spec, effective, notes };
     let tool_settings = item.entry.map(|(_, config)| &config.settings);
-    let Some(mut tool) = build_tool(name, item, operation, context, diagnostics, unresolved) else { return };
+    let Some(mut tool) = build_tool(name, item, operation, context, diagnostics, problems) else { return };
     tool.resilience = resilience::tool(operation.method, &upstream_config.settings, tool_settings);
     // The catalogue's schemas are most of what is held once the spec is freed (Kubernetes:
     // ~12 MiB for 1,123 tools); built by growing, they are a third unused capacity.
@@ -797,7 +832,7 @@ fn build_tool(
     operation: &Operation<'_>,
     context: ToolContext<'_>,
     diagnostics: &mut Diagnostics,
-    unresolved: &mut HashMap<(DocId, usize, String), (String, usize)>,
+    problems: &mut SharedProblems,
 ) -> Option<Tool> {
     let ToolContext { upstream_name, upstream, spec, effective, notes } = context;
     let tool_config = item.entry.map(|(_, config)| config);
@@ -897,8 +932,13 @@ fn build_tool(
             // `load/` already reported the document it could not read.
             continue;
         }
-        let entry = unresolved.entry((doc, item.upstream_index, error.to_string())).or_insert_with(|| (who(), 0));
+        let entry =
+            problems.unresolved.entry((doc, item.upstream_index, error.to_string())).or_insert_with(|| (who(), 0));
         entry.1 += 1;
+    }
+    for keyword in input_compiler.invalid.drain(..) {
+        let key = (item.upstream_index, keyword.doc, keyword.note.clone());
+        problems.invalid.entry(key).or_insert_with(|| (who(), 0, keyword)).1 += 1;
     }
     report_findings(&findings, &who(), &operation_location, diagnostics);
 

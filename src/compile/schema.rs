@@ -45,6 +45,21 @@ pub struct SchemaCompiler<'a> {
     pub marked_choices: usize,
     pub findings: Vec<Finding>,
     pub unresolved: Vec<(DocId, RefError)>,
+    /// Keyword values the argument checker could not read, read otherwise or left out
+    /// ([`checked_keyword`]).
+    pub invalid: Vec<InvalidKeyword>,
+}
+
+/// A keyword value of a spec's schema that the argument checker could not read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidKeyword {
+    /// The document it is in.
+    pub doc: DocId,
+    /// `maxLength: "10"`, as compact JSON, to find it in the document's text.
+    pub key: String,
+    pub value: String,
+    /// What was made of it: "`maxLength: \"10\"` is read as 10".
+    pub note: String,
 }
 
 /// Where a cut union variant holds the properties that tell it apart until [`settle_choices`]
@@ -61,6 +76,7 @@ impl<'a> SchemaCompiler<'a> {
             marked_choices: 0,
             findings: Vec::new(),
             unresolved: Vec::new(),
+            invalid: Vec::new(),
         }
     }
 
@@ -300,6 +316,31 @@ impl<'a> SchemaCompiler<'a> {
         }
     }
 
+    /// A keyword's value as the argument checker can read it ([`checked_keyword`]); what was read
+    /// otherwise or left out is noted.
+    fn read_keyword(&mut self, doc: DocId, key: &str, value: &Value) -> Option<Value> {
+        match checked_keyword(key, value) {
+            Checked::Kept => Some(value.clone()),
+            Checked::ReadAs(read) => {
+                let note = format!("{} is read as {}", shown(key, value), compact(&read));
+                self.note_invalid(doc, key, value, note);
+                Some(read)
+            }
+            Checked::LeftOut(what) => {
+                let note = format!("{} is left out: not {what}", shown(key, value));
+                self.note_invalid(doc, key, value, note);
+                None
+            }
+        }
+    }
+
+    /// A keyword value read otherwise or left out, once per document.
+    fn note_invalid(&mut self, doc: DocId, key: &str, value: &Value, note: String) {
+        if !self.invalid.iter().any(|seen| seen.doc == doc && seen.note == note) {
+            self.invalid.push(InvalidKeyword { doc, key: key.to_string(), value: value.to_string(), note });
+        }
+    }
+
     fn object(&mut self, doc: DocId, map: &Map<String, Value>, depth: usize) -> Value {
         let input = self.options.mode == Mode::Input;
         let mut out = Map::new();
@@ -317,7 +358,10 @@ impl<'a> SchemaCompiler<'a> {
                             out.insert("format".into(), json!("binary"));
                             json!("string")
                         }
-                        other => other.clone(),
+                        other => match self.read_keyword(doc, key, other) {
+                            Some(value) => value,
+                            None => continue,
+                        },
                     };
                     out.insert(key.clone(), normalised);
                 }
@@ -391,12 +435,23 @@ impl<'a> SchemaCompiler<'a> {
                     if let Some((entries_doc, entries)) = self.schema_map(doc, value) {
                         let compiled = entries
                             .iter()
+                            .filter(|(pattern, _)| key != "patternProperties" || pattern_checkable(pattern))
                             .map(|(pattern, schema)| {
                                 let mut compiled = self.node(entries_doc, schema, depth + 1);
                                 strip_markers(&mut compiled);
                                 (pattern.clone(), compiled)
                             })
                             .collect();
+                        if key == "patternProperties" {
+                            for pattern in entries.keys().filter(|pattern| !pattern_checkable(pattern)) {
+                                let pattern = json!(pattern);
+                                let note = format!(
+                                    "{} is left out: not a regular expression the argument checker can compile",
+                                    shown(key, &pattern)
+                                );
+                                self.note_invalid(entries_doc, key, &pattern, note);
+                            }
+                        }
                         out.insert(key.clone(), Value::Object(compiled));
                     }
                 }
@@ -424,14 +479,20 @@ impl<'a> SchemaCompiler<'a> {
                     // OpenAPI 3.0: a boolean modifying `minimum`/`maximum`; 2020-12: the bound itself.
                     Value::Bool(true) => {
                         let bound = if key == "exclusiveMinimum" { "minimum" } else { "maximum" };
-                        if let Some(limit) = map.get(bound) {
-                            out.insert(key.clone(), limit.clone());
+                        // Read as `minimum`/`maximum` are (which notes what it is not).
+                        if let Some(limit) = map.get(bound).and_then(number) {
+                            out.insert(key.clone(), limit);
                         }
                     }
                     Value::Number(_) => {
                         out.insert(key.clone(), value.clone());
                     }
-                    _ => {}
+                    Value::Bool(false) => {}
+                    _ => {
+                        if let Some(value) = self.read_keyword(doc, key, value) {
+                            out.insert(key.clone(), value);
+                        }
+                    }
                 },
                 // Raw bytes cannot travel in JSON arguments: the agent sends base64, and the request
                 // builder decodes it for raw and multipart bodies. The schema says so in 2020-12 terms.
@@ -445,7 +506,9 @@ impl<'a> SchemaCompiler<'a> {
                 | "maxProperties" | "required" | "dependentRequired" | "contentMediaType" | "contentEncoding"
                     if input =>
                 {
-                    out.insert(key.clone(), value.clone());
+                    if let Some(value) = self.read_keyword(doc, key, value) {
+                        out.insert(key.clone(), value);
+                    }
                 }
                 _ => {}
             }
@@ -481,6 +544,153 @@ impl<'a> SchemaCompiler<'a> {
         }
         self.budget_left -= 16;
         Value::Object(out)
+    }
+}
+
+/// What [`checked_keyword`] makes of a keyword's value.
+#[derive(Debug, PartialEq)]
+enum Checked {
+    Kept,
+    /// What the author meant, in the form JSON Schema asks for (`maxLength: "10"` → 10).
+    ReadAs(Value),
+    /// Meaningless for the keyword; what it should have been.
+    LeftOut(&'static str),
+}
+
+/// A keyword of an input schema as the argument checker (JSON Schema 2020-12, `call/arguments.rs`)
+/// can read it. A spec's `maxLength: "10"` or an ECMA-262 `pattern` the checker cannot compile
+/// would make the tool's whole schema refused, and with it every call of the tool (or a server
+/// that does not start): a value with an obvious meaning is read as such (a number or boolean
+/// written as a string, `10.0` for a count), anything else is left out (the API still validates),
+/// and `check` says which.
+fn checked_keyword(key: &str, value: &Value) -> Checked {
+    let read = |read: Option<Value>, what: &'static str| match read {
+        Some(read) if read == *value => Checked::Kept,
+        Some(read) => Checked::ReadAs(read),
+        None => Checked::LeftOut(what),
+    };
+    match key {
+        "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => read(
+            number(value)
+                .and_then(|n| n.as_f64())
+                .filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u64::MAX as f64)
+                .map(|n| json!(n as u64)),
+            "a count (a non-negative integer)",
+        ),
+        "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => read(number(value), "a number"),
+        "multipleOf" => read(number(value).filter(|n| n.as_f64().is_some_and(|n| n > 0.0)), "a number above 0"),
+        "uniqueItems" => read(
+            match value {
+                Value::Bool(_) => Some(value.clone()),
+                Value::String(text) if text == "true" || text == "false" => Some(Value::Bool(text == "true")),
+                _ => None,
+            },
+            "a boolean",
+        ),
+        "enum" => read(value.is_array().then(|| value.clone()), "a list of values"),
+        "format" | "contentMediaType" | "contentEncoding" => read(value.is_string().then(|| value.clone()), "a string"),
+        "pattern" => read(
+            value.as_str().filter(|pattern| pattern_checkable(pattern)).map(|_| value.clone()),
+            "a regular expression the argument checker can compile",
+        ),
+        "type" => read(types(value), "a JSON type name or a list of them"),
+        "required" => read(names(value), "a list of property names"),
+        "dependentRequired" => read(
+            value.as_object().map(|map| {
+                Value::Object(map.iter().filter_map(|(key, names_of)| Some((key.clone(), names(names_of)?))).collect())
+            }),
+            "a map of property names to lists of names",
+        ),
+        _ => Checked::Kept,
+    }
+}
+
+/// A number, or a string that is one (`"10"`).
+fn number(value: &Value) -> Option<Value> {
+    match value {
+        Value::Number(_) => Some(value.clone()),
+        Value::String(text) => text.trim().parse::<f64>().ok().filter(|n| n.is_finite()).map(number_value),
+        _ => None,
+    }
+}
+
+fn number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 { json!(n as i64) } else { json!(n) }
+}
+
+/// `type` as JSON Schema names types: a known name or a list of distinct known names.
+fn types(value: &Value) -> Option<Value> {
+    const NAMES: [&str; 7] = ["string", "number", "integer", "boolean", "array", "object", "null"];
+    match value {
+        Value::String(name) if NAMES.contains(&name.as_str()) => Some(value.clone()),
+        Value::Array(items) => {
+            let mut kept: Vec<Value> = Vec::new();
+            for item in items {
+                if item.as_str().is_some_and(|name| NAMES.contains(&name)) && !kept.contains(item) {
+                    kept.push(item.clone());
+                }
+            }
+            match kept.len() {
+                0 => None,
+                // What is left of a list that named unknown types.
+                1 if items.len() > 1 => kept.pop(),
+                _ => Some(Value::Array(kept)),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A list of distinct strings (`required`, `dependentRequired`'s lists); a single name is read as a
+/// list of one.
+fn names(value: &Value) -> Option<Value> {
+    match value {
+        Value::String(_) => Some(Value::Array(vec![value.clone()])),
+        Value::Array(items) => {
+            let mut kept: Vec<Value> = Vec::new();
+            for item in items {
+                if item.is_string() && !kept.contains(item) {
+                    kept.push(item.clone());
+                }
+            }
+            Some(Value::Array(kept))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the argument checker can compile a spec's `pattern` (or a `patternProperties` key): it
+/// reads ECMA-262 patterns through the `jsonschema` crate's translation, which refuses some (a
+/// backreference to a group that does not exist, an unknown Unicode class). Each pattern is
+/// compiled once per process ([`crate::catalogue::argument_checker_options`]).
+pub fn pattern_checkable(pattern: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    // A pure function's answers; bounded, as the patterns come from third-party specs.
+    static CHECKED: LazyLock<Mutex<HashMap<String, bool>>> = LazyLock::new(Default::default);
+    const REMEMBERED: usize = 4096;
+    if let Some(&known) = CHECKED.lock().ok().as_ref().and_then(|checked| checked.get(pattern)) {
+        return known;
+    }
+    let checkable = crate::catalogue::argument_checker_options().build(&json!({"pattern": pattern})).is_ok();
+    if let Ok(mut checked) = CHECKED.lock()
+        && checked.len() < REMEMBERED
+    {
+        checked.insert(pattern.to_string(), checkable);
+    }
+    checkable
+}
+
+/// `maxLength: "10"`, shortened: how a note names what the spec says.
+fn shown(key: &str, value: &Value) -> String {
+    format!("`{key}: {}`", compact(value))
+}
+
+fn compact(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -945,5 +1155,132 @@ fn intersect(key: &str, first: &Value, second: &Value) -> Option<Value> {
             }
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Document, ROOT, SourceText, SpecVersion};
+    use proptest::prelude::*;
+
+    fn compiled(schema: Value) -> (Value, Vec<String>) {
+        let document = Document::new(
+            url::Url::parse("file:///s.yaml").unwrap(),
+            "s.yaml".into(),
+            json!({}),
+            SourceText::held(String::new()),
+        );
+        let spec = Spec::new(vec![document], SpecVersion::OpenApi31);
+        let options = SchemaOptions { mode: Mode::Input, description_words: 20, max_depth: 8, max_bytes: None };
+        let mut compiler = SchemaCompiler::new(&spec, options);
+        let out = compiler.compile(ROOT, &schema).unwrap();
+        (out, compiler.invalid.into_iter().map(|invalid| invalid.note).collect())
+    }
+
+    #[test]
+    fn keyword_values_are_read_as_meant_or_left_out() {
+        for (key, value, read) in [
+            ("maxLength", json!(5), Some(json!(5))),
+            ("maxLength", json!("5"), Some(json!(5))),
+            ("maxLength", json!(5.0), Some(json!(5))),
+            ("maxLength", json!(5.5), None),
+            ("maxLength", json!(-1), None),
+            ("minItems", json!(" 2 "), Some(json!(2))),
+            ("minimum", json!(-2.5), Some(json!(-2.5))),
+            ("minimum", json!("-2.5"), Some(json!(-2.5))),
+            ("maximum", json!("ten"), None),
+            ("multipleOf", json!(0.5), Some(json!(0.5))),
+            ("multipleOf", json!(0), None),
+            ("multipleOf", json!(-3), None),
+            ("uniqueItems", json!("true"), Some(json!(true))),
+            ("uniqueItems", json!(1), None),
+            ("enum", json!(["a", 1]), Some(json!(["a", 1]))),
+            ("enum", json!({"a": 1}), None),
+            ("format", json!("uuid"), Some(json!("uuid"))),
+            ("format", json!(["uuid"]), None),
+            ("pattern", json!("^[a-z]+$"), Some(json!("^[a-z]+$"))),
+            ("pattern", json!("^\\d{3}(?=x)"), Some(json!("^\\d{3}(?=x)"))),
+            ("pattern", json!("(unclosed"), None),
+            ("pattern", json!(7), None),
+            ("type", json!("int"), None),
+            ("type", json!(["string", "null", "string"]), Some(json!(["string", "null"]))),
+            ("required", json!("a"), Some(json!(["a"]))),
+            ("required", json!(["a", "a", 1]), Some(json!(["a"]))),
+            ("dependentRequired", json!({"a": ["b"], "c": 1}), Some(json!({"a": ["b"]}))),
+            ("contentEncoding", json!(64), None),
+        ] {
+            let (out, notes) = compiled(json!({key: value}));
+            assert_eq!(out.get(key), read.as_ref(), "{key}: {value}");
+            assert_eq!(notes.len(), usize::from(read.as_ref() != Some(&value)), "{key}: {value}: {notes:?}");
+        }
+    }
+
+    #[test]
+    fn pattern_properties_keep_only_patterns_the_checker_compiles() {
+        let (out, notes) = compiled(json!({"type": "object", "patternProperties": {"^x-": {}, "(": {}}}));
+        assert_eq!(out["patternProperties"], json!({"^x-": {}}));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_filter("finite", |n| n.is_finite()).prop_map(|n| json!(n)),
+            "[-+0-9a-z.()\\[\\]{}^$\\\\?*|]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,3}", inner, 0..3)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    const KEYWORDS: [&str; 20] = [
+        "type",
+        "enum",
+        "const",
+        "format",
+        "default",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "required",
+        "dependentRequired",
+    ];
+
+    proptest! {
+        /// Whatever a spec writes under the keywords api2mcp keeps, the advertised schema is one the
+        /// argument checker compiles: no spec makes a tool uncallable or a server refuse to start.
+        #[test]
+        fn every_compiled_input_schema_compiles_in_the_checker(
+            values in prop::collection::vec((0..KEYWORDS.len(), any_json()), 1..6),
+            nested in any::<bool>(),
+        ) {
+            let schema: Map<String, Value> =
+                values.into_iter().map(|(key, value)| (KEYWORDS[key].to_string(), value)).collect();
+            let schema = if nested {
+                json!({"type": "object", "properties": {"p": schema.clone(), "q": {"type": "array", "items": schema}}})
+            } else {
+                Value::Object(schema)
+            };
+            let (out, _) = compiled(schema.clone());
+            let built = crate::catalogue::argument_checker_options().build(&out);
+            prop_assert!(built.is_ok(), "{schema} -> {out}: {:?}", built.err());
+        }
     }
 }

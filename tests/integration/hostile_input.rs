@@ -480,3 +480,82 @@ async fn introspection_is_single_flight_per_token() {
     introspector.check("opaque-token").await.unwrap();
     assert_eq!(asked.load(Ordering::SeqCst), 1);
 }
+
+/// A spec's schema keyword the argument checker cannot read (`maxLength: "10"`, an ECMA-262 pattern
+/// it cannot compile, `multipleOf: 0`) used to make the tool's whole schema refused when the server
+/// started: `serve` exited while `check` said ok. Now each is read as meant or left out, `check`
+/// warns where it is, and the server serves: every tool is callable, with what could be kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_keywords_the_checker_cannot_read_are_read_as_meant_or_left_out() {
+    let seen = Seen::default();
+    let base_url = upstream(seen.clone()).await;
+    let spec = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /search:
+    get:
+      operationId: search
+      parameters:
+        - {name: q, in: query, schema: {type: string, maxLength: "10", minLength: -1}}
+        - {name: code, in: query, schema: {type: string, pattern: '^(?P<x>[a-z]+\k<y>$'}}
+        - {name: n, in: query, schema: {type: [integer, int], minimum: "2", multipleOf: 0}}
+        - {name: tags, in: query, schema: {type: array, items: {type: string}, maxItems: 2.0, uniqueItems: "yes"}}
+        - {name: kind, in: query, schema: {type: string, enum: "a", pattern: '^[a-z]+$'}}
+      responses: {'200': {description: ok}}
+"#;
+    let prepared = prepare_spec("keywords", spec, Some(&base_url)).await;
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
+    let mut warnings: Vec<String> = (codes(&prepared).into_iter())
+        .filter(|(code, _)| code == "spec/invalid-keyword")
+        .map(|(_, message)| message.split(';').next().unwrap().to_string())
+        .collect();
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        [
+            r#"`enum: "a"` is left out: not a list of values"#,
+            "`maxItems: 2.0` is read as 2",
+            r#"`maxLength: "10"` is read as 10"#,
+            r#"`minLength: -1` is left out: not a count (a non-negative integer)"#,
+            r#"`minimum: "2"` is read as 2"#,
+            "`multipleOf: 0` is left out: not a number above 0",
+            r#"`pattern: "^(?P<x>[a-z]+\\k<y>$"` is left out: not a regular expression the argument checker can compile"#,
+            r#"`type: ["integer","int"]` is read as "integer""#,
+            r#"`uniqueItems: "yes"` is left out: not a boolean"#,
+        ]
+    );
+    let located = prepared.diagnostics.sorted().into_iter().find(|d| d.message.starts_with("`maxLength")).unwrap();
+    assert_eq!(located.location.as_ref().map(|l| (l.line, l.column)), Some((8, 55)), "{located:?}");
+
+    let catalogue = Arc::new(prepared.compiled.expect("a catalogue").catalogue);
+    let properties = catalogue.tools[0].input_schema["properties"].clone();
+    assert_eq!(properties["q"], json!({"type": "string", "maxLength": 10}));
+    assert_eq!(properties["n"], json!({"type": "integer", "minimum": 2}));
+    assert_eq!(properties["kind"], json!({"type": "string", "pattern": "^[a-z]+$"}));
+    let server = crate::support::server_for(catalogue);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { api2mcp::mcp::http::serve(listener, server, &Default::default(), stop).await.unwrap() });
+    let client = client(&format!("http://{address}/mcp"), ClientLifecycleMode::Initialize).await;
+
+    let arguments = json!({"q": "shoes", "code": "any(", "n": 4, "tags": ["a", "b"], "kind": "k"});
+    let result = call(&client, "search", arguments).await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    // What was read as meant is checked: ten characters at most, at least 2, two tags, lower case.
+    for (name, value) in
+        [("q", json!("eleven chars")), ("n", json!(1)), ("tags", json!(["a", "b", "c"])), ("kind", json!("K"))]
+    {
+        let error = error_of(&call(&client, "search", json!({name: value})).await);
+        assert_eq!(
+            (error["code"].as_str(), error["fields"][0]["field"].as_str()),
+            (Some("invalid_arguments"), Some(name))
+        );
+    }
+    let requests: Vec<String> =
+        seen.lock().unwrap().iter().map(|s| s["request"].as_str().unwrap().to_string()).collect();
+    assert_eq!(requests, ["GET /search?q=shoes&code=any%28&n=4&tags=a&tags=b&kind=k"]);
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
