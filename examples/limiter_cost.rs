@@ -65,8 +65,7 @@ async fn run(redis_url: Option<String>) {
 /// A limiter for the bench catalogue, with limits that never refuse (or none at all).
 async fn limiter(redis_url: Option<&str>, limits: bool) -> Limiter {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("api2mcp-limiter-cost-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = tempfile::Builder::new().prefix("api2mcp-limiter-cost-").tempdir().expect("a temporary directory");
     let mut server_limits = Vec::new();
     let mut mapping = String::from("server:\n");
     if let Some(url) = redis_url {
@@ -84,10 +83,10 @@ async fn limiter(redis_url: Option<&str>, limits: bool) -> Limiter {
     if limits {
         mapping.push_str("    tools:\n      echo:\n        settings: {limits: {per_caller: 1000000/s}}\n");
     }
-    let path = dir.join("api2mcp.yaml");
+    let path = dir.path().join("api2mcp.yaml");
     std::fs::write(&path, mapping).expect("write the mapping");
     let prepared = api2mcp::pipeline::prepare(&api2mcp::load::ConfigSource::Mapping(path), &HashMap::new()).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    dir.close().expect("the temporary directory removed");
     assert!(!prepared.diagnostics.has_errors(), "{}", api2mcp::pipeline::render_all(&prepared));
     let catalogue = Arc::new(prepared.compiled.expect("the bench catalogue compiles").catalogue);
     Limiter::new(&catalogue).expect("a limiter")

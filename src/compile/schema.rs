@@ -662,7 +662,7 @@ fn names(value: &Value) -> Option<Value> {
 /// Whether the argument checker can compile a spec's `pattern` (or a `patternProperties` key): it
 /// reads ECMA-262 patterns through the `jsonschema` crate's translation, which refuses some (a
 /// backreference to a group that does not exist, an unknown Unicode class). Each pattern is
-/// compiled once per process ([`crate::catalogue::argument_checker_options`]).
+/// asked about once per process.
 pub fn pattern_checkable(pattern: &str) -> bool {
     use std::collections::HashMap;
     use std::sync::{LazyLock, Mutex};
@@ -672,7 +672,14 @@ pub fn pattern_checkable(pattern: &str) -> bool {
     if let Some(&known) = CHECKED.lock().ok().as_ref().and_then(|checked| checked.get(pattern)) {
         return known;
     }
-    let checkable = crate::catalogue::argument_checker_options().build(&json!({"pattern": pattern})).is_ok();
+    // As `jsonschema` reads a pattern: its translation of ECMA-262, then its regex engine
+    // (fancy-regex, whose parser is stricter than the regex crate's in places, `a{3}*`, and which
+    // hands what it can to the regex crate). A pattern both parsers take needs nothing more; only
+    // one with lookarounds or backreferences is compiled to be sure.
+    let checkable = jsonschema_regex::to_rust_regex(pattern).is_ok_and(|translated| {
+        fancy_regex::Expr::parse_tree(&translated).is_ok()
+            && (regex_syntax::parse(&translated).is_ok() || fancy_regex::Regex::new(&translated).is_ok())
+    });
     if let Ok(mut checked) = CHECKED.lock()
         && checked.len() < REMEMBERED
     {
@@ -1264,6 +1271,24 @@ mod tests {
     ];
 
     proptest! {
+        /// `pattern_checkable` answers as building the checker does, both ways.
+        #[test]
+        fn a_pattern_is_checkable_exactly_when_the_checker_compiles_it(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    Just("(?="), Just("(?!"), Just("(?<="), Just("(?<n>"), Just("\\k<n>"), Just("\\1"),
+                    Just("\\p{L}"), Just("\\p{Foo}"), Just("\\d"), Just("\\w"), Just("\\c"), Just("[^"),
+                    Just("]"), Just("("), Just(")"), Just("{2,1}"), Just("{3}"), Just("*"), Just("+?"), Just("|"),
+                    Just("^"), Just("$"), Just("a"), Just("."), Just("\\"), Just("[a-z]"), Just("(?i)"),
+                ],
+                0..7,
+            ),
+        ) {
+            let pattern = parts.concat();
+            let built = crate::catalogue::argument_checker_options().build(&json!({"pattern": pattern})).is_ok();
+            prop_assert_eq!(pattern_checkable(&pattern), built, "{}", pattern);
+        }
+
         /// Whatever a spec writes under the keywords api2mcp keeps, the advertised schema is one the
         /// argument checker compiles: no spec makes a tool uncallable or a server refuse to start.
         #[test]

@@ -233,8 +233,11 @@ fn tests_make_temporary_files_only_through_tempfile() {
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let this = root.join("tests/integration/architecture.rs");
-    let files: Vec<PathBuf> =
-        rust_files(&root.join("src")).into_iter().chain(rust_files(&root.join("tests"))).collect();
+    let files: Vec<PathBuf> = rust_files(&root.join("src"))
+        .into_iter()
+        .chain(rust_files(&root.join("tests")))
+        .chain(rust_files(&root.join("examples")))
+        .collect();
     assert!(files.len() > 50, "found only {} files", files.len());
     let mut found = Vec::new();
     for path in files.into_iter().filter(|path| *path != this) {
