@@ -6,8 +6,9 @@
 //! extension only where the object's keys are keywords (a schema, an operation, a parameter...):
 //! where they are names (`properties`, `paths`, `headers`, `content`, `components.*`...) it is a
 //! name and stays, and data (`example`, `default`, `enum`...) is never touched. Extensions api2mcp
-//! does read ([`READ`]) stay. When any `$ref` of the spec points into an extension, a spec that
-//! keeps reusable parts there, nothing is let go.
+//! does read ([`READ`]) stay. So do examples nothing reads ([`let_go`]: a media type's, a
+//! parameter's map, `components.examples`). When any `$ref` of the spec outside them points into an
+//! extension or those examples, a spec that keeps reusable parts there, nothing is let go.
 
 use serde_json::{Map, Value};
 
@@ -63,6 +64,50 @@ enum Keys {
     /// stand): its keys stay, and what they hold is taken by the keyword rules (a `definitions`
     /// there holds names, an `example` data), which keep at least what either reading would.
     Unknown,
+    /// A `content` map: media types, each a [`Keys::Media`] object.
+    MediaTypes,
+    /// A media type object: keywords, and its `example`/`examples` are read by nothing (see
+    /// [`let_go`]).
+    Media,
+    /// The root's `components`: keywords, and its `examples` (the Example objects that only the
+    /// `examples` let go of refer to) are read by nothing.
+    Components,
+}
+
+/// Whether `key` of an object of `keys` is let go ([`drop_unread`]): an unread extension, or
+/// examples nothing in api2mcp reads (GitHub keeps a quarter of its description there, issue 17
+/// item 10): a media type's `example` and `examples`, a parameter's map of `examples` (an object of
+/// keywords with a string `in` and `name`; its single `example` stays, it is shown on the argument)
+/// and the root's `components.examples`, which only those refer to. A schema's own `example` and
+/// `examples` stay.
+fn let_go(key: &str, value: &Value, keys: Keys, parameter: bool) -> bool {
+    unread(key, keys)
+        || match (keys, key) {
+            (Keys::Media, "example" | "examples") => true,
+            (Keys::Components, "examples") => true,
+            (Keys::Keywords, "examples") => parameter && value.is_object(),
+            _ => false,
+        }
+}
+
+/// Whether an object of keywords is a parameter: a string `in` and `name`.
+fn is_parameter(map: &Map<String, Value>) -> bool {
+    map.get("in").is_some_and(Value::is_string) && map.get("name").is_some_and(Value::is_string)
+}
+
+/// How the keys of the object under `key` of an object of keywords are read.
+fn child_keys(key: &str, child: &Value) -> Option<Keys> {
+    match key {
+        _ if data(key) && !child.is_object() => None,
+        // A schema's `examples` is an array of data; OpenAPI's is a map of Example objects, whose
+        // `value` is data.
+        _ if data(key) && key != "examples" => None,
+        "security" => Some(Keys::Names),
+        "content" if child.is_object() => Some(Keys::MediaTypes),
+        "components" if child.is_object() => Some(Keys::Components),
+        _ if name_map(key) && child.is_object() => Some(Keys::Names),
+        _ => Some(Keys::Keywords),
+    }
 }
 
 /// Lets go of the unread extensions of every document, unless a `$ref` points into one. Returns
@@ -98,9 +143,10 @@ fn walk(value: &mut Value, keys: Keys) -> usize {
 
 fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
     let mut dropped = 0;
-    if keys == Keys::Keywords {
+    if matches!(keys, Keys::Keywords | Keys::Media | Keys::Components) {
         let before = map.len();
-        map.retain(|key, _| !unread(key, keys));
+        let parameter = is_parameter(map);
+        map.retain(|key, value| !let_go(key, value, keys, parameter));
         dropped = before - map.len();
         if dropped > 0 {
             *map = super::json::exact(std::mem::take(map));
@@ -109,16 +155,15 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
     for (key, child) in map.iter_mut() {
         dropped += match keys {
             Keys::Names => walk(child, Keys::Keywords),
-            _ if data(key) && !child.is_object() => 0,
-            // A schema's `examples` is an array of data; OpenAPI's is a map of Example objects,
-            // whose `value` is data.
-            _ if data(key) && key != "examples" => 0,
-            _ if key == "security" => match child {
-                Value::Array(requirements) => requirements.iter_mut().map(|r| walk(r, Keys::Names)).sum(),
-                _ => 0,
+            Keys::MediaTypes => walk(child, Keys::Media),
+            _ => match child_keys(key, child) {
+                None => 0,
+                Some(Keys::Names) if key == "security" => match child {
+                    Value::Array(requirements) => requirements.iter_mut().map(|r| walk(r, Keys::Names)).sum(),
+                    _ => 0,
+                },
+                Some(child_keys) => walk(child, child_keys),
             },
-            _ if name_map(key) && child.is_object() => walk(child, Keys::Names),
-            _ => walk(child, Keys::Keywords),
         };
     }
     dropped
@@ -126,7 +171,7 @@ fn object(map: &mut Map<String, Value>, keys: Keys) -> usize {
 
 /// Whether `key`, met in an object of `keys`, is an extension [`drop_unread`] lets go of.
 fn unread(key: &str, keys: Keys) -> bool {
-    keys == Keys::Keywords && key.starts_with("x-") && !READ.contains(&key)
+    matches!(keys, Keys::Keywords | Keys::Media | Keys::Components) && key.starts_with("x-") && !READ.contains(&key)
 }
 
 /// What the `$ref`s of the documents walked so far say about pointing into extensions (see
@@ -160,6 +205,7 @@ pub fn external_refs_outside_unread<'v>(
     while let Some((value, keys)) = stack.pop() {
         match value {
             Value::Object(map) => {
+                let parameter = is_parameter(map);
                 for (key, child) in map {
                     if key == "$ref" {
                         if let Some(reference) = child.as_str() {
@@ -174,18 +220,15 @@ pub fn external_refs_outside_unread<'v>(
                         }
                         continue;
                     }
-                    if keys.is_some_and(|keys| unread(key, keys)) {
+                    if keys.is_some_and(|keys| let_go(key, child, keys, parameter)) {
                         continue;
                     }
                     // As `object` walks the value.
                     let child_keys = match keys {
                         None => None,
                         Some(Keys::Names) => Some(Keys::Keywords),
-                        Some(_) if data(key) && !child.is_object() => None,
-                        Some(_) if data(key) && key != "examples" => None,
-                        Some(_) if key == "security" => Some(Keys::Names),
-                        Some(_) if name_map(key) && child.is_object() => Some(Keys::Names),
-                        Some(_) => Some(Keys::Keywords),
+                        Some(Keys::MediaTypes) => Some(Keys::Media),
+                        Some(_) => child_keys(key, child),
                     };
                     stack.push((child, child_keys));
                 }
@@ -222,7 +265,9 @@ enum Pointing {
 /// keywords; `other.yaml#/paths/~1a/get/x-meta` does. `#/components/headers/x-request-id` names a
 /// header: after a map of names, an `x-` segment is a name, not an extension. Anywhere else an `x-`
 /// segment counts as an extension, so that nothing is let go, which is the safe side of not knowing
-/// (`#/paths/~1a/get/security/0/x-scheme`, or data's keys).
+/// (`#/paths/~1a/get/security/0/x-scheme`, or data's keys). The examples [`let_go`] lets go of count
+/// as extensions: an `example` or `examples` segment that is not a name (`#/components/examples/a`,
+/// a response header's `$ref` to one, which stays; or a schema's `examples/0`, on the safe side).
 fn points_into_extension(reference: &str) -> Pointing {
     let Some((_, fragment)) = reference.split_once('#') else { return Pointing::Elsewhere };
     let mut segments = fragment.split('/').skip(1);
@@ -230,8 +275,11 @@ fn points_into_extension(reference: &str) -> Pointing {
     if previous.starts_with("x-") {
         return Pointing::AtTop;
     }
+    if matches!(previous, "example" | "examples") {
+        return Pointing::BelowTop;
+    }
     for segment in segments {
-        if segment.starts_with("x-") && !name_map(previous) {
+        if (segment.starts_with("x-") || matches!(segment, "example" | "examples")) && !name_map(previous) {
             return Pointing::BelowTop;
         }
         previous = segment;
@@ -239,37 +287,16 @@ fn points_into_extension(reference: &str) -> Pointing {
     Pointing::Elsewhere
 }
 
-/// Whether any document has a `$ref` into an `x-` key: then nothing is let go (see [`drop_unread`]).
-/// Loading finds it while it walks the documents for their `$ref`s; the tests ask it directly.
+/// Whether a `$ref` outside what is let go points into an `x-` key or the examples let go: then
+/// nothing is let go (see [`drop_unread`]). Loading finds it while it walks the documents for their
+/// `$ref`s (`external_refs_outside_unread`, as here); the tests ask it directly.
 #[cfg(test)]
 pub fn any_ref_into_extension(documents: &[Document]) -> bool {
-    documents.iter().any(|document| refers_into_extension(&document.value))
-}
-
-/// Whether a `$ref` of the document points into an `x-` key (`#/x-components/schemas/A`).
-#[cfg(test)]
-fn refers_into_extension(value: &Value) -> bool {
-    let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    match (key.as_str(), child) {
-                        ("$ref", Value::String(reference))
-                            if points_into_extension(reference) != Pointing::Elsewhere =>
-                        {
-                            return true;
-                        }
-                        ("$ref", _) => {}
-                        _ => stack.push(child),
-                    }
-                }
-            }
-            Value::Array(items) => stack.extend(items),
-            _ => {}
-        }
-    }
-    false
+    documents.iter().enumerate().any(|(index, document)| {
+        let mut into = RefsIntoExtensions::default();
+        external_refs_outside_unread(&document.value, index == 0, &mut into);
+        into.below_top || !into.at_top.is_empty()
+    })
 }
 
 #[cfg(test)]
@@ -315,7 +342,7 @@ mod tests {
                         "parameters": [{"name": "x-request-id", "in": "header",
                             "schema": {"type": "string", "example": {"x-data": 1}}}],
                         "responses": {"200": {"description": "ok", "headers": {"x-rate-limit": {"schema": {}}},
-                            "content": {"application/json": {"examples": {"x-named": {"value": {"x-v": 1}}},
+                            "content": {"application/json": {
                                 "schema": {"type": "object", "x-nullable": true, "default": {"x-d": 1},
                                     "enum": [{"x-e": 1}], "examples": [{"x-a": 1}],
                                     "properties": {"x-prop": {"type": "string"}}}}}}}}}},
@@ -339,6 +366,12 @@ mod tests {
             ("#/components/schemas/A/properties/x-total", Elsewhere),
             ("models/x-thing.yaml", Elsewhere),
             ("models/x-thing.yaml#", Elsewhere),
+            ("#/components/examples/pet", BelowTop),
+            ("#/paths/~1a/get/responses/200/content/application~1json/example", BelowTop),
+            ("params.yaml#/examples/big", BelowTop),
+            ("#/components/schemas/A/examples/0", BelowTop),
+            ("#/components/schemas/examples", Elsewhere),
+            ("#/components/schemas/A/properties/example", Elsewhere),
         ] {
             assert_eq!(points_into_extension(reference), pointing, "{reference}");
         }
@@ -393,5 +426,44 @@ mod tests {
         ];
         assert!(any_ref_into_extension(&documents));
         assert_eq!(drop_unread(&mut documents, &[true, true], true), 0);
+    }
+
+    #[test]
+    fn examples_nothing_reads_go_and_a_schemas_stay() {
+        let value = json!({"openapi": "3.0.3", "paths": {"/a": {"post": {
+            "parameters": [{"name": "q", "in": "query", "example": "abc", "examples": {"a": {"value": "abc"}},
+                "schema": {"type": "string", "example": "s", "examples": ["t"]}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object"},
+                "example": {"a": 1}, "examples": {"one": {"$ref": "#/components/examples/One"}}}}},
+            "responses": {"200": {"description": "ok", "headers": {"H": {"schema": {}, "examples": {"h": {"value": 1}}}},
+                "content": {"application/json": {"examples": {"f": {"$ref": "samples/absent.yaml"}}}}}}}}},
+            "components": {"examples": {"One": {"value": {"a": 1}}}, "schemas": {"examples": {"type": "string"}}}});
+        let mut documents = vec![document("file:///r.yaml", value)];
+        // The `$ref`s inside what goes neither keep anything nor are followed.
+        let mut into = RefsIntoExtensions::default();
+        assert!(external_refs_outside_unread(&documents[0].value, true, &mut into).is_empty());
+        assert!(!any_ref_into_extension(&documents));
+        assert_eq!(drop_unread(&mut documents, &[true], false), 5);
+        assert_eq!(
+            documents[0].value,
+            json!({"openapi": "3.0.3", "paths": {"/a": {"post": {
+                "parameters": [{"name": "q", "in": "query", "example": "abc",
+                    "schema": {"type": "string", "example": "s", "examples": ["t"]}}],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": {"description": "ok", "headers": {"H": {"schema": {}, "examples": {"h": {"value": 1}}}},
+                    "content": {"application/json": {}}}}}}},
+                "components": {"schemas": {"examples": {"type": "string"}}}})
+        );
+    }
+
+    #[test]
+    fn nothing_goes_when_a_ref_outside_them_points_into_examples() {
+        // A header's examples stay, and name one of `components.examples`: that stays too.
+        let documents = vec![document(
+            "file:///r.yaml",
+            json!({"openapi": "3.0.3", "components": {"examples": {"One": {"value": 1}},
+                "headers": {"H": {"schema": {}, "examples": {"one": {"$ref": "#/components/examples/One"}}}}}}),
+        )];
+        assert!(any_ref_into_extension(&documents));
     }
 }

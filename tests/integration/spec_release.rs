@@ -73,3 +73,22 @@ async fn a_ref_into_an_extension_keeps_extensions_and_what_they_name() {
     let top = prepared("top-extension-ref.yaml").await;
     assert_eq!(properties(top.catalogue().unwrap(), "list_b")["size"]["minimum"], 1);
 }
+
+#[tokio::test]
+async fn examples_nothing_reads_are_let_go_and_what_only_they_name_is_not_read() {
+    let prepared = prepared("examples.yaml").await;
+    let properties = properties(prepared.catalogue().unwrap(), "create_a");
+    assert_eq!(properties["tag"]["examples"], json!(["blue"]), "a parameter's example is read");
+    let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
+    let read: Vec<&str> = spec.documents.iter().map(|d| d.url.path().rsplit('/').next().unwrap()).collect();
+    assert_eq!(read, ["examples.yaml"]);
+    assert_eq!(spec.root()["components"], json!({}));
+}
+
+#[tokio::test]
+async fn a_ref_into_examples_keeps_them() {
+    let prepared = prepared("examples-ref.yaml").await;
+    assert_eq!(properties(prepared.catalogue().unwrap(), "list_b")["size"]["minimum"], 1);
+    let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
+    assert!(spec.root()["components"]["examples"]["Size"].is_object());
+}
