@@ -927,9 +927,11 @@ fn build_tool(
     }
     let (wire_path, fixed_query) = split_path_key(operation.path);
 
+    // A document `load/` could not read (or was not allowed to) has its error already; one it never
+    // tried to read is a `$ref` it passed over, and is reported here, never left silent.
+    let load_failed = diagnostics.has_errors();
     for (doc, error) in input_compiler.unresolved.into_iter().chain(output_unresolved) {
-        if matches!(error, RefError::MissingDocument { .. }) {
-            // `load/` already reported the document it could not read.
+        if load_failed && matches!(error, RefError::MissingDocument { .. }) {
             continue;
         }
         let entry =

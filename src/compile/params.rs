@@ -159,10 +159,20 @@ fn collect_parameters<'a>(
         let Some(Value::Array(list)) = list else {
             continue;
         };
-        for raw in list {
+        for (position, raw) in list.iter().enumerate() {
             let (parameter_doc, map) = match spec.deref(doc, raw) {
                 Ok((parameter_doc, Value::Object(map))) => (parameter_doc, map),
-                Ok(_) => continue,
+                Ok((_, other)) => {
+                    let which = match raw.get("$ref").and_then(Value::as_str) {
+                        Some(reference) => format!("$ref '{reference}'"),
+                        None => format!("entry {position}"),
+                    };
+                    problems.push(format!(
+                        "parameter skipped: {which} of `parameters` is {}, not a parameter object",
+                        crate::spec::json_kind(other)
+                    ));
+                    continue;
+                }
                 Err(error) => {
                     compiler.unresolved.push((doc, error));
                     continue;

@@ -63,7 +63,11 @@ async fn follow(
     let mut at_top: Vec<AtTop> = Vec::new();
     let scanned = documents.len();
     let mut queue: VecDeque<usize> = (0..documents.len()).collect();
+    // Whether this pass has walked each document: one walked as a document of keywords, whose
+    // top-level `x-` keys it passed over, is walked again if a later `$ref` finds its keys are names.
+    let mut walked = vec![false; documents.len()];
     while let Some(index) = queue.pop_front() {
+        walked[index] = true;
         let mut wanted: Vec<(Url, String, bool)> = Vec::new();
         {
             let document = &documents[index];
@@ -126,7 +130,12 @@ async fn follow(
                 match known.get(target.as_str()) {
                     // Loaded, or about to be (`usize::MAX`; left so when it could not be read).
                     Some(&loaded) => match keyword_roots.get_mut(loaded) {
-                        Some(keyword_root) => *keyword_root &= keyword_target,
+                        Some(keyword_root) => {
+                            if *keyword_root && !keyword_target && walked[loaded] {
+                                queue.push_back(loaded);
+                            }
+                            *keyword_root &= keyword_target;
+                        }
                         None => {
                             if let Some(want) = wanted.iter_mut().find(|want| want.0 == target) {
                                 want.2 &= keyword_target;
@@ -145,6 +154,7 @@ async fn follow(
                 Ok(document) => {
                     documents.push(document);
                     keyword_roots.push(keyword_target);
+                    walked.push(false);
                     known.insert(url.to_string(), documents.len() - 1);
                     queue.push_back(documents.len() - 1);
                 }

@@ -221,6 +221,18 @@ impl Spec {
     }
 }
 
+/// What a JSON value is, for a diagnostic that says what a spec wrote where it should not.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Media types in the order api2mcp prefers to send them (and reads a response's schema from).
 pub fn media_rank(media_type: &str) -> u8 {
     let media_type = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();

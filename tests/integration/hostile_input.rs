@@ -261,6 +261,27 @@ async fn unusable_server_urls_are_check_errors() {
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
 }
 
+/// A parameter that is not an object (written so, or what its `$ref` names) is left out with a
+/// warning that says which, never silently; the operation's other arguments stay.
+#[tokio::test]
+async fn parameters_that_are_not_objects_are_left_out_with_a_warning() {
+    let spec = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: 'http://127.0.0.1:9'}]\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters:\n        - $ref: '#/components/parameters/P'\n        - q\n        - [1]\n        - {name: kept, in: query, schema: {type: string}}\n      responses: {'200': {description: ok}}\ncomponents:\n  parameters:\n    P: null\n";
+    let prepared = prepare_spec("parameters", spec, None).await;
+    let found = codes(&prepared);
+    assert!(!prepared.diagnostics.has_errors(), "{found:?}");
+    let skipped: Vec<&str> =
+        found.iter().filter(|(code, _)| code == "spec/skipped").map(|(_, message)| message.as_str()).collect();
+    for said in [
+        "$ref '#/components/parameters/P' of `parameters` is null",
+        "entry 1 of `parameters` is a string",
+        "entry 2 of `parameters` is an array",
+    ] {
+        assert!(skipped.iter().any(|message| message.contains(said)), "{said}: {skipped:?}");
+    }
+    let tool = &prepared.catalogue().unwrap().tools[0];
+    assert_eq!(tool.input_schema["properties"].as_object().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+}
+
 /// Item 11: a remote spec's `$ref`s are fetched only from its own origin unless `ref_origins` allows
 /// more; 127.0.0.1 and localhost are two origins of one loopback server here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,3 +92,28 @@ async fn a_ref_into_examples_keeps_them() {
     let spec = &prepared.loaded.as_ref().unwrap().specs["api"];
     assert!(spec.root()["components"]["examples"]["Size"].is_object());
 }
+
+#[tokio::test]
+async fn a_file_whose_keys_turn_out_to_be_names_is_read_again_for_its_refs() {
+    let prepared = prepared("dual.yaml").await;
+    assert_eq!(properties(prepared.catalogue().unwrap(), "get_b")["size"]["minimum"], 1);
+}
+
+#[tokio::test]
+async fn a_ref_to_a_document_loading_passed_over_is_an_error_not_a_lost_parameter() {
+    // As if loading had not followed `size.yaml` (what it did before it walked a file again) and
+    // said nothing: the compile reports the `$ref`, it does not leave the parameter out silently.
+    let source = ConfigSource::Spec { spec: "tests/fixtures/release/dual.yaml".into(), base_url: None };
+    let mut diagnostics = api2mcp::diag::Diagnostics::new();
+    let mut loaded = api2mcp::load::load_config(&source, &HashMap::new(), &mut diagnostics).await.unwrap();
+    assert!(!diagnostics.has_errors());
+    let spec = loaded.specs.get_mut("api").unwrap();
+    let mut documents = std::mem::take(&mut spec.documents);
+    documents.retain(|d| !d.url.path().ends_with("dual/size.yaml"));
+    *spec = api2mcp::spec::Spec::new(documents, spec.version);
+    let prepared = api2mcp::pipeline::compile_loaded(loaded, diagnostics);
+    let unresolved: Vec<&str> =
+        (prepared.diagnostics.iter()).filter(|d| d.code == "spec/unresolved-ref").map(|d| d.message.as_str()).collect();
+    assert_eq!(unresolved.len(), 1, "{unresolved:?}");
+    assert!(unresolved[0].contains("'size.yaml'") && unresolved[0].contains("which was not loaded"), "{unresolved:?}");
+}
