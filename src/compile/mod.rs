@@ -27,7 +27,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::load::LoadedConfig;
 use crate::mapping::{MappingFile, OutputSchemaMode, StructuredContentMode, ToolConfig, ToolDefaults, UpstreamConfig};
 use crate::shape::schema::{ResultShape, shaped_output_schema};
-use crate::spec::{DocId, HttpMethod, Operation, RefError, Spec};
+use crate::spec::{DocId, HttpMethod, Operation, OperationError, RefError, Spec};
 use crate::text;
 use schema::{Mode, SchemaCompiler, SchemaOptions};
 use select::{CompiledSelector, Selection};
@@ -122,6 +122,15 @@ struct Pending<'m, 's> {
     base_name: String,
 }
 
+/// Where a path key is written in the root document: as a JSON or YAML key, else its first mention.
+fn locate_path_key(spec: &Spec, path: &str) -> Location {
+    [format!("\"{path}\":"), format!("{path}:"), path.to_string()]
+        .iter()
+        .map(|needle| spec.locate_text(crate::spec::ROOT, needle))
+        .find(|location| location.line > 0)
+        .unwrap_or_else(|| Location::file_only(&spec.doc(crate::spec::ROOT).display))
+}
+
 /// Compiles what was loaded. The specs' path items written in the root document are let go as their
 /// tools are built ([`Spec::release_path_item`]): after this, a spec still names its documents and
 /// version, but lists no operations.
@@ -157,13 +166,19 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
         upstreams.push(Arc::new(build_upstream(name, upstream_config, spec, diagnostics)));
         let (operations, problems) = spec.operations();
         for problem in problems {
-            diagnostics.push(
-                Diagnostic::error(
-                    "spec/unresolved-ref",
-                    format!("{}: {}", crate::spec::readable_pointer(&problem.pointer), problem.error),
-                )
-                .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display))),
-            );
+            let at = crate::spec::readable_pointer(&problem.pointer);
+            diagnostics.push(match &problem.error {
+                OperationError::Ref(error) => {
+                    let reference = error.to_string().split('\'').nth(1).unwrap_or_default().to_string();
+                    Diagnostic::error("spec/unresolved-ref", format!("{at}: {error}"))
+                        .at(Some(spec.locate_text(crate::spec::ROOT, &reference)))
+                }
+                OperationError::NotAnObject(kind) => {
+                    let what = if problem.pointer.matches('/').count() > 2 { "an operation" } else { "a path item" };
+                    Diagnostic::warning("spec/skipped", format!("{at} skipped: it is {kind}, not {what} object"))
+                        .at(Some(locate_path_key(spec, &problem.path)))
+                }
+            });
         }
         let includes: Vec<CompiledSelector<'_>> = upstream_config.include.iter().map(CompiledSelector::new).collect();
         let excludes: Vec<CompiledSelector<'_>> = upstream_config.exclude.iter().map(CompiledSelector::new).collect();

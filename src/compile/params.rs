@@ -110,7 +110,7 @@ pub fn build_input(
     }
 
     let mut unsupported_body = None;
-    let body = match request_body(spec, operation, compiler) {
+    let body = match request_body(spec, operation, compiler, &mut problems) {
         Some(Ok((request_body, body_schema))) => {
             add_body(body_schema, &request_body, &mut properties, &mut required, &mut bindings, &mut used);
             Some(request_body)
@@ -156,8 +156,14 @@ fn collect_parameters<'a>(
         (operation.operation_doc, operation.operation.get("parameters")),
     ];
     for (doc, list) in sources {
-        let Some(Value::Array(list)) = list else {
-            continue;
+        let list = match list {
+            Some(Value::Array(list)) => list,
+            None => continue,
+            Some(other) => {
+                problems
+                    .push(format!("parameters skipped: `parameters` is {}, not a list", crate::spec::json_kind(other)));
+                continue;
+            }
         };
         for (position, raw) in list.iter().enumerate() {
             let (parameter_doc, map) = match spec.deref(doc, raw) {
@@ -381,18 +387,29 @@ fn request_body(
     spec: &Spec,
     operation: &Operation<'_>,
     compiler: &mut SchemaCompiler<'_>,
+    problems: &mut Vec<String>,
 ) -> Option<Result<(RequestBody, Value), String>> {
     let raw = operation.operation.get("requestBody")?;
     let (doc, body) = match spec.deref(operation.operation_doc, raw) {
         Ok((doc, Value::Object(body))) => (doc, body),
-        Ok(_) => return None,
+        Ok((_, other)) => {
+            problems.push(format!(
+                "request body left out: it is {}, not a request body object",
+                crate::spec::json_kind(other)
+            ));
+            return None;
+        }
         Err(error) => {
             compiler.unresolved.push((operation.operation_doc, error));
             return None;
         }
     };
-    let content = body.get("content").and_then(Value::as_object)?;
-    let (media_type, media) = crate::spec::preferred_media(content)?;
+    let Some((media_type, media)) =
+        body.get("content").and_then(Value::as_object).and_then(crate::spec::preferred_media)
+    else {
+        problems.push("request body left out: its `content` names no media type".to_string());
+        return None;
+    };
     let required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
     let mut schema = match media.get("schema") {
         Some(schema) => compiler.compile(doc, schema).unwrap_or_else(|| json!({})),

@@ -8,7 +8,7 @@
 mod operations;
 mod text_index;
 
-pub use operations::{HttpMethod, Operation};
+pub use operations::{HttpMethod, Operation, OperationError};
 pub use text_index::TextIndex;
 
 use std::collections::HashMap;

@@ -119,7 +119,18 @@ impl<'a> Operation<'a> {
 #[derive(Debug, Clone)]
 pub struct OperationProblem {
     pub pointer: String,
-    pub error: RefError,
+    /// The path key, to find where the problem is written.
+    pub path: String,
+    pub error: OperationError,
+}
+
+/// Why a path item or an operation is not one: the compile reports it, never leaves it out silently.
+#[derive(Debug, Clone)]
+pub enum OperationError {
+    /// Its `$ref` could not be followed.
+    Ref(RefError),
+    /// It is (or its `$ref` names) a value that is not an object: `a string`, `null`...
+    NotAnObject(&'static str),
 }
 
 impl Spec {
@@ -159,9 +170,17 @@ impl Spec {
         let path_pointer = format!("/paths/{}", pointer_segment(path));
         let (path_item_doc, path_item) = match self.deref(super::ROOT, raw_path_item) {
             Ok((doc, Value::Object(map))) => (doc, map),
-            Ok(_) => return,
+            Ok((_, other)) => {
+                let error = OperationError::NotAnObject(super::json_kind(other));
+                problems.push(OperationProblem { pointer: path_pointer, path: path.to_string(), error });
+                return;
+            }
             Err(error) => {
-                problems.push(OperationProblem { pointer: path_pointer, error });
+                problems.push(OperationProblem {
+                    pointer: path_pointer,
+                    path: path.to_string(),
+                    error: OperationError::Ref(error),
+                });
                 return;
             }
         };
@@ -180,8 +199,16 @@ impl Spec {
                     path_item,
                     pointer: super::readable_pointer(&pointer),
                 }),
-                Ok(_) => {}
-                Err(error) => problems.push(OperationProblem { pointer, error }),
+                Ok((_, other)) => problems.push(OperationProblem {
+                    pointer,
+                    path: path.to_string(),
+                    error: OperationError::NotAnObject(super::json_kind(other)),
+                }),
+                Err(error) => problems.push(OperationProblem {
+                    pointer,
+                    path: path.to_string(),
+                    error: OperationError::Ref(error),
+                }),
             }
         }
     }

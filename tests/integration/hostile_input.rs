@@ -261,12 +261,43 @@ async fn unusable_server_urls_are_check_errors() {
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
 }
 
-/// A parameter that is not an object (written so, or what its `$ref` names) is left out with a
-/// warning that says which, never silently; the operation's other arguments stay.
+/// A path item, operation, parameter list, parameter or request body that is not an object (written
+/// so, or what its `$ref` names) is left out with a `spec/skipped` warning that says which and what
+/// it is, at its line, never silently; everything else of the operation stays.
 #[tokio::test]
-async fn parameters_that_are_not_objects_are_left_out_with_a_warning() {
-    let spec = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: 'http://127.0.0.1:9'}]\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters:\n        - $ref: '#/components/parameters/P'\n        - q\n        - [1]\n        - {name: kept, in: query, schema: {type: string}}\n      responses: {'200': {description: ok}}\ncomponents:\n  parameters:\n    P: null\n";
-    let prepared = prepare_spec("parameters", spec, None).await;
+async fn spec_parts_that_are_not_objects_are_left_out_with_a_warning() {
+    let spec = r##"openapi: 3.0.3
+info: {title: t, version: '1'}
+servers: [{url: 'http://127.0.0.1:9'}]
+paths:
+  /a:
+    get:
+      operationId: a
+      parameters:
+        - $ref: '#/components/parameters/P'
+        - q
+        - [1]
+        - {name: kept, in: query, schema: {type: string}}
+      responses: {'200': {description: ok}}
+  /b: nope
+  /c:
+    get: 7
+    post:
+      operationId: postC
+      requestBody: {$ref: '#/components/requestBodies/B'}
+      responses: {'200': {description: ok}}
+    put:
+      operationId: putC
+      requestBody: {content: {}}
+      parameters: nope
+      responses: {'200': {description: ok}}
+components:
+  parameters:
+    P: null
+  requestBodies:
+    B: [1]
+"##;
+    let prepared = prepare_spec("parts", spec, None).await;
     let found = codes(&prepared);
     assert!(!prepared.diagnostics.has_errors(), "{found:?}");
     let skipped: Vec<&str> =
@@ -275,11 +306,22 @@ async fn parameters_that_are_not_objects_are_left_out_with_a_warning() {
         "$ref '#/components/parameters/P' of `parameters` is null",
         "entry 1 of `parameters` is a string",
         "entry 2 of `parameters` is an array",
+        "paths./b skipped: it is a string, not a path item object",
+        "paths./c.get skipped: it is a number, not an operation object",
+        "'postC' (POST /c): request body left out: it is an array",
+        "'putC' (PUT /c): request body left out: its `content` names no media type",
+        "'putC' (PUT /c): parameters skipped: `parameters` is a string, not a list",
     ] {
         assert!(skipped.iter().any(|message| message.contains(said)), "{said}: {skipped:?}");
     }
-    let tool = &prepared.catalogue().unwrap().tools[0];
-    assert_eq!(tool.input_schema["properties"].as_object().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+    assert_eq!(skipped.len(), 8, "{skipped:?}");
+    let b = prepared.diagnostics.iter().find(|d| d.message.contains("paths./b")).unwrap();
+    assert_eq!(b.location.as_ref().map(|l| l.line), Some(14), "`  /b: nope`");
+    let catalogue = prepared.catalogue().unwrap();
+    let names: Vec<&str> = catalogue.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a", "post_c", "put_c"]);
+    let a = &catalogue.tools[0];
+    assert_eq!(a.input_schema["properties"].as_object().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
 }
 
 /// Item 11: a remote spec's `$ref`s are fetched only from its own origin unless `ref_origins` allows
