@@ -107,7 +107,10 @@ impl<'a> SchemaCompiler<'a> {
         let map = match schema {
             Value::Object(map) => map,
             Value::Bool(value) => return Value::Bool(*value),
-            _ => return json!({}),
+            other => {
+                self.left_out(doc, "schema", other, "a schema (an object or a boolean); any value is accepted");
+                return json!({});
+            }
         };
         if self.over_budget() {
             return json!({});
@@ -334,6 +337,14 @@ impl<'a> SchemaCompiler<'a> {
         }
     }
 
+    /// A keyword whose value is not of the kind it takes, left out (noted when compiling an input).
+    fn left_out(&mut self, doc: DocId, key: &str, value: &Value, what: &str) {
+        if self.options.mode == Mode::Input {
+            let note = format!("{} is left out: not {what}", shown(key, value));
+            self.note_invalid(doc, key, value, note);
+        }
+    }
+
     /// A keyword value read otherwise or left out, once per document.
     fn note_invalid(&mut self, doc: DocId, key: &str, value: &Value, note: String) {
         if !self.invalid.iter().any(|seen| seen.doc == doc && seen.note == note) {
@@ -366,6 +377,9 @@ impl<'a> SchemaCompiler<'a> {
                     out.insert(key.clone(), normalised);
                 }
                 "nullable" | "x-nullable" => nullable |= value.as_bool().unwrap_or(false),
+                "properties" if !value.is_object() => {
+                    self.left_out(doc, key, value, "a map of property names to schemas");
+                }
                 "properties" => {
                     if let Some((properties_doc, properties)) = self.schema_map(doc, value) {
                         let mut compiled = Map::new();
@@ -407,8 +421,11 @@ impl<'a> SchemaCompiler<'a> {
                         Value::Bool(_) => {
                             out.insert(key.clone(), value.clone());
                         }
-                        _ => {}
+                        _ => self.left_out(doc, key, value, "a schema (an object or a boolean)"),
                     }
+                }
+                "prefixItems" | "oneOf" | "anyOf" | "allOf" if !value.is_array() => {
+                    self.left_out(doc, key, value, "a list of schemas");
                 }
                 "prefixItems" | "oneOf" | "anyOf" => {
                     if let Value::Array(variants) = value {

@@ -622,3 +622,51 @@ paths:
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
+
+/// A schema, or a keyword that holds schemas, written as something else (a string where a schema,
+/// a list or a map of schemas stands) is left out with a `spec/invalid-keyword` warning at its line;
+/// the rest of the argument's schema stays.
+#[tokio::test]
+async fn keywords_that_hold_schemas_written_as_something_else_are_left_out_with_a_warning() {
+    let spec = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+servers: [{url: 'http://127.0.0.1:9'}]
+paths:
+  /a/{id}:
+    get:
+      operationId: getA
+      parameters:
+        - {name: id, in: path, required: true, schema: 7}
+        - {name: f, in: query, schema: {type: object, properties: [1], maxProperties: 3}}
+        - {name: g, in: query, schema: {type: array, items: "nope", maxItems: 4}}
+        - {name: h, in: query, schema: {allOf: {type: string}, maxLength: 5}}
+        - {name: i, in: query, schema: {oneOf: "nope", anyOf: 3, minimum: 1}}
+      responses: {'200': {description: ok}}
+"#;
+    let prepared = prepare_spec("structural", spec, None).await;
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
+    let mut warnings: Vec<String> = (codes(&prepared).into_iter())
+        .filter(|(code, _)| code == "spec/invalid-keyword")
+        .map(|(_, message)| message.split(';').next().unwrap().to_string())
+        .collect();
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        [
+            r#"`allOf: {"type":"string"}` is left out: not a list of schemas"#,
+            "`anyOf: 3` is left out: not a list of schemas",
+            r#"`items: "nope"` is left out: not a schema (an object or a boolean)"#,
+            r#"`oneOf: "nope"` is left out: not a list of schemas"#,
+            "`properties: [1]` is left out: not a map of property names to schemas",
+            "`schema: 7` is left out: not a schema (an object or a boolean)",
+        ]
+    );
+    let located = prepared.diagnostics.sorted().into_iter().find(|d| d.message.starts_with("`items")).unwrap();
+    assert_eq!(located.location.as_ref().map(|l| l.line), Some(11), "{located:?}");
+    let properties = prepared.catalogue().unwrap().tools[0].input_schema["properties"].clone();
+    assert_eq!(properties["id"], json!({}));
+    assert_eq!(properties["f"], json!({"type": "object", "maxProperties": 3}));
+    assert_eq!(properties["g"], json!({"type": "array", "maxItems": 4}));
+    assert_eq!(properties["h"], json!({"maxLength": 5}));
+    assert_eq!(properties["i"], json!({"minimum": 1}));
+}
