@@ -566,7 +566,7 @@ fn build_upstream(name: &str, config: &UpstreamConfig, spec: &Spec, diagnostics:
     match spec_url {
         Err(problem) => diagnostics.push(
             Diagnostic::error("upstream/unusable-server-url", format!("upstream '{name}': {problem}"))
-                .at(Some(Location::file_only(&spec.doc(crate::spec::ROOT).display)))
+                .at(Some(spec.locate_text(crate::spec::ROOT, "servers")))
                 .with_help(
                     "only http and https servers can be called: set `base_url` in the mapping file, or pass --base-url",
                 ),
@@ -617,11 +617,23 @@ pub fn spec_base_url(spec: &Spec, config: &UpstreamConfig) -> Option<String> {
 /// Like [`spec_base_url`], but says why a server URL that is there cannot be called: another scheme
 /// than http(s) (`file:`, `ftp:`, `javascript:`...), or a relative URL in a spec read from a file.
 fn spec_server_url(spec: &Spec, config: &UpstreamConfig) -> Result<Option<String>, String> {
-    let Some(server) = spec.root().get("servers").and_then(Value::as_array).and_then(|servers| servers.first()) else {
-        return Ok(None);
+    let server = match spec.root().get("servers") {
+        None => return Ok(None),
+        Some(Value::Array(servers)) => match servers.first() {
+            None => return Ok(None),
+            Some(server) => server,
+        },
+        Some(other) => {
+            return Err(format!("the spec's `servers` is {}, not a list of servers", crate::spec::json_kind(other)));
+        }
     };
     let Some(written) = server.get("url").and_then(Value::as_str) else {
-        return Ok(None);
+        let what = match server.get("url") {
+            Some(url) => format!("its `url` is {}", crate::spec::json_kind(url)),
+            None if server.is_object() => "it has no `url`".to_string(),
+            None => format!("it is {}", crate::spec::json_kind(server)),
+        };
+        return Err(format!("the spec's first server names no URL: {what}"));
     };
     let mut url = written.to_string();
     if let Some(variables) = server.get("variables").and_then(Value::as_object) {

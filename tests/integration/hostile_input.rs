@@ -259,6 +259,29 @@ async fn unusable_server_urls_are_check_errors() {
     }
     let prepared = prepare_spec("scheme", &spec("https://api.example.com/v1"), None).await;
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
+    // `servers` written as something else says what, where; an empty list names no server.
+    let spec = |servers: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nservers: {servers}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {{'200': {{description: ok}}}}\n"
+        )
+    };
+    for (servers, said) in [
+        ("nope", "`servers` is a string, not a list of servers"),
+        ("[nope]", "first server names no URL: it is a string"),
+        ("[{description: x}]", "first server names no URL: it has no `url`"),
+        ("[{url: 7}]", "first server names no URL: its `url` is a number"),
+    ] {
+        let prepared = prepare_spec("servers", &spec(servers), None).await;
+        let error = prepared.diagnostics.iter().find(|d| d.code == "upstream/unusable-server-url");
+        let error = error.unwrap_or_else(|| panic!("{servers}: {:?}", codes(&prepared)));
+        assert!(error.message.contains(said), "{servers}: {}", error.message);
+        assert_eq!(error.location.as_ref().map(|l| l.line), Some(3), "{servers}");
+        let prepared = prepare_spec("servers", &spec(servers), Some("http://127.0.0.1:9")).await;
+        assert!(!prepared.diagnostics.has_errors(), "{servers}: {:?}", codes(&prepared));
+    }
+    let prepared = prepare_spec("servers", &spec("[]"), None).await;
+    assert_eq!(codes(&prepared).iter().filter(|(code, _)| code == "upstream/no-base-url").count(), 1);
+    assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
 }
 
 /// A path item, operation, parameter list, parameter or request body that is not an object (written
