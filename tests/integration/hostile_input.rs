@@ -231,14 +231,25 @@ fn codes(prepared: &api2mcp::pipeline::Prepared) -> Vec<(String, String)> {
     prepared.diagnostics.sorted().iter().map(|d| (d.code.to_string(), d.message.clone())).collect()
 }
 
+/// The `spec/invalid-keyword` warnings, sorted, each without the operations that use it.
+fn invalid_keywords(prepared: &api2mcp::pipeline::Prepared) -> Vec<String> {
+    let mut warnings: Vec<String> = (codes(prepared).into_iter())
+        .filter(|(code, _)| code == "spec/invalid-keyword")
+        .map(|(_, message)| message.split(';').next().unwrap().to_string())
+        .collect();
+    warnings.sort();
+    warnings
+}
+
 /// Item 10: a server URL api2mcp cannot call is a `check` error naming the scheme.
 #[tokio::test]
 async fn unusable_server_urls_are_check_errors() {
-    let spec = |url: &str| {
+    let spec = |servers: &str| {
         format!(
-            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nservers: [{{url: '{url}'}}]\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {{'200': {{description: ok}}}}\n"
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nservers: {servers}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {{'200': {{description: ok}}}}\n"
         )
     };
+    let with_url = |url: &str| spec(&format!("[{{url: '{url}'}}]"));
     for (url, named) in [
         ("file:///etc/passwd", "'file'"),
         ("gopher://example.com/", "'gopher'"),
@@ -246,7 +257,7 @@ async fn unusable_server_urls_are_check_errors() {
         ("javascript:alert(1)", "'javascript'"),
         ("/v1", "relative"),
     ] {
-        let prepared = prepare_spec("scheme", &spec(url), None).await;
+        let prepared = prepare_spec("scheme", &with_url(url), None).await;
         let found = codes(&prepared);
         assert!(prepared.diagnostics.has_errors(), "{url}: {found:?}");
         assert!(
@@ -254,17 +265,12 @@ async fn unusable_server_urls_are_check_errors() {
             "{url}: {found:?}"
         );
         // --base-url replaces the spec's server: no error.
-        let prepared = prepare_spec("scheme", &spec(url), Some("http://127.0.0.1:9")).await;
+        let prepared = prepare_spec("scheme", &with_url(url), Some("http://127.0.0.1:9")).await;
         assert!(!prepared.diagnostics.has_errors(), "{url}: {:?}", codes(&prepared));
     }
-    let prepared = prepare_spec("scheme", &spec("https://api.example.com/v1"), None).await;
+    let prepared = prepare_spec("scheme", &with_url("https://api.example.com/v1"), None).await;
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
     // `servers` written as something else says what, where; an empty list names no server.
-    let spec = |servers: &str| {
-        format!(
-            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nservers: {servers}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {{'200': {{description: ok}}}}\n"
-        )
-    };
     for (servers, said) in [
         ("nope", "`servers` is a string, not a list of servers"),
         ("[nope]", "first server names no URL: it is a string"),
@@ -591,13 +597,8 @@ paths:
 "#;
     let prepared = prepare_spec("keywords", spec, Some(&base_url)).await;
     assert!(!prepared.diagnostics.has_errors(), "{:?}", prepared.diagnostics);
-    let mut warnings: Vec<String> = (codes(&prepared).into_iter())
-        .filter(|(code, _)| code == "spec/invalid-keyword")
-        .map(|(_, message)| message.split(';').next().unwrap().to_string())
-        .collect();
-    warnings.sort();
     assert_eq!(
-        warnings,
+        invalid_keywords(&prepared),
         [
             r#"`enum: "a"` is left out: not a list of values"#,
             "`maxItems: 2.0` is read as 2",
@@ -668,13 +669,8 @@ paths:
 "#;
     let prepared = prepare_spec("structural", spec, None).await;
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
-    let mut warnings: Vec<String> = (codes(&prepared).into_iter())
-        .filter(|(code, _)| code == "spec/invalid-keyword")
-        .map(|(_, message)| message.split(';').next().unwrap().to_string())
-        .collect();
-    warnings.sort();
     assert_eq!(
-        warnings,
+        invalid_keywords(&prepared),
         [
             r#"`allOf: {"type":"string"}` is left out: not a list of schemas"#,
             "`anyOf: 3` is left out: not a list of schemas",
