@@ -180,6 +180,18 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
                 }
             });
         }
+        if let Some(written) = spec.root().get("security").filter(|security| !security.is_array()) {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "spec/skipped",
+                    format!(
+                        "the spec's global `security` is {}, not a list of requirements; read as not written",
+                        crate::spec::json_kind(written)
+                    ),
+                )
+                .at(Some(locate_path_key(spec, "security"))),
+            );
+        }
         let includes: Vec<CompiledSelector<'_>> = upstream_config.include.iter().map(CompiledSelector::new).collect();
         let excludes: Vec<CompiledSelector<'_>> = upstream_config.exclude.iter().map(CompiledSelector::new).collect();
         let entry_settings = entry_settings(name, upstream_config, &operations, source, diagnostics);
@@ -552,7 +564,7 @@ fn catalogue_size_warning(catalogue: &Catalogue, diagnostics: &mut Diagnostics) 
 /// The security schemes an operation requires (its own `security`, else the document's), or `None`
 /// when it needs none: no requirement, or an empty alternative (`{}`) that allows anonymous calls.
 fn required_schemes(spec: &Spec, operation: &Operation<'_>) -> Option<Vec<String>> {
-    let security = operation.operation.get("security").or_else(|| spec.root().get("security"))?;
+    let security = security::security_of(operation.operation.get("security"), spec.root().get("security"))?;
     let alternatives = security.as_array()?;
     if alternatives.is_empty() || alternatives.iter().any(|a| a.as_object().is_none_or(|o| o.is_empty())) {
         return None;
@@ -948,6 +960,24 @@ fn build_tool(
             body.content_type = declared.clone();
         }
     }
+    if let Some(written) = operation.operation.get("security").filter(|security| !security.is_array()) {
+        let global = if spec.root().get("security").is_some_and(Value::is_array) {
+            "the spec's global `security`"
+        } else {
+            "none"
+        };
+        diagnostics.push(
+            Diagnostic::warning(
+                "spec/skipped",
+                format!(
+                    "{}: `security` is {}, not a list of requirements; read as not written ({global} applies)",
+                    who(),
+                    crate::spec::json_kind(written)
+                ),
+            )
+            .at(Some(operation_location())),
+        );
+    }
     let selection = security::select(spec, operation, &upstream.credential_names);
     if let Some(alternatives) = selection.unsatisfied {
         notes.uncovered.push((who(), alternatives));
@@ -1241,7 +1271,7 @@ fn scopes(spec: &Spec, operation: &Operation<'_>, tool: Option<&ToolConfig>, def
     if let Some(scopes) = tool.and_then(|t| t.scopes.clone()) {
         return with_extra(scopes, tool);
     }
-    let security = operation.operation.get("security").or_else(|| spec.root().get("security"));
+    let security = security::security_of(operation.operation.get("security"), spec.root().get("security"));
     let mut scopes: Vec<String> = security
         .and_then(Value::as_array)
         .and_then(|alternatives| alternatives.first())

@@ -19,10 +19,16 @@ pub struct Selection {
 
 /// `configured` holds the mapping's credential names, in order (indexes of `Upstream::credentials`).
 pub fn select(spec: &Spec, operation: &Operation<'_>, configured: &[String]) -> Selection {
-    let security = operation.operation.get("security").or_else(|| spec.root().get("security"));
+    let security = security_of(operation.operation.get("security"), spec.root().get("security"));
     let schemes = spec.root().pointer("/components/securitySchemes").and_then(Value::as_object);
     let is_scheme = |name: &str| schemes.is_some_and(|schemes| schemes.contains_key(name));
     select_from(security, configured, is_scheme)
+}
+
+/// The requirements that apply: the operation's, else the spec's global ones. A `security` that is
+/// not a list is read as not written (`check` warns).
+pub fn security_of<'v>(operation: Option<&'v Value>, global: Option<&'v Value>) -> Option<&'v Value> {
+    operation.filter(|security| security.is_array()).or(global.filter(|security| security.is_array()))
 }
 
 fn select_from(security: Option<&Value>, configured: &[String], is_scheme: impl Fn(&str) -> bool) -> Selection {
@@ -71,6 +77,16 @@ mod tests {
 
     fn only(indexes: &[usize]) -> CredentialChoice {
         CredentialChoice::Only(indexes.to_vec())
+    }
+
+    #[test]
+    fn a_security_that_is_not_a_list_is_read_as_not_written() {
+        let global = json!([{"key": []}]);
+        let empty = json!([]);
+        assert_eq!(security_of(Some(&json!("nope")), Some(&global)), Some(&global));
+        assert_eq!(security_of(Some(&empty), Some(&global)), Some(&empty), "[] is anonymous, not absent");
+        assert_eq!(security_of(Some(&json!({"key": []})), Some(&json!(7))), None);
+        assert_eq!(run(None, &["key", "custom"]).choice, CredentialChoice::All);
     }
 
     #[test]

@@ -290,14 +290,15 @@ async fn unusable_server_urls_are_check_errors() {
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
 }
 
-/// A path item, operation, parameter list, parameter or request body that is not an object (written
-/// so, or what its `$ref` names) is left out with a `spec/skipped` warning that says which and what
+/// A path item, operation, parameter list, parameter, request body or `security` that is not what it
+/// should be (written so, or what its `$ref` names) is left out with a `spec/skipped` warning that says which and what
 /// it is, at its line, never silently; everything else of the operation stays.
 #[tokio::test]
 async fn spec_parts_that_are_not_objects_are_left_out_with_a_warning() {
     let spec = r##"openapi: 3.0.3
 info: {title: t, version: '1'}
 servers: [{url: 'http://127.0.0.1:9'}]
+security: 7
 paths:
   /a:
     get:
@@ -319,6 +320,7 @@ paths:
       operationId: putC
       requestBody: {content: {}}
       parameters: nope
+      security: nope
       responses: {'200': {description: ok}}
 components:
   parameters:
@@ -340,12 +342,14 @@ components:
         "'postC' (POST /c): request body left out: it is an array",
         "'putC' (PUT /c): request body left out: its `content` names no media type",
         "'putC' (PUT /c): parameters skipped: `parameters` is a string, not a list",
+        "the spec's global `security` is a number, not a list of requirements; read as not written",
+        "'putC' (PUT /c): `security` is a string, not a list of requirements; read as not written (none applies)",
     ] {
         assert!(skipped.iter().any(|message| message.contains(said)), "{said}: {skipped:?}");
     }
-    assert_eq!(skipped.len(), 8, "{skipped:?}");
+    assert_eq!(skipped.len(), 10, "{skipped:?}");
     let b = prepared.diagnostics.iter().find(|d| d.message.contains("paths./b")).unwrap();
-    assert_eq!(b.location.as_ref().map(|l| l.line), Some(14), "`  /b: nope`");
+    assert_eq!(b.location.as_ref().map(|l| l.line), Some(15), "`  /b: nope`");
     let catalogue = prepared.catalogue().unwrap();
     let names: Vec<&str> = catalogue.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["a", "post_c", "put_c"]);
