@@ -124,17 +124,14 @@ struct Pending<'m, 's> {
 
 /// Where a path key is written in the root document: as a JSON or YAML key, else its first mention.
 fn locate_path_key(spec: &Spec, path: &str) -> Location {
-    [format!("\"{path}\":"), format!("{path}:"), path.to_string()]
-        .iter()
-        .map(|needle| spec.locate_text(crate::spec::ROOT, needle))
-        .find(|location| location.line > 0)
-        .unwrap_or_else(|| Location::file_only(&spec.doc(crate::spec::ROOT).display))
+    spec.locate_any(crate::spec::ROOT, &[format!("\"{path}\":"), format!("{path}:"), path.to_string()])
 }
 
 /// Compiles what was loaded. The specs' path items written in the root document are let go as their
 /// tools are built ([`Spec::release_path_item`]): after this, a spec still names its documents and
 /// version, but lists no operations.
 pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Compiled {
+    let load_failed = diagnostics.has_errors();
     let LoadedConfig { mapping, mapping_source, specs: loaded_specs, .. } = loaded;
     let mapping = &*mapping;
     let specs = &*loaded_specs;
@@ -168,14 +165,10 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
         for problem in problems {
             let at = crate::spec::readable_pointer(&problem.pointer);
             diagnostics.push(match &problem.error {
-                OperationError::Ref(error) => {
-                    let reference = error.to_string().split('\'').nth(1).unwrap_or_default().to_string();
-                    Diagnostic::error("spec/unresolved-ref", format!("{at}: {error}"))
-                        .at(Some(spec.locate_text(crate::spec::ROOT, &reference)))
-                }
-                OperationError::NotAnObject(kind) => {
-                    let what = if problem.pointer.matches('/').count() > 2 { "an operation" } else { "a path item" };
-                    Diagnostic::warning("spec/skipped", format!("{at} skipped: it is {kind}, not {what} object"))
+                OperationError::Ref(error) => Diagnostic::error("spec/unresolved-ref", format!("{at}: {error}"))
+                    .at(Some(spec.locate_text(crate::spec::ROOT, error.reference()))),
+                OperationError::NotAnObject { kind, expected } => {
+                    Diagnostic::warning("spec/skipped", format!("{at} skipped: it is {kind}, not {expected}"))
                         .at(Some(locate_path_key(spec, &problem.path)))
                 }
             });
@@ -270,7 +263,7 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
             (selected, name)
         })
         .collect();
-    let mut problems = SharedProblems::default();
+    let mut problems = SharedProblems { load_failed, ..SharedProblems::default() };
     let mut tools = Vec::with_capacity(pending.len());
     let mut shared_schemas = shared::SharedSchemas::default();
     let mut notes: Vec<UpstreamNotes> = (0..upstreams.len()).map(|_| UpstreamNotes::default()).collect();
@@ -325,23 +318,22 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
     for ((upstream, (_, _, spec)), notes) in upstreams.iter().zip(&spec_by_upstream).zip(&notes) {
         notes.report(upstream, spec, diagnostics);
     }
-    let SharedProblems { unresolved, invalid } = problems;
+    let SharedProblems { unresolved, invalid, .. } = problems;
     let mut invalid: Vec<_> = invalid.into_iter().collect();
     invalid.sort_by(|a, b| a.0.cmp(&b.0));
     for ((upstream_index, _, _), (first_use, uses, keyword)) in invalid {
         let (_, _, spec) = spec_by_upstream[upstream_index];
         let also = if uses > 1 { format!(" and {} more operations", uses - 1) } else { String::new() };
-        let needles = [
-            format!("{}: {}", keyword.key, keyword.value),
-            format!("\"{}\": {}", keyword.key, keyword.value),
-            format!("\"{}\":{}", keyword.key, keyword.value),
-            keyword.value.clone(),
-        ];
-        let location = needles
-            .iter()
-            .map(|needle| spec.locate_text(keyword.doc, needle))
-            .find(|location| location.line > 0)
-            .unwrap_or_else(|| spec.locate_text(keyword.doc, &keyword.key));
+        let location = spec.locate_any(
+            keyword.doc,
+            &[
+                format!("{}: {}", keyword.key, keyword.value),
+                format!("\"{}\": {}", keyword.key, keyword.value),
+                format!("\"{}\":{}", keyword.key, keyword.value),
+                keyword.value.clone(),
+                keyword.key.clone(),
+            ],
+        );
         diagnostics.push(
             Diagnostic::warning("spec/invalid-keyword", format!("{}; in the input of {first_use}{also}", keyword.note))
                 .at(Some(location))
@@ -352,9 +344,8 @@ pub fn compile(loaded: &mut LoadedConfig, diagnostics: &mut Diagnostics) -> Comp
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
     unresolved.sort_by(|a, b| (a.0.0, a.0.1, &a.0.2).cmp(&(b.0.0, b.0.1, &b.0.2)));
-    for ((doc, upstream_index, message), (first_use, uses)) in unresolved {
+    for ((doc, upstream_index, message), (first_use, uses, reference)) in unresolved {
         let (_, _, spec) = spec_by_upstream[upstream_index];
-        let reference = message.split('\'').nth(1).unwrap_or_default().to_string();
         let also = if uses > 1 { format!(" and {} more operations", uses - 1) } else { String::new() };
         diagnostics.push(
             Diagnostic::error("spec/unresolved-ref", format!("{message}; used by {first_use}{also}"))
@@ -447,8 +438,12 @@ struct BuildState<'a> {
 /// first operation that met it and how many more did.
 #[derive(Default)]
 struct SharedProblems {
-    /// `$ref`s that could not be followed, by document, upstream and message.
-    unresolved: HashMap<(DocId, usize, String), (String, usize)>,
+    /// `$ref`s that could not be followed, by document, upstream and message: the first operation
+    /// that met one, how many did, and the `$ref` as written.
+    unresolved: HashMap<(DocId, usize, String), (String, usize, String)>,
+    /// Whether loading or validating reported an error before the compile: then a `$ref` into a
+    /// document that was not loaded is one of those (a file that could not be read), said already.
+    load_failed: bool,
     /// Keyword values the argument checker could not read, by upstream, document and note.
     invalid: HashMap<(usize, DocId, String), (String, usize, schema::InvalidKeyword)>,
 }
@@ -986,14 +981,12 @@ fn build_tool(
 
     // A document `load/` could not read (or was not allowed to) has its error already; one it never
     // tried to read is a `$ref` it passed over, and is reported here, never left silent.
-    let load_failed = diagnostics.has_errors();
     for (doc, error) in input_compiler.unresolved.into_iter().chain(output_unresolved) {
-        if load_failed && matches!(error, RefError::MissingDocument { .. }) {
+        if problems.load_failed && matches!(error, RefError::MissingDocument { .. }) {
             continue;
         }
-        let entry =
-            problems.unresolved.entry((doc, item.upstream_index, error.to_string())).or_insert_with(|| (who(), 0));
-        entry.1 += 1;
+        let key = (doc, item.upstream_index, error.to_string());
+        problems.unresolved.entry(key).or_insert_with(|| (who(), 0, error.reference().to_string())).1 += 1;
     }
     for keyword in input_compiler.invalid.drain(..) {
         let key = (item.upstream_index, keyword.doc, keyword.note.clone());

@@ -270,17 +270,12 @@ enum Pointing {
 /// a response header's `$ref` to one, which stays; or a schema's `examples/0`, on the safe side).
 fn points_into_extension(reference: &str) -> Pointing {
     let Some((_, fragment)) = reference.split_once('#') else { return Pointing::Elsewhere };
-    let mut segments = fragment.split('/').skip(1);
-    let Some(mut previous) = segments.next() else { return Pointing::Elsewhere };
-    if previous.starts_with("x-") {
-        return Pointing::AtTop;
-    }
-    if matches!(previous, "example" | "examples") {
-        return Pointing::BelowTop;
-    }
-    for segment in segments {
-        if (segment.starts_with("x-") || matches!(segment, "example" | "examples")) && !name_map(previous) {
-            return Pointing::BelowTop;
+    // Before the first segment stands no map of names.
+    let mut previous = "";
+    for (position, segment) in fragment.split('/').skip(1).enumerate() {
+        let let_go = segment.starts_with("x-") || matches!(segment, "example" | "examples");
+        if let_go && !name_map(previous) {
+            return if position == 0 && segment.starts_with("x-") { Pointing::AtTop } else { Pointing::BelowTop };
         }
         previous = segment;
     }

@@ -134,6 +134,18 @@ pub enum RefError {
     Chain { reference: String },
 }
 
+impl RefError {
+    /// The `$ref` as written.
+    pub fn reference(&self) -> &str {
+        match self {
+            RefError::MissingDocument { reference, .. }
+            | RefError::MissingTarget { reference, .. }
+            | RefError::Invalid { reference, .. }
+            | RefError::Chain { reference } => reference,
+        }
+    }
+}
+
 impl Spec {
     pub fn new(documents: Vec<Document>, version: SpecVersion) -> Self {
         let by_url = documents
@@ -208,6 +220,14 @@ impl Spec {
         }
         let reference = value.get("$ref").and_then(Value::as_str).unwrap_or_default().to_string();
         Err(RefError::Chain { reference })
+    }
+
+    /// Where the first of `needles` that occurs in a document's text is, else the document alone.
+    pub fn locate_any(&self, doc: DocId, needles: &[String]) -> Location {
+        (needles.iter())
+            .map(|needle| self.locate_text(doc, needle))
+            .find(|location| location.line > 0)
+            .unwrap_or_else(|| Location::file_only(&self.doc(doc).display))
     }
 
     /// Best-effort location of the first occurrence of `needle` (e.g. a `$ref` value) in a document's

@@ -129,8 +129,9 @@ pub struct OperationProblem {
 pub enum OperationError {
     /// Its `$ref` could not be followed.
     Ref(RefError),
-    /// It is (or its `$ref` names) a value that is not an object: `a string`, `null`...
-    NotAnObject(&'static str),
+    /// It is (or its `$ref` names) a value that is not an object: what it is (`a string`, `null`...)
+    /// and what it should be (`a path item object`, `an operation object`).
+    NotAnObject { kind: &'static str, expected: &'static str },
 }
 
 impl Spec {
@@ -171,7 +172,8 @@ impl Spec {
         let (path_item_doc, path_item) = match self.deref(super::ROOT, raw_path_item) {
             Ok((doc, Value::Object(map))) => (doc, map),
             Ok((_, other)) => {
-                let error = OperationError::NotAnObject(super::json_kind(other));
+                let error =
+                    OperationError::NotAnObject { kind: super::json_kind(other), expected: "a path item object" };
                 problems.push(OperationProblem { pointer: path_pointer, path: path.to_string(), error });
                 return;
             }
@@ -202,7 +204,10 @@ impl Spec {
                 Ok((_, other)) => problems.push(OperationProblem {
                     pointer,
                     path: path.to_string(),
-                    error: OperationError::NotAnObject(super::json_kind(other)),
+                    error: OperationError::NotAnObject {
+                        kind: super::json_kind(other),
+                        expected: "an operation object",
+                    },
                 }),
                 Err(error) => problems.push(OperationProblem {
                     pointer,
