@@ -424,14 +424,16 @@ async fn serve(
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     let mcp_url = format!("http://{}/mcp", client_address(listener.local_addr().ok(), listen));
     // A log line like every other (JSON in JSON mode), with the URL a client on this machine can use.
-    tracing::info!(url = %mcp_url, listen = %address, tools = tool_count, "serving {tool_count} tools at {mcp_url}");
+    // Signal handlers first: a signal sent as soon as the line below is seen is acted on.
+    let stop = shutdown_signal();
     let signal = shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down: no new connections; in-flight calls may finish");
         signal.cancel();
     });
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
+    tracing::info!(url = %mcp_url, listen = %address, tools = tool_count, "serving {tool_count} tools at {mcp_url}");
     crate::mcp::http::serve(listener, server, &settings, shutdown)
         .await
         .map_err(|error| Failure::Serve(error.to_string()))
@@ -536,25 +538,37 @@ async fn stdio(args: &SourceArgs) -> Result<(), Failure> {
     served.map_err(Failure::Serve)
 }
 
-/// SIGINT or SIGTERM (what container runtimes send).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT or SIGTERM (what container runtimes send). The handlers are installed when this is
+/// called, not when the future is first polled: a signal sent as soon as the server says it is
+/// listening is never lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                (Ok(mut interrupt), Err(_)) => {
+                    interrupt.recv().await;
+                }
+                (Err(_), Ok(mut terminate)) => {
+                    terminate.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending().await,
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn call(args: &SourceArgs, tool: &str, arguments: &str) -> Result<(), Failure> {

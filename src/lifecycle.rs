@@ -45,27 +45,31 @@ async fn try_reload(server: &McpServer, args: &SourceArgs) -> Result<usize, Stri
 }
 
 /// Reloads on every SIGHUP until `shutdown`. Reloads never overlap: a signal during one is served after it.
+/// The handler is installed before this returns, so a SIGHUP sent once the server answers is never
+/// lost (nor, before it is installed, does it end the process as the default action would).
 pub fn reload_on_hangup(server: McpServer, args: SourceArgs, shutdown: tokio_util::sync::CancellationToken) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangup) = signal(SignalKind::hangup()) else {
             tracing::warn!("cannot listen for SIGHUP: reload is unavailable");
             return;
         };
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                received = hangup.recv() => {
-                    if received.is_none() {
-                        return;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = hangup.recv() => {
+                        if received.is_none() {
+                            return;
+                        }
+                        tracing::info!("SIGHUP: reloading the configuration");
+                        let _ = reload(&server, &args).await;
                     }
-                    tracing::info!("SIGHUP: reloading the configuration");
-                    let _ = reload(&server, &args).await;
                 }
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     let _ = (server, args, shutdown);
 }

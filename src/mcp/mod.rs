@@ -180,10 +180,12 @@ impl McpServer {
         let listeners: Vec<Peer<RoleServer>> = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
         let mut alive = Vec::new();
         for peer in listeners {
-            if peer.notify_tool_list_changed().await.is_ok() {
-                alive.push(peer);
+            match peer.notify_tool_list_changed().await {
+                Ok(()) => alive.push(peer),
+                Err(error) => tracing::warn!(%error, "a client could not be told that the tool list changed"),
             }
         }
+        tracing::debug!(clients = alive.len(), "clients told that the tool list changed");
         if let Ok(mut listeners) = self.listeners.lock() {
             *listeners = alive;
         }

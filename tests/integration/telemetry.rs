@@ -455,8 +455,10 @@ async fn stdio_clients_are_told_when_a_reload_changes_the_tools() {
     write_mapping(&path, &base_url, &["listPets", "getPet"]);
     let status = Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
     assert!(status.success());
-    tokio::time::timeout(Duration::from_secs(20), changes.recv()).await.expect("list_changed arrives").unwrap();
+    let told = tokio::time::timeout(Duration::from_secs(20), changes.recv()).await;
     let names: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    // Listed either way, so that a lost notification is told apart from a reload that did not happen.
+    assert!(matches!(told, Ok(Some(()))), "list_changed did not arrive ({told:?}); the tools now: {names:?}");
     assert_eq!(names, ["list_pets", "get_pet"]);
     client.cancel().await.unwrap();
 }
