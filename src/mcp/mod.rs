@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 use rmcp::ServerHandler;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, ErrorData, GetPromptRequestParams, GetPromptResponse,
-    Implementation, InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
     ServerConfig, Tool,
 };
@@ -106,6 +106,8 @@ pub struct McpServer {
     listeners: Arc<Mutex<Vec<Peer<RoleServer>>>>,
     /// Whether this transport announces `tools.listChanged`.
     list_changed: bool,
+    /// Whether this connection's client was added to `listeners` (set once per connection).
+    registered: Arc<std::sync::atomic::AtomicBool>,
     /// The toolset this handler serves (`/mcp/<toolset>`); `None`: the main endpoint.
     toolset: Option<Arc<str>>,
     /// The level the one client of a long-lived transport (stdio) asked for with `logging/setLevel`
@@ -128,6 +130,7 @@ impl McpServer {
             metrics,
             listeners: Arc::default(),
             list_changed: false,
+            registered: Arc::default(),
             toolset: None,
             client_log_level: None,
         })
@@ -159,13 +162,22 @@ impl McpServer {
     #[must_use]
     pub fn announcing_list_changes(mut self) -> Self {
         self.list_changed = true;
+        self.registered = Arc::default();
         self.client_log_level = Some(Arc::new(std::sync::atomic::AtomicU8::new(client_log::OFF)));
         self
     }
 
-    pub fn push_list_changes_to(&self, peer: Peer<RoleServer>) {
+    /// Registers this connection's client to be told of reloads, once per connection; nothing on a
+    /// transport that does not announce `tools.listChanged`. Called while `initialize` is answered,
+    /// so that a reload right after the answer cannot miss the client (the serving task that
+    /// returned from the handshake may not have run yet), and once serving has begun, for a client
+    /// that never sends `initialize` (2026-07-28 carries the handshake in each request).
+    pub fn push_list_changes_to(&self, peer: &Peer<RoleServer>) {
+        if !self.list_changed || self.registered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         if let Ok(mut listeners) = self.listeners.lock() {
-            listeners.push(peer);
+            listeners.push(peer.clone());
         }
     }
 
@@ -354,6 +366,16 @@ impl ServerHandler for McpServer {
         info.server_info = implementation;
         info.instructions = server.instructions.clone();
         info
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        self.push_list_changes_to(&context.peer);
+        self.negotiate_initialize(&request)
     }
 
     async fn list_tools(

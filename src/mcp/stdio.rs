@@ -217,7 +217,8 @@ where
 
     let served = async {
         let running = server.clone().serve((rmcp_input, rmcp_output)).await.map_err(|error| error.to_string())?;
-        server.push_list_changes_to(running.peer().clone());
+        // Already done while `initialize` was answered, unless the client never sent it.
+        server.push_list_changes_to(running.peer());
         running.waiting().await.map_err(|error| error.to_string())?;
         Ok::<(), String>(())
     }
