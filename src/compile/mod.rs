@@ -939,8 +939,12 @@ fn build_tool(
         Some(pagination) => ResultShape::Paginated { items: pagination.items.as_ref().map(|q| q.text.as_str()) },
         None => ResultShape::Single,
     };
-    let (output_schema, mut accept, output_unresolved) =
+    let ResponseFacts { output_schema, mut accept, unresolved: output_unresolved, problems: response_problems } =
         output_schema(spec, operation, output_mode, effective.output_schema_max_bytes, output.as_ref(), shape);
+    for problem in &response_problems {
+        diagnostics
+            .push(Diagnostic::warning("spec/skipped", format!("{}: {problem}", who())).at(Some(operation_location())));
+    }
     if let Some(declared) = &input.declared_accept {
         notes.declared_header("Accept", declared);
         accept = vec![declared.clone()];
@@ -1156,7 +1160,15 @@ fn report_findings(
 }
 
 /// The output schema, the media types for `Accept`, and references that could not be followed.
-type ResponseFacts = (Option<Map<String, Value>>, Vec<String>, Vec<(DocId, RefError)>);
+/// What the 2xx responses give a tool.
+struct ResponseFacts {
+    output_schema: Option<Map<String, Value>>,
+    /// Every 2xx media type, JSON ones first: the `Accept` header.
+    accept: Vec<String>,
+    unresolved: Vec<(DocId, RefError)>,
+    /// What was left out because it is not what the spec format says it is, and why.
+    problems: Vec<String>,
+}
 
 /// The lowest 2xx response with a JSON object schema gives the output schema; every 2xx media type
 /// feeds `Accept`.
@@ -1174,21 +1186,39 @@ fn output_schema(
     let mut accept: Vec<String> = Vec::new();
     let mut chosen = None;
     let mut unresolved = Vec::new();
-    let Some(responses) = operation.operation.get("responses").and_then(Value::as_object) else {
-        return (None, accept, unresolved);
+    let mut problems = Vec::new();
+    let responses = match operation.operation.get("responses") {
+        Some(Value::Object(responses)) => responses,
+        Some(other) => {
+            let kind = crate::spec::json_kind(other);
+            problems.push(format!("`responses` left out: it is {kind}, not a map of responses"));
+            return ResponseFacts { output_schema: None, accept, unresolved, problems };
+        }
+        None => return ResponseFacts { output_schema: None, accept, unresolved, problems },
     };
     let mut success: Vec<(&String, &Value)> = responses.iter().filter(|(code, _)| code.starts_with('2')).collect();
     success.sort_by_key(|(code, _)| code.to_ascii_uppercase());
-    for (_, raw) in success {
+    for (code, raw) in success {
         let (doc, response) = match spec.deref(operation.operation_doc, raw) {
-            Ok(found) => found,
+            Ok((doc, response @ Value::Object(_))) => (doc, response),
+            Ok((_, other)) => {
+                let kind = crate::spec::json_kind(other);
+                problems.push(format!("response {code} left out: it is {kind}, not a response object"));
+                continue;
+            }
             Err(error) => {
                 unresolved.push((operation.operation_doc, error));
                 continue;
             }
         };
-        let Some(content) = response.get("content").and_then(Value::as_object) else {
-            continue;
+        let content = match response.get("content") {
+            Some(Value::Object(content)) => content,
+            Some(other) => {
+                let kind = crate::spec::json_kind(other);
+                problems.push(format!("response {code}: `content` left out: it is {kind}, not a map of media types"));
+                continue;
+            }
+            None => continue,
         };
         for media_type in content.keys() {
             if !accept.contains(media_type) {
@@ -1235,7 +1265,7 @@ fn output_schema(
             })
         }
     };
-    (schema, accept, unresolved)
+    ResponseFacts { output_schema: schema, accept, unresolved, problems }
 }
 
 /// GET/HEAD read-only; PUT/DELETE idempotent; DELETE destructive; POST/PATCH neither. The mapping

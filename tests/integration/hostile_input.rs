@@ -290,8 +290,8 @@ async fn unusable_server_urls_are_check_errors() {
     assert!(!prepared.diagnostics.has_errors(), "{:?}", codes(&prepared));
 }
 
-/// A path item, operation, parameter list, parameter, request body or `security` that is not what it
-/// should be (written so, or what its `$ref` names) is left out with a `spec/skipped` warning that says which and what
+/// A path item, operation, parameter list, parameter, request body, `security`, `responses`, a
+/// response or its `content` that is not what it should be (written so, or what its `$ref` names) is left out with a `spec/skipped` warning that says which and what
 /// it is, at its line, never silently; everything else of the operation stays.
 #[tokio::test]
 async fn spec_parts_that_are_not_objects_are_left_out_with_a_warning() {
@@ -322,11 +322,23 @@ paths:
       parameters: nope
       security: nope
       responses: {'200': {description: ok}}
+    delete:
+      operationId: deleteC
+      responses: 7
+    patch:
+      operationId: patchC
+      responses:
+        '200': nope
+        '201': {description: x, content: [1]}
+        '202': {$ref: '#/components/responses/R'}
+        '203': {description: kept, content: {application/json: {schema: {type: object}}}}
 components:
   parameters:
     P: null
   requestBodies:
     B: [1]
+  responses:
+    R: 5
 "##;
     let prepared = prepare_spec("parts", spec, None).await;
     let found = codes(&prepared);
@@ -344,17 +356,23 @@ components:
         "'putC' (PUT /c): parameters skipped: `parameters` is a string, not a list",
         "the spec's global `security` is a number, not a list of requirements; read as not written",
         "'putC' (PUT /c): `security` is a string, not a list of requirements; read as not written (none applies)",
+        "'deleteC' (DELETE /c): `responses` left out: it is a number, not a map of responses",
+        "'patchC' (PATCH /c): response 200 left out: it is a string, not a response object",
+        "'patchC' (PATCH /c): response 201: `content` left out: it is an array, not a map of media types",
+        "'patchC' (PATCH /c): response 202 left out: it is a number, not a response object",
     ] {
         assert!(skipped.iter().any(|message| message.contains(said)), "{said}: {skipped:?}");
     }
-    assert_eq!(skipped.len(), 10, "{skipped:?}");
+    assert_eq!(skipped.len(), 14, "{skipped:?}");
     let b = prepared.diagnostics.iter().find(|d| d.message.contains("paths./b")).unwrap();
     assert_eq!(b.location.as_ref().map(|l| l.line), Some(15), "`  /b: nope`");
     let catalogue = prepared.catalogue().unwrap();
     let names: Vec<&str> = catalogue.tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["a", "post_c", "put_c"]);
+    assert_eq!(names, ["a", "post_c", "put_c", "delete_c", "patch_c"]);
     let a = &catalogue.tools[0];
     assert_eq!(a.input_schema["properties"].as_object().unwrap().keys().collect::<Vec<_>>(), ["kept"]);
+    // The response that is one still counts.
+    assert_eq!(catalogue.tools[4].call.accept, ["application/json"]);
 }
 
 /// Item 11: a remote spec's `$ref`s are fetched only from its own origin unless `ref_origins` allows
