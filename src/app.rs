@@ -423,8 +423,7 @@ async fn serve(
     }
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     let mcp_url = format!("http://{}/mcp", client_address(listener.local_addr().ok(), listen));
-    // A log line like every other (JSON in JSON mode), with the URL a client on this machine can use.
-    // Signal handlers first: a signal sent as soon as the line below is seen is acted on.
+    // Signal handlers first: a signal sent as soon as the "serving" line is seen is acted on.
     let stop = shutdown_signal();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -433,6 +432,7 @@ async fn serve(
         signal.cancel();
     });
     crate::lifecycle::reload_on_hangup(server.clone(), args.clone(), shutdown.clone());
+    // A log line like every other (JSON in JSON mode), with the URL a client on this machine can use.
     tracing::info!(url = %mcp_url, listen = %address, tools = tool_count, "serving {tool_count} tools at {mcp_url}");
     crate::mcp::http::serve(listener, server, &settings, shutdown)
         .await

@@ -189,7 +189,9 @@ impl McpServer {
         record_catalogue(&self.metrics, &snapshot);
         warm_search_indexes(&snapshot.caller);
         self.current.store(Arc::new(snapshot));
-        let listeners: Vec<Peer<RoleServer>> = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
+        // Taken out and the reachable ones put back, so that a client registering meanwhile is kept.
+        let listeners: Vec<Peer<RoleServer>> =
+            self.listeners.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
         let mut alive = Vec::new();
         for peer in listeners {
             match peer.notify_tool_list_changed().await {
@@ -199,7 +201,7 @@ impl McpServer {
         }
         tracing::debug!(clients = alive.len(), "clients told that the tool list changed");
         if let Ok(mut listeners) = self.listeners.lock() {
-            *listeners = alive;
+            listeners.extend(alive);
         }
         Ok(())
     }
