@@ -1159,7 +1159,6 @@ fn report_findings(
     }
 }
 
-/// The output schema, the media types for `Accept`, and references that could not be followed.
 /// What the 2xx responses give a tool.
 struct ResponseFacts {
     output_schema: Option<Map<String, Value>>,
